@@ -1,0 +1,357 @@
+package cosmos
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
+
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+var (
+	// ErrNotFound: the document does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPreconditionFailed: an ETag-guarded write kept losing to other writers.
+	ErrPreconditionFailed = errors.New("concurrent update: etag precondition failed")
+	// ErrSkip, returned by an Update callback, means "write nothing".
+	ErrSkip = errors.New("skip write")
+)
+
+// maxAttempts bounds the retry-on-conflict loop of Update.
+const maxAttempts = 12
+
+// Container is typed access to one Cosmos DB container.
+type Container[T any] struct {
+	name string
+	c    *azcosmos.ContainerClient
+	keys func(*T) (id, partitionKey string)
+}
+
+func newContainer[T any](name string, c *azcosmos.ContainerClient, keys func(*T) (string, string)) *Container[T] {
+	return &Container[T]{name: name, c: c, keys: keys}
+}
+
+// Name is the container name.
+func (c *Container[T]) Name() string { return c.name }
+
+func meta[T any](doc *T) *model.Meta {
+	m, ok := any(doc).(interface{ StoreMeta() *model.Meta })
+	if !ok {
+		panic(fmt.Sprintf("cosmos: %T does not embed model.Meta", doc))
+	}
+	return m.StoreMeta()
+}
+
+// ContentHash is the hash of a document's content, its Meta excluded.
+func ContentHash[T any](doc *T) (string, error) {
+	cp := *doc
+	*meta(&cp) = model.Meta{}
+	b, err := json.Marshal(&cp)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16]), nil
+}
+
+// Get reads one document; ErrNotFound when it does not exist.
+func (c *Container[T]) Get(ctx context.Context, partitionKey, id string) (*T, error) {
+	resp, err := c.c.ReadItem(ctx, azcosmos.NewPartitionKeyString(partitionKey), id, nil)
+	if err != nil {
+		if statusCode(err) == http.StatusNotFound {
+			return nil, fmt.Errorf("read %s %s: %w", c.name, id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read %s %s: %w", c.name, id, err)
+	}
+	doc := new(T)
+	if err := json.Unmarshal(resp.Value, doc); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", c.name, id, err)
+	}
+	meta(doc).ETag = string(resp.ETag)
+	return doc, nil
+}
+
+func (c *Container[T]) prepare(doc *T) (id, pk string, body []byte, err error) {
+	id, pk = c.keys(doc)
+	if id == "" {
+		return "", "", nil, fmt.Errorf("write %s: empty id", c.name)
+	}
+	h, err := ContentHash(doc)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("hash %s %s: %w", c.name, id, err)
+	}
+	m := meta(doc)
+	m.ContentHash = h
+	cp := *doc
+	*meta(&cp) = model.Meta{ContentHash: h}
+	body, err = json.Marshal(&cp)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("encode %s %s: %w", c.name, id, err)
+	}
+	return id, pk, body, nil
+}
+
+// Create writes doc if no document with its id exists. It returns
+// created=false, and no error, when one does: creates on deterministic ids
+// are idempotent.
+func (c *Container[T]) Create(ctx context.Context, doc *T) (bool, error) {
+	id, pk, body, err := c.prepare(doc)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.c.CreateItem(ctx, azcosmos.NewPartitionKeyString(pk), body, nil)
+	if err != nil {
+		if statusCode(err) == http.StatusConflict {
+			return false, nil
+		}
+		return false, fmt.Errorf("create %s %s: %w", c.name, id, err)
+	}
+	meta(doc).ETag = string(resp.ETag)
+	return true, nil
+}
+
+// Put writes doc unless the stored document has the same content hash, in
+// which case it costs one read and no write. With doc's ETag set the write
+// is guarded by it (ErrPreconditionFailed when someone else wrote first).
+func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
+	docID, docPK := c.keys(doc)
+	etag := meta(doc).ETag
+	cur, err := c.Get(ctx, docPK, docID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		cur = nil
+	case err != nil:
+		return false, err
+	}
+	newHash, err := ContentHash(doc)
+	if err != nil {
+		return false, fmt.Errorf("hash %s %s: %w", c.name, docID, err)
+	}
+	if cur != nil && meta(cur).ContentHash == newHash {
+		*meta(doc) = *meta(cur)
+		return false, nil
+	}
+	if etag != "" {
+		if cur == nil {
+			return false, fmt.Errorf("replace %s %s: %w", c.name, docID, ErrPreconditionFailed)
+		}
+		return true, c.replace(ctx, doc, etag)
+	}
+	return true, c.upsert(ctx, doc)
+}
+
+func (c *Container[T]) upsert(ctx context.Context, doc *T) error {
+	id, pk, body, err := c.prepare(doc)
+	if err != nil {
+		return err
+	}
+	resp, err := c.c.UpsertItem(ctx, azcosmos.NewPartitionKeyString(pk), body, nil)
+	if err != nil {
+		return fmt.Errorf("upsert %s %s: %w", c.name, id, err)
+	}
+	meta(doc).ETag = string(resp.ETag)
+	return nil
+}
+
+func (c *Container[T]) replace(ctx context.Context, doc *T, etag string) error {
+	id, pk, body, err := c.prepare(doc)
+	if err != nil {
+		return err
+	}
+	e := azcore.ETag(etag)
+	resp, err := c.c.ReplaceItem(ctx, azcosmos.NewPartitionKeyString(pk), id, body, &azcosmos.ItemOptions{IfMatchEtag: &e})
+	if err != nil {
+		if sc := statusCode(err); sc == http.StatusPreconditionFailed || sc == http.StatusNotFound {
+			return fmt.Errorf("replace %s %s: %w", c.name, id, ErrPreconditionFailed)
+		}
+		return fmt.Errorf("replace %s %s: %w", c.name, id, err)
+	}
+	meta(doc).ETag = string(resp.ETag)
+	return nil
+}
+
+// Update is an ETag-guarded read-modify-write. fn gets the current document
+// (a zero value and exists=false when there is none) and changes it in
+// place; returning ErrSkip writes nothing. When the content is unchanged
+// nothing is written. A write that loses to a concurrent writer is retried
+// from a fresh read, so no update is lost.
+func (c *Container[T]) Update(ctx context.Context, partitionKey, id string, fn func(doc *T, exists bool) error) (*T, bool, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := c.Get(ctx, partitionKey, id)
+		exists := true
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cur, exists = new(T), false
+		case err != nil:
+			return nil, false, err
+		}
+		oldHash, etag := meta(cur).ContentHash, meta(cur).ETag
+		if err := fn(cur, exists); err != nil {
+			if errors.Is(err, ErrSkip) {
+				return cur, false, nil
+			}
+			return nil, false, err
+		}
+		if gotID, gotPK := c.keys(cur); gotID != id || gotPK != partitionKey {
+			return nil, false, fmt.Errorf("update %s %s: callback changed the id or partition key", c.name, id)
+		}
+		newHash, err := ContentHash(cur)
+		if err != nil {
+			return nil, false, fmt.Errorf("hash %s %s: %w", c.name, id, err)
+		}
+		if exists && newHash == oldHash {
+			return cur, false, nil
+		}
+		if exists {
+			err = c.replace(ctx, cur, etag)
+		} else {
+			var created bool
+			created, err = c.Create(ctx, cur)
+			if err == nil && !created {
+				err = ErrPreconditionFailed // someone created it first: merge into theirs
+			}
+		}
+		if err == nil {
+			return cur, true, nil
+		}
+		if !errors.Is(err, ErrPreconditionFailed) {
+			return nil, false, err
+		}
+		if attempt+1 >= maxAttempts {
+			return nil, false, fmt.Errorf("update %s %s after %d attempts: %w", c.name, id, maxAttempts, ErrPreconditionFailed)
+		}
+		// Jittered backoff so contending writers spread out.
+		d := time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// Delete removes a document; deleting a missing document is not an error.
+func (c *Container[T]) Delete(ctx context.Context, partitionKey, id string) error {
+	if _, err := c.c.DeleteItem(ctx, azcosmos.NewPartitionKeyString(partitionKey), id, nil); err != nil && statusCode(err) != http.StatusNotFound {
+		return fmt.Errorf("delete %s %s: %w", c.name, id, err)
+	}
+	return nil
+}
+
+// Query selects documents. PartitionKey "" queries across partitions.
+type Query struct {
+	SQL          string
+	Params       map[string]any
+	PartitionKey string
+}
+
+func (q Query) options(pageSize int, continuation string) (azcosmos.PartitionKey, *azcosmos.QueryOptions) {
+	opts := &azcosmos.QueryOptions{}
+	if pageSize > 0 {
+		opts.PageSizeHint = int32(pageSize)
+	}
+	if continuation != "" {
+		opts.ContinuationToken = &continuation
+	}
+	names := make([]string, 0, len(q.Params))
+	for n := range q.Params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		opts.QueryParameters = append(opts.QueryParameters, azcosmos.QueryParameter{Name: n, Value: q.Params[n]})
+	}
+	if q.PartitionKey == "" {
+		return azcosmos.NewPartitionKey(), opts
+	}
+	return azcosmos.NewPartitionKeyString(q.PartitionKey), opts
+}
+
+// Query streams every matching document page by page (continuation
+// tokens); memory is bounded by one page whatever the container holds.
+func (c *Container[T]) Query(ctx context.Context, q Query, fn func(doc *T) error) error {
+	pk, opts := q.options(100, "")
+	pager := c.c.NewQueryItemsPager(q.SQL, pk, opts)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", c.name, err)
+		}
+		for _, raw := range page.Items {
+			doc := new(T)
+			if err := json.Unmarshal(raw, doc); err != nil {
+				return fmt.Errorf("decode %s: %w", c.name, err)
+			}
+			if !c.inPartition(doc, q.PartitionKey) {
+				continue
+			}
+			if err := fn(doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// inPartition guards single-partition queries: Cosmos DB scopes them by the
+// partition key header, the local emulator ignores that header, so results
+// are checked here too (a no-op against the real service).
+func (c *Container[T]) inPartition(doc *T, partitionKey string) bool {
+	if partitionKey == "" {
+		return true
+	}
+	_, pk := c.keys(doc)
+	return pk == partitionKey
+}
+
+// Page returns one page of results for cursor-paged APIs; next is "" when
+// there are no more. The cursor is the continuation token, URL-safe encoded.
+func (c *Container[T]) Page(ctx context.Context, q Query, pageSize int, cursor string) ([]T, string, error) {
+	var continuation string
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("query %s: malformed cursor", c.name)
+		}
+		continuation = string(b)
+	}
+	pk, opts := q.options(pageSize, continuation)
+	pager := c.c.NewQueryItemsPager(q.SQL, pk, opts)
+	var docs []T
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("query %s: %w", c.name, err)
+		}
+		for _, raw := range page.Items {
+			var doc T
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return nil, "", fmt.Errorf("decode %s: %w", c.name, err)
+			}
+			if c.inPartition(&doc, q.PartitionKey) {
+				docs = append(docs, doc)
+			}
+		}
+		// A page may come back empty with a token (cross-partition
+		// fan-out); keep going until there is something to return.
+		if len(docs) > 0 || page.ContinuationToken == nil {
+			next := ""
+			if page.ContinuationToken != nil {
+				next = base64.RawURLEncoding.EncodeToString([]byte(*page.ContinuationToken))
+			}
+			return docs, next, nil
+		}
+	}
+	return docs, "", nil
+}

@@ -1,0 +1,385 @@
+// Package model holds runtimelink's domain records: the documents kept in
+// Cosmos DB (one type per container) and the values passed between ingest,
+// mapping, scoring and sync. It imports no adapter.
+package model
+
+import "time"
+
+// Container names and their partition key paths, as fixed by DESIGN.md.
+const (
+	ContainerArtifacts     = "artifacts"     // partition /digest
+	ContainerWorkloads     = "workloads"     // partition /cluster
+	ContainerFindings      = "findings"      // partition /repository
+	ContainerGroups        = "groups"        // partition /repository
+	ContainerDeliveries    = "deliveries"    // partition /id
+	ContainerInstallations = "installations" // partition /org
+	ContainerLeases        = "leases"        // partition /id (run leases, e.g. reprioritize)
+)
+
+// Meta is embedded in every stored document. The store fills it on read and
+// ignores it when computing the content hash.
+type Meta struct {
+	ETag string `json:"_etag,omitempty"`
+	TS   int64  `json:"_ts,omitempty"`
+	// ContentHash is the hash of the document's content (Meta excluded), set
+	// by the store on write so unchanged content is never written twice.
+	ContentHash string `json:"contentHash,omitempty"`
+}
+
+// StoreMeta gives the store access to the embedded Meta.
+func (m *Meta) StoreMeta() *Meta { return m }
+
+// Finding sources.
+type Source string
+
+const (
+	SourceCodeScanning   Source = "code_scanning"
+	SourceDependabot     Source = "dependabot"
+	SourceSecretScanning Source = "secret_scanning"
+	SourceDefenderCVE    Source = "defender_cve"   // container image CVE (sub-assessment)
+	SourceDefenderAlert  Source = "defender_alert" // Defender security alert
+)
+
+// FindingState is the lifecycle state of one finding.
+type FindingState string
+
+const (
+	StateOpen      FindingState = "open"
+	StateFixed     FindingState = "fixed"     // the source says it is fixed
+	StateDismissed FindingState = "dismissed" // dismissed / closed by a user, with a reason
+	StateResolved  FindingState = "resolved"  // resolved (secret scanning, Defender healthy / deleted)
+)
+
+// Active reports whether the finding still needs work.
+func (s FindingState) Active() bool { return s == StateOpen || s == "" }
+
+// UnmappedRepository is the partition for findings (Defender image CVEs)
+// whose image has no known source repository yet.
+const UnmappedRepository = "~unmapped"
+
+// Location says where in the code a finding lives.
+type Location struct {
+	Path       string `json:"path,omitempty"`      // code scanning / secret scanning file
+	StartLine  int    `json:"startLine,omitempty"` // 1-based
+	EndLine    int    `json:"endLine,omitempty"`
+	Manifest   string `json:"manifest,omitempty"`   // Dependabot manifest path
+	Dockerfile string `json:"dockerfile,omitempty"` // image CVEs: Dockerfile path when known
+	Ref        string `json:"ref,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+}
+
+// Package is the vulnerable dependency of a CVE finding.
+type Package struct {
+	Ecosystem       string `json:"ecosystem,omitempty"`
+	Name            string `json:"name,omitempty"`
+	Version         string `json:"version,omitempty"`
+	VulnerableRange string `json:"vulnerableRange,omitempty"`
+	FixedVersion    string `json:"fixedVersion,omitempty"`
+	Scope           string `json:"scope,omitempty"` // runtime / development
+}
+
+// Exploitability as reported by the source.
+type Exploitability struct {
+	KnownExploited bool    `json:"knownExploited,omitempty"`
+	ExploitKit     bool    `json:"exploitKit,omitempty"`
+	PublicExploit  bool    `json:"publicExploit,omitempty"`
+	EPSS           float64 `json:"epss,omitempty"` // probability 0..1 (GitHub gives a percentage; normalise)
+}
+
+// Finding is one normalized finding: one GHAS alert, or one CVE on one image.
+type Finding struct {
+	Meta
+	ID         string       `json:"id"`         // deterministic, see FindingID helpers
+	Repository string       `json:"repository"` // "owner/name" or UnmappedRepository; partition key
+	Source     Source       `json:"source"`
+	State      FindingState `json:"state"`
+	// StateReason is the dismissal/resolution reason given by the source.
+	StateReason string `json:"stateReason,omitempty"`
+	// SourceUpdatedAt is the source's own time of the state above (alert
+	// updated_at, Defender timeGenerated); an older event never overwrites it.
+	SourceUpdatedAt time.Time `json:"sourceUpdatedAt"`
+
+	AlertNumber int    `json:"alertNumber,omitempty"` // GHAS alert number
+	AlertURL    string `json:"alertUrl,omitempty"`    // html_url of the alert
+	RuleID      string `json:"ruleId,omitempty"`      // code scanning rule, secret type, Defender assessment key
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+
+	CVE     string   `json:"cve,omitempty"`
+	GHSA    string   `json:"ghsa,omitempty"`
+	Aliases []string `json:"aliases,omitempty"` // every CVE/GHSA id that names the same vulnerability
+
+	Severity string         `json:"severity,omitempty"` // critical, high, medium, low (lower case)
+	CVSS     *float64       `json:"cvss,omitempty"`     // CVSS v3 base score when known
+	Exploit  Exploitability `json:"exploitability,omitempty"`
+
+	Location Location `json:"location,omitempty"`
+	Package  *Package `json:"package,omitempty"`
+
+	// Image CVEs: the image and digest the CVE was found on.
+	Image   string   `json:"image,omitempty"`   // normalized image name without tag/digest
+	Digests []string `json:"digests,omitempty"` // sha256:...
+
+	// Defender record ids this finding rests on (sub-assessment / assessment / alert ids).
+	DefenderIDs []string `json:"defenderIds,omitempty"`
+
+	// Secret scanning.
+	SecretType string `json:"secretType,omitempty"`
+	Validity   string `json:"validity,omitempty"`
+
+	// Scoring output (written by the scoring step).
+	Score       float64     `json:"score"`
+	Priority    Priority    `json:"priority,omitempty"`
+	Explanation Explanation `json:"explanation,omitempty"`
+
+	GroupID string `json:"groupId,omitempty"`
+
+	FirstSeen time.Time `json:"firstSeen"`
+}
+
+// Priority bands.
+type Priority string
+
+const (
+	PriorityCritical Priority = "Critical"
+	PriorityHigh     Priority = "High"
+	PriorityMedium   Priority = "Medium"
+	PriorityLow      Priority = "Low"
+)
+
+// Rank orders priorities: Critical 4 … Low 1, unknown 0.
+func (p Priority) Rank() int {
+	switch p {
+	case PriorityCritical:
+		return 4
+	case PriorityHigh:
+		return 3
+	case PriorityMedium:
+		return 2
+	case PriorityLow:
+		return 1
+	}
+	return 0
+}
+
+// Explanation is how a score came to be: every factor with its contribution.
+type Explanation struct {
+	Factors []Factor `json:"factors"`
+	Capped  bool     `json:"capped,omitempty"`
+}
+
+// Factor is one term of a score.
+type Factor struct {
+	Name string `json:"name"` // base, deployment, internet-exposed, ..., exploitability, epss
+	// Op is how the factor applies: "=" (base), "x" (multiplier) or "+" (addend).
+	Op           string  `json:"op"`
+	Value        float64 `json:"value"`
+	Contribution float64 `json:"contribution"`     // change of the score this factor caused
+	Source       string  `json:"source,omitempty"` // which workload / Defender record / alert field
+}
+
+// RiskFactor names, as GitHub's artifact metadata API spells them.
+type RiskFactor string
+
+const (
+	RiskInternetExposed  RiskFactor = "internet-exposed"
+	RiskSensitiveData    RiskFactor = "sensitive-data"
+	RiskCriticalResource RiskFactor = "critical-resource"
+	RiskLateralMovement  RiskFactor = "lateral-movement"
+)
+
+// RiskFactors lists every known factor in a stable order.
+var RiskFactors = []RiskFactor{RiskCriticalResource, RiskInternetExposed, RiskLateralMovement, RiskSensitiveData}
+
+// Risk is one runtime risk factor of a workload and where it came from.
+type Risk struct {
+	Factor RiskFactor `json:"factor"`
+	// Source: "deployment-record", "defender-assessment:<assessment id>",
+	// "attack-path:<attack path id>".
+	Source string `json:"source"`
+}
+
+// WorkloadStatus of a workload.
+type WorkloadStatus string
+
+const (
+	WorkloadRunning WorkloadStatus = "running"
+	WorkloadGone    WorkloadStatus = "gone"
+)
+
+// Workload is one deployed container workload (cluster/namespace/name).
+type Workload struct {
+	Meta
+	ID          string            `json:"id"`      // WorkloadID(cluster, namespace, name)
+	Cluster     string            `json:"cluster"` // partition key
+	Namespace   string            `json:"namespace,omitempty"`
+	Name        string            `json:"name"` // deployment_name
+	Container   string            `json:"container,omitempty"`
+	Org         string            `json:"org,omitempty"`
+	Image       string            `json:"image"` // normalized image name
+	Digest      string            `json:"digest"`
+	Version     string            `json:"version,omitempty"`
+	Environment string            `json:"environment,omitempty"` // logical environment
+	Production  bool              `json:"production"`
+	Region      string            `json:"region,omitempty"`     // physical environment
+	ResourceID  string            `json:"resourceId,omitempty"` // Azure resource id of the cluster when known
+	Risks       []Risk            `json:"risks,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Repository  string            `json:"repository,omitempty"` // "owner/name" when the digest maps
+	Status      WorkloadStatus    `json:"status"`
+	FirstSeen   time.Time         `json:"firstSeen"`
+	LastSeen    time.Time         `json:"lastSeen"`
+}
+
+// EvidenceKind ranks how we know which code built an image (strongest first).
+type EvidenceKind string
+
+const (
+	EvidenceAttestation      EvidenceKind = "attestation"
+	EvidenceGitHubPackage    EvidenceKind = "github-package" // registry_package / package / workflow_run
+	EvidenceOCILabels        EvidenceKind = "oci-labels"     // ACR push + org.opencontainers.image.source/revision
+	EvidenceDeploymentRecord EvidenceKind = "deployment-record"
+)
+
+// Strength orders evidence kinds: higher is stronger.
+func (k EvidenceKind) Strength() int {
+	switch k {
+	case EvidenceAttestation:
+		return 4
+	case EvidenceGitHubPackage:
+		return 3
+	case EvidenceOCILabels:
+		return 2
+	case EvidenceDeploymentRecord:
+		return 1
+	}
+	return 0
+}
+
+// Evidence is one piece of evidence that a digest was built from a repository.
+type Evidence struct {
+	Kind       EvidenceKind `json:"kind"`
+	Repository string       `json:"repository,omitempty"` // owner/name
+	Commit     string       `json:"commit,omitempty"`
+	Workflow   string       `json:"workflow,omitempty"`
+	RunID      int64        `json:"runId,omitempty"`
+	Ref        string       `json:"ref,omitempty"` // delivery id, event id, attestation url...
+	At         time.Time    `json:"at"`
+}
+
+// Artifact is one image digest and everything known about it.
+type Artifact struct {
+	Meta
+	ID                string     `json:"id"`     // = Digest
+	Digest            string     `json:"digest"` // partition key, "sha256:..."
+	Registry          string     `json:"registry,omitempty"`
+	Image             string     `json:"image,omitempty"` // normalized name: registry/repository
+	Tags              []string   `json:"tags,omitempty"`
+	Repository        string     `json:"repository,omitempty"` // resolved by the strongest evidence
+	Commit            string     `json:"commit,omitempty"`
+	Dockerfile        string     `json:"dockerfile,omitempty"`
+	Evidence          []Evidence `json:"evidence,omitempty"`
+	Deleted           bool       `json:"deleted,omitempty"`           // ImageDeleted seen
+	StorageRecordHash string     `json:"storageRecordHash,omitempty"` // last storage record pushed to GitHub
+}
+
+// GroupStatus is the remediation status of a finding group.
+type GroupStatus string
+
+const (
+	GroupActive       GroupStatus = "active"
+	GroupFixClaimed   GroupStatus = "fix-claimed"
+	GroupRiskAccepted GroupStatus = "risk-accepted"
+	GroupResolved     GroupStatus = "resolved"
+)
+
+// Group is one finding group = one GitHub issue.
+type Group struct {
+	Meta
+	ID         string      `json:"id"`
+	Repository string      `json:"repository"` // partition key
+	Kind       string      `json:"kind"`       // "image" (CVEs of one image) or "alert" (one GHAS alert)
+	Image      string      `json:"image,omitempty"`
+	FindingIDs []string    `json:"findingIds"`
+	Status     GroupStatus `json:"status"`
+	StatusAt   time.Time   `json:"statusAt"`
+
+	Desired DesiredIssue `json:"desired"`
+	Synced  SyncedIssue  `json:"synced"`
+
+	DefenderTicket *DefenderTicket `json:"defenderTicket,omitempty"`
+}
+
+// DesiredIssue is what the GitHub issue of a group should look like.
+type DesiredIssue struct {
+	Open      bool     `json:"open"`
+	Title     string   `json:"title"`
+	Body      string   `json:"body"`
+	BodyHash  string   `json:"bodyHash"`
+	Labels    []string `json:"labels"`
+	Assignees []string `json:"assignees"`
+	Priority  Priority `json:"priority"`
+	Hash      string   `json:"hash"` // hash of the whole desired state
+}
+
+// SyncedIssue is what was last written to GitHub.
+type SyncedIssue struct {
+	IssueNumber int       `json:"issueNumber,omitempty"`
+	IssueURL    string    `json:"issueUrl,omitempty"`
+	State       string    `json:"state,omitempty"` // open / closed
+	Hash        string    `json:"hash,omitempty"`  // DesiredIssue.Hash last applied
+	At          time.Time `json:"at"`
+}
+
+// DefenderTicket links a group to a Defender governance assignment.
+type DefenderTicket struct {
+	AssessmentID  string `json:"assessmentId"`
+	AssignmentKey string `json:"assignmentKey"`
+	TicketStatus  string `json:"ticketStatus"`
+}
+
+// Delivery records a processed webhook delivery (redelivery dedupe).
+type Delivery struct {
+	Meta
+	ID    string    `json:"id"` // X-GitHub-Delivery; partition key
+	Event string    `json:"event"`
+	At    time.Time `json:"at"`
+	TTL   int       `json:"ttl,omitempty"` // seconds; Cosmos per-item TTL
+}
+
+// InstallationStatus of a GitHub App installation.
+type InstallationStatus string
+
+const (
+	InstallationActive    InstallationStatus = "active"
+	InstallationSuspended InstallationStatus = "suspended"
+	InstallationDeleted   InstallationStatus = "deleted"
+)
+
+// Installation is the GitHub App installation for one org (or user account).
+type Installation struct {
+	Meta
+	ID                  string             `json:"id"`  // org login, lower case
+	Org                 string             `json:"org"` // partition key (login as GitHub spells it)
+	InstallationID      int64              `json:"installationId"`
+	AccountType         string             `json:"accountType,omitempty"` // Organization / User
+	Status              InstallationStatus `json:"status"`
+	RepositorySelection string             `json:"repositorySelection,omitempty"` // all / selected
+	Repositories        []string           `json:"repositories,omitempty"`        // full names when selected
+	Permissions         map[string]string  `json:"permissions,omitempty"`
+	Events              []string           `json:"events,omitempty"`
+	UpdatedAt           time.Time          `json:"updatedAt"`
+	// Backfill progress: per source, the cursor to resume from; empty when done.
+	Backfill map[string]string `json:"backfill,omitempty"`
+}
+
+// Lease is a run lease (one instance of a singleton job at a time).
+type Lease struct {
+	Meta
+	ID      string    `json:"id"` // job name; partition key
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+	// Cursor lets a job that stopped at its time budget resume.
+	Cursor string `json:"cursor,omitempty"`
+}

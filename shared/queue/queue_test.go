@@ -1,0 +1,84 @@
+package queue_test
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/queue"
+)
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
+
+func TestEnqueueIsBase64JSONOnAzurite(t *testing.T) {
+	st := localstack.ForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := queue.New(queue.Options{ConnectionString: st.QueueConnectionString, Queue: "sync-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateIfMissing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateIfMissing(ctx); err != nil {
+		t.Fatalf("second create: %v", err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := queue.SyncRequest{Kind: queue.KindGroup, Repository: "octo-org/app", GroupID: "image:abc"}
+	if err := c.EnqueueSync(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := azqueue.NewQueueClientFromConnectionString(st.QueueConnectionString, "sync-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := raw.DequeueMessage(ctx, nil)
+	if err != nil || len(resp.Messages) != 1 {
+		t.Fatalf("dequeue: %v, %d messages", err, len(resp.Messages))
+	}
+	body, err := base64.StdEncoding.DecodeString(*resp.Messages[0].MessageText)
+	if err != nil {
+		t.Fatalf("message is not base64 (the host would poison it): %v", err)
+	}
+	got, err := queue.Decode(body)
+	if err != nil || got != want {
+		t.Fatalf("decoded %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func TestDecodeRejectsGarbage(t *testing.T) {
+	for _, body := range []string{"", "{", `{"kind":"nope"}`, `[]`} {
+		if _, err := queue.Decode([]byte(body)); err == nil {
+			t.Errorf("Decode(%q) accepted", body)
+		}
+	}
+}
+
+func TestBadConnectionStringDoesNotLeakKey(t *testing.T) {
+	_, err := queue.New(queue.Options{ConnectionString: "AccountKey=supersecret;garbage"})
+	if err == nil {
+		t.Fatal("accepted a malformed connection string")
+	}
+	if strings.Contains(err.Error(), "supersecret") {
+		t.Fatalf("error leaks the key: %v", err)
+	}
+}
+
+func TestUseDevelopmentStorageShorthand(t *testing.T) {
+	c, err := queue.New(queue.Options{ConnectionString: "UseDevelopmentStorage=true"})
+	if err != nil {
+		t.Fatalf("the Functions tooling's shorthand is rejected: %v", err)
+	}
+	if c == nil {
+		t.Fatal("no client")
+	}
+}
