@@ -1,0 +1,100 @@
+package main
+
+import (
+	"maps"
+	"strings"
+	"testing"
+)
+
+func testRoutes(t *testing.T, prefix string, fns ...*Function) []*route {
+	t.Helper()
+	app := &App{Host: HostConfig{RoutePrefix: prefix}, Functions: fns}
+	routes, err := buildRoutes(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routes
+}
+
+func httpFn(name, route string, methods ...string) *Function {
+	return &Function{Name: name, Trigger: Binding{Type: "httpTrigger", Direction: "in", Name: "req", Route: route, Methods: methods}}
+}
+
+func TestMatchRoute(t *testing.T) {
+	routes := testRoutes(t, "api",
+		httpFn("github_webhook", "github/webhook", "post"),
+		httpFn("deployments", "orgs/{org}/artifacts/metadata/deployment-record", "post"),
+		httpFn("deployments_cluster", "orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}", "post"),
+		httpFn("api", "{*path}", "get"),
+		httpFn("health", "health", "get"),
+		httpFn("finding", "findings/{id:int}", "get"),
+		httpFn("finding_by_name", "findings/{name}", "get"),
+		httpFn("report", "report/{format?}", "get"),
+		httpFn("noroute", ""), // default route = function name, every method
+	)
+	tests := []struct {
+		method, path string
+		want         string // function, "" = no match
+		params       map[string]string
+	}{
+		{"POST", "/api/github/webhook", "github_webhook", map[string]string{}},
+		{"POST", "/API/GitHub/Webhook/", "github_webhook", map[string]string{}}, // case-insensitive, trailing slash
+		{"GET", "/api/github/webhook", "api", map[string]string{"path": "github/webhook"}},
+		{"PUT", "/api/github/webhook", "", nil},
+		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record", "deployments", map[string]string{"org": "acme"}},
+		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-prod", "deployments_cluster", map[string]string{"org": "acme", "cluster": "aks-prod"}},
+		{"POST", "/api/orgs/acme%20co/artifacts/metadata/deployment-record", "deployments", map[string]string{"org": "acme co"}},
+		{"GET", "/api/health", "health", map[string]string{}}, // literal wins over the catch-all
+		{"GET", "/api/findings/42", "finding", map[string]string{"id": "42"}},
+		{"GET", "/api/findings/abc", "finding_by_name", map[string]string{"name": "abc"}}, // int constraint fails
+		{"GET", "/api/report", "report", map[string]string{}},
+		{"GET", "/api/report/html", "report", map[string]string{"format": "html"}},
+		{"GET", "/api/report/html/x", "api", map[string]string{"path": "report/html/x"}},
+		{"GET", "/api/a/b%2Fc/d", "api", map[string]string{"path": "a/b/c/d"}},
+		{"GET", "/api", "api", map[string]string{"path": ""}},
+		{"DELETE", "/api/noroute", "noroute", map[string]string{}},
+		{"GET", "/other/health", "", nil},
+		{"GET", "/", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r, params, ok := matchRoute(routes, tt.method, tt.path)
+			got := ""
+			if ok {
+				got = r.fn.Name
+			}
+			if got != tt.want {
+				t.Fatalf("matched %q, want %q", got, tt.want)
+			}
+			if ok && !maps.Equal(params, tt.params) {
+				t.Fatalf("params = %v, want %v", params, tt.params)
+			}
+		})
+	}
+}
+
+func TestMatchRouteEmptyPrefix(t *testing.T) {
+	routes := testRoutes(t, "", httpFn("hook", "hooks/{name}"))
+	if r, p, ok := matchRoute(routes, "POST", "/hooks/x"); !ok || r.fn.Name != "hook" || p["name"] != "x" {
+		t.Fatalf("match = %v %v %v", r, p, ok)
+	}
+	if _, _, ok := matchRoute(routes, "POST", "/api/hooks/x"); ok {
+		t.Fatal("matched under a prefix that is not configured")
+	}
+}
+
+func TestParseRouteErrors(t *testing.T) {
+	tests := []struct{ route, want string }{
+		{"a/{*rest}/b", "catch-all"},
+		{"a/{opt?}/b", "optional"},
+		{"a/x{id}", "single {parameter}"},
+		{"a/{id", "single {parameter}"},
+		{"a//b", "empty segment"},
+	}
+	for _, tt := range tests {
+		_, err := parseRoute("api", tt.route)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseRoute(%q) error = %v, want it to mention %q", tt.route, err, tt.want)
+		}
+	}
+}
