@@ -1,0 +1,210 @@
+// Package invocation is the Azure Functions custom-handler runtime: the HTTP
+// server the Functions host talks to, the decoding of every trigger payload
+// the host sends (in each encoding it uses), and invocation-scoped logging.
+//
+// HTTP-only functions receive the original request at its original path
+// (host.json customHandler.enableForwardingHttpRequest); register them with
+// HandleHTTP. Every other trigger arrives as POST /<functionName> carrying
+// {"Data":{...},"Metadata":{...}}; register it with HandleTrigger and answer
+// with SetOutput / an error, which the server turns into
+// {"Outputs":{...},"Logs":[...],"ReturnValue":...} and a status the host acts on.
+package invocation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// HeaderInvocationID is the header in which the host sends the invocation id.
+const HeaderInvocationID = "X-Azure-Functions-InvocationId"
+
+// PortEnv names the environment variable holding the port the host expects.
+const PortEnv = "FUNCTIONS_CUSTOMHANDLER_PORT"
+
+// maxRequestBytes bounds a trigger request body. An Event Hub batch of 100
+// events of up to 1 MB each, quoted twice, stays below it.
+const maxRequestBytes = 256 << 20
+
+// TriggerFunc handles one non-HTTP trigger invocation. A returned error fails
+// the invocation (HTTP 500) so the host retries it.
+type TriggerFunc func(ctx context.Context, inv *Invocation) error
+
+// Server is the custom handler: it routes the host's requests to handlers.
+type Server struct {
+	// DrainTimeout bounds how long shutdown waits for in-flight invocations.
+	DrainTimeout time.Duration
+
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+// NewServer returns a server that logs through logger (slog.Default() if nil)
+// and already answers the host's readiness probe, GET /.
+func NewServer(logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{DrainTimeout: 30 * time.Second, logger: logger, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	})
+	return s
+}
+
+// Handler returns the server's HTTP handler (for httptest).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// HandleHTTP registers a handler for forwarded HTTP requests; pattern is a
+// net/http ServeMux pattern such as "POST /api/github/webhook". The request
+// context carries a logger with the invocation id (see Logger).
+func (s *Server) HandleHTTP(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := s.logger
+		if id := r.Header.Get(HeaderInvocationID); id != "" {
+			l = l.With("invocationId", id)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				l.Error("panic in HTTP handler", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r.WithContext(WithLogger(r.Context(), l)))
+	}))
+}
+
+// HandleTrigger registers fn for the non-HTTP function named function, which
+// the host invokes as POST /<function>.
+func (s *Server) HandleTrigger(function string, fn TriggerFunc) {
+	s.mux.HandleFunc("POST /"+function, func(w http.ResponseWriter, r *http.Request) {
+		s.serveTrigger(w, r, function, fn)
+	})
+}
+
+func (s *Server) serveTrigger(w http.ResponseWriter, r *http.Request, function string, fn TriggerFunc) {
+	id := r.Header.Get(HeaderInvocationID)
+	if id == "" {
+		id = newID()
+	}
+	lines := &logLines{}
+	inv := &Invocation{
+		ID:       id,
+		Function: function,
+		logger:   invocationLogger(s.logger, lines, id, function),
+		logs:     lines,
+		outputs:  map[string]any{},
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	var env envelope
+	if err == nil {
+		env, err = parseEnvelope(body)
+	}
+	if err != nil {
+		inv.logger.Error("bad invocation request", "error", err)
+		s.answer(w, http.StatusBadRequest, inv)
+		return
+	}
+	inv.Data, inv.Metadata = env.Data, env.Metadata
+
+	if err := call(WithLogger(r.Context(), inv.logger), fn, inv); err != nil {
+		inv.logger.Error("invocation failed", "error", err)
+		s.answer(w, http.StatusInternalServerError, inv)
+		return
+	}
+	s.answer(w, http.StatusOK, inv)
+}
+
+// call runs fn, turning a panic into an error so the host still gets an answer.
+func call(ctx context.Context, fn TriggerFunc, inv *Invocation) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errPanic, p)
+		}
+	}()
+	return fn(ctx, inv)
+}
+
+func (s *Server) answer(w http.ResponseWriter, status int, inv *Invocation) {
+	body, err := json.Marshal(inv.response())
+	if err != nil {
+		inv.logger.Error("encode invocation response", "error", err)
+		status = http.StatusInternalServerError
+		body, _ = json.Marshal(response{Outputs: map[string]any{}, Logs: inv.logs.lines()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if _, err := w.Write(body); err != nil {
+		inv.logger.Warn("write invocation response", "error", err)
+	}
+}
+
+// ListenAndServe listens on 127.0.0.1 at the port in FUNCTIONS_CUSTOMHANDLER_PORT
+// (default 8080) and serves until ctx is done; see Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	port := os.Getenv(PortEnv)
+	if port == "" {
+		port = "8080"
+	}
+	// The host always dials 127.0.0.1 (WorkerConstants.HostName).
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return fmt.Errorf("listen on %s=%q: %w", PortEnv, port, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then stops accepting requests and
+// waits up to DrainTimeout for in-flight invocations to finish. Invocations
+// do not see ctx: a SIGTERM lets running work complete.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.logger.Info("custom handler listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve custom handler: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down, draining in-flight invocations", "drainTimeout", s.DrainTimeout.String())
+	drain, cancel := context.WithTimeout(context.Background(), s.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drain); err != nil {
+		srv.Close()
+		<-served
+		return fmt.Errorf("drain in-flight invocations: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve custom handler: %w", err)
+	}
+	s.logger.Info("custom handler stopped")
+	return nil
+}
+
+// newID returns a random UUID (v4) for invocations the host sent without one.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
