@@ -45,6 +45,39 @@ type Server struct {
 
 	logger *slog.Logger
 	mux    *http.ServeMux
+	ready  <-chan struct{}
+}
+
+// holdTimeout bounds how long a request waits for start-up to finish.
+const holdTimeout = 60 * time.Second
+
+// Hold makes every request except the readiness probe wait until ready is
+// closed. The host's GET / is answered as soon as the listener is up —
+// well inside its 60 s — while start-up work that needs the network
+// (reading secrets, creating the local emulator's containers) finishes
+// behind it; work the host sends meanwhile waits instead of failing.
+// Call before Serve.
+func (s *Server) Hold(ready <-chan struct{}) { s.ready = ready }
+
+func (s *Server) held(next http.Handler) http.Handler {
+	if s.ready == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		t := time.NewTimer(holdTimeout)
+		defer t.Stop()
+		select {
+		case <-s.ready:
+			next.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		case <-t.C:
+			http.Error(w, "runtimelink is still starting", http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // NewServer returns a server that logs through logger (slog.Default() if nil)
@@ -171,7 +204,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // do not see ctx: a SIGTERM lets running work complete.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.held(s.mux),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),

@@ -404,3 +404,47 @@ func TestListenAndServeBadPort(t *testing.T) {
 		t.Fatalf("ListenAndServe = %v, want an error naming %s", err, PortEnv)
 	}
 }
+
+// GET / answers while start-up is still under way; other requests wait
+// for it and are then served by handlers registered during start-up.
+func TestHoldAnswersProbeAndQueuesWork(t *testing.T) {
+	srv := NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ready := make(chan struct{})
+	srv.Hold(ready)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	resp, err := http.Get(base + "/")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("probe during start-up: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+
+	got := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(base+"/sync", "application/json", strings.NewReader(`{"Data":{},"Metadata":{}}`))
+		if err != nil {
+			got <- -1
+			return
+		}
+		resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	select {
+	case code := <-got:
+		t.Fatalf("work was served before start-up finished: %d", code)
+	case <-time.After(200 * time.Millisecond):
+	}
+	srv.HandleTrigger("sync", func(context.Context, *Invocation) error { return nil })
+	close(ready)
+	if code := <-got; code != http.StatusOK {
+		t.Fatalf("held invocation answered %d, want 200", code)
+	}
+}
