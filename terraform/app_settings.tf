@@ -1,0 +1,64 @@
+# Every setting the handler reads in Azure, in one place. A Go test
+# (settings_test.go) checks that each name shared/config reads is set here,
+# except the local-only ones (keys, the emulator switch, the port).
+#
+# Secrets are not app settings at all: the handler reads them from Key Vault
+# by name (KEYVAULT_URL + *_SECRET_NAME) with its managed identity and picks up
+# a rotated value without a restart. Connections use the identity too
+# (AzureWebJobsStorage__*, EventHubConnection__fullyQualifiedNamespace,
+# COSMOS_ENDPOINT without a key).
+locals {
+  app_settings = merge(var.extra_app_settings, {
+    # Code: run from the package blob, fetched with the system identity.
+    WEBSITE_RUN_FROM_PACKAGE                     = azurerm_storage_blob.package.url
+    WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID = "SystemAssigned"
+
+    # Telemetry with Entra ID auth (Application Insights local auth is off).
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
+
+    # Storage queues (sync) with the identity; the host's own storage is
+    # AzureWebJobsStorage__accountName, set by the provider (see below).
+    AzureWebJobsStorage__queueServiceUri = azurerm_storage_account.this.primary_queue_endpoint
+
+    # Cosmos DB with the identity (local auth is disabled on the account).
+    COSMOS_ENDPOINT = azurerm_cosmosdb_account.this.endpoint
+    COSMOS_DATABASE = azurerm_cosmosdb_sql_database.this.name
+
+    # GitHub App.
+    GITHUB_API_URL = var.github_api_url
+    GITHUB_APP_ID  = var.github_app_id
+
+    # Secrets, by name, in the vault.
+    KEYVAULT_URL                       = azurerm_key_vault.this.vault_uri
+    GITHUB_APP_PRIVATE_KEY_SECRET_NAME = var.github_app_private_key_secret_name
+    GITHUB_WEBHOOK_SECRET_SECRET_NAME  = var.github_webhook_secret_secret_name
+    DEPLOYMENTS_TOKEN_SECRET_NAME      = var.deployments_token_secret_name
+
+    # Azure Resource Manager: Resource Graph scope and governance assignments.
+    ARM_ENDPOINT              = var.arm_endpoint
+    RUNTIMELINK_SUBSCRIPTIONS = join(",", local.subscription_ids)
+    RUNTIMELINK_GOVERNANCE    = tostring(var.governance_enabled)
+
+    # Behaviour.
+    RUNTIMELINK_DRY_RUN            = tostring(var.dry_run)
+    RUNTIMELINK_POLICY             = var.scoring_policy
+    RUNTIMELINK_ISSUE_MIN_PRIORITY = var.issue_min_priority
+    RUNTIMELINK_REOPEN_GRACE       = var.reopen_grace
+
+    RUNTIMELINK_REPRIORITIZE_MAX_RUNTIME = var.reprioritize_max_runtime
+
+    # Defender continuous export (Event Hub trigger of defender_export).
+    EVENTHUB_NAME                               = azurerm_eventhub.defender_export.name
+    EVENTHUB_CONSUMER_GROUP                     = azurerm_eventhub_consumer_group.runtimelink.name
+    EventHubConnection__fullyQualifiedNamespace = "${azurerm_eventhub_namespace.this.name}.servicebus.windows.net"
+  })
+
+  # Settings the azurerm provider writes itself from dedicated arguments of
+  # azurerm_linux_function_app. Listing them in app_settings too would make
+  # every plan show a diff, so they live there: setting => argument.
+  provider_managed_settings = {
+    FUNCTIONS_WORKER_RUNTIME              = "use_custom_runtime"                     # = custom
+    APPLICATIONINSIGHTS_CONNECTION_STRING = "application_insights_connection_string" # workspace-based App Insights
+    AzureWebJobsStorage__accountName      = "storage_uses_managed_identity"          # with storage_account_name
+  }
+}

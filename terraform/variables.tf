@@ -1,0 +1,318 @@
+# ---------------------------------------------------------------------------
+# Placement and naming
+# ---------------------------------------------------------------------------
+
+variable "name" {
+  description = "Short name used in every resource name (2-12 lower-case letters or digits, starting with a letter)."
+  type        = string
+  default     = "rtlink"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.name))
+    error_message = "name must be 2-12 lower-case letters or digits and start with a letter (it ends up in storage account and Key Vault names)."
+  }
+}
+
+variable "name_suffix" {
+  description = "Suffix that makes the globally unique names unique. Empty: derived from the subscription, resource group and name (stable across applies)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{0,6}$", var.name_suffix))
+    error_message = "name_suffix must be at most 6 lower-case letters or digits."
+  }
+}
+
+variable "location" {
+  description = "Azure region for every resource (for an existing resource group too)."
+  type        = string
+}
+
+variable "resource_group_name" {
+  description = "Resource group to deploy into."
+  type        = string
+}
+
+variable "create_resource_group" {
+  description = "Create the resource group (true) or use an existing one (false)."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# Function App
+# ---------------------------------------------------------------------------
+
+variable "plan_sku" {
+  description = "Functions plan: Y1 (Consumption, default) or EP1/EP2/EP3 (Elastic Premium)."
+  type        = string
+  default     = "Y1"
+
+  validation {
+    condition     = contains(["Y1", "EP1", "EP2", "EP3"], var.plan_sku)
+    error_message = "plan_sku must be Y1, EP1, EP2 or EP3 (Flex Consumption is not supported yet, see README)."
+  }
+}
+
+variable "package_path" {
+  description = "Path of the Function App package built by `make package`. Null: dist/functionapp.zip at the repository root."
+  type        = string
+  default     = null
+}
+
+variable "max_scale_out" {
+  description = "Most instances the app scales out to; bounds concurrent writes to GitHub (secondary rate limits)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_scale_out >= 1 && var.max_scale_out <= 200
+    error_message = "max_scale_out must be between 1 and 200."
+  }
+}
+
+variable "wait_for_functions" {
+  description = "After deploying the package, wait (with the Azure CLI) until the Functions host lists the functions that Event Grid subscribes to. Turn off only when container_registries is empty or the az CLI is unavailable."
+  type        = bool
+  default     = true
+}
+
+variable "extra_app_settings" {
+  description = "Additional app settings. Settings the module manages win over these."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# What runtimelink does (mirrors the handler's configuration, see README)
+# ---------------------------------------------------------------------------
+
+variable "github_api_url" {
+  description = "GitHub REST API base URL (set for GitHub Enterprise Server / data residency)."
+  type        = string
+  default     = "https://api.github.com"
+}
+
+variable "github_app_id" {
+  description = "ID of the GitHub App created from the manifest. Empty until the App exists: the GitHub integration then reports as off."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[0-9]*$", var.github_app_id))
+    error_message = "github_app_id must be the numeric App ID (or empty)."
+  }
+}
+
+variable "github_app_private_key_secret_name" {
+  description = "Key Vault secret holding the GitHub App private key (PEM)."
+  type        = string
+  default     = "github-app-private-key"
+}
+
+variable "github_webhook_secret_secret_name" {
+  description = "Key Vault secret holding the GitHub App webhook secret."
+  type        = string
+  default     = "github-webhook-secret"
+}
+
+variable "deployments_token_secret_name" {
+  description = "Key Vault secret holding the bearer token CD pipelines present to the deployments endpoint."
+  type        = string
+  default     = "deployments-token"
+}
+
+variable "arm_endpoint" {
+  description = "Azure Resource Manager endpoint the app calls (Resource Graph, governance assignments)."
+  type        = string
+  default     = "https://management.azure.com"
+}
+
+variable "subscription_ids" {
+  description = "Subscriptions runtimelink reads (Resource Graph, Defender) and writes governance assignments in. Empty: the subscription Terraform deploys into."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.subscription_ids : can(regex("^[0-9a-fA-F-]{36}$", s))])
+    error_message = "subscription_ids must be subscription GUIDs."
+  }
+}
+
+variable "governance_enabled" {
+  description = "Write Defender governance assignments (ticket link and status) for findings with an issue."
+  type        = bool
+  default     = true
+}
+
+variable "dry_run" {
+  description = "Plan only: compute and log what would change, write nothing to GitHub or Defender."
+  type        = bool
+  default     = false
+}
+
+variable "scoring_policy" {
+  description = "Scoring policy overrides as JSON (RUNTIMELINK_POLICY). Empty: the default policy."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.scoring_policy == "" || can(jsondecode(var.scoring_policy))
+    error_message = "scoring_policy must be empty or a JSON document."
+  }
+}
+
+variable "issue_min_priority" {
+  description = "Lowest priority that gets a GitHub issue."
+  type        = string
+  default     = "High"
+
+  validation {
+    condition     = contains(["Critical", "High", "Medium", "Low"], var.issue_min_priority)
+    error_message = "issue_min_priority must be Critical, High, Medium or Low."
+  }
+}
+
+variable "reopen_grace" {
+  description = "How long after a fix is claimed a finding may stay unhealthy on a running workload before its issue is reopened (Go duration)."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.reopen_grace))
+    error_message = "reopen_grace must be a Go duration such as 24h or 90m."
+  }
+}
+
+variable "reprioritize_max_runtime" {
+  description = "The nightly reprioritize run stops (and resumes next time) before this Go duration; keep it under host.json's functionTimeout (10 minutes at most on Consumption)."
+  type        = string
+  default     = "8m"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.reprioritize_max_runtime))
+    error_message = "reprioritize_max_runtime must be a Go duration such as 8m."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Data and messaging
+# ---------------------------------------------------------------------------
+
+variable "storage_replication_type" {
+  description = "Replication of the Functions storage account."
+  type        = string
+  default     = "LRS"
+}
+
+variable "cosmos_serverless" {
+  description = "Cosmos DB serverless (true, default) or provisioned autoscale throughput on the database (false)."
+  type        = bool
+  default     = true
+}
+
+variable "cosmos_max_throughput" {
+  description = "Autoscale maximum RU/s of the database when cosmos_serverless is false."
+  type        = number
+  default     = 1000
+}
+
+variable "deliveries_ttl_seconds" {
+  description = "How long webhook delivery ids are kept for redelivery dedupe (default TTL of the deliveries container)."
+  type        = number
+  default     = 604800
+
+  validation {
+    condition     = var.deliveries_ttl_seconds >= 604800
+    error_message = "deliveries_ttl_seconds must be at least 7 days (604800): GitHub lets you redeliver for that long."
+  }
+}
+
+variable "eventhub_partition_count" {
+  description = "Partitions of the defender-export hub."
+  type        = number
+  default     = 2
+}
+
+variable "eventhub_message_retention_days" {
+  description = "Days the defender-export hub keeps events (Standard tier: 1-7)."
+  type        = number
+  default     = 3
+}
+
+# ---------------------------------------------------------------------------
+# Defender for Cloud continuous export and ACR events
+# ---------------------------------------------------------------------------
+
+variable "defender_export_enabled" {
+  description = "Create the continuous export (assessments, sub-assessments, alerts; streaming and weekly snapshots) of the deployment subscription to the Event Hub. Other subscriptions: see README (modules/defender-export)."
+  type        = bool
+  default     = true
+}
+
+variable "defender_recommendation_severities" {
+  description = "Recommendation (assessment) severities exported."
+  type        = list(string)
+  default     = ["High", "Medium", "Low"]
+}
+
+variable "defender_alert_severities" {
+  description = "Security alert severities exported."
+  type        = list(string)
+  default     = ["high", "medium", "low"]
+}
+
+variable "container_registries" {
+  description = "Azure Container Registries whose pushes and deletes runtimelink follows, keyed by a short name: { id = registry resource id, location = its region }. Each gets an Event Grid system topic (a registry can have only one)."
+  type = map(object({
+    id       = string
+    location = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for r in values(var.container_registries) : can(regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.ContainerRegistry/registries/[^/]+$", r.id))])
+    error_message = "container_registries ids must be Azure Container Registry resource ids."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Access and monitoring
+# ---------------------------------------------------------------------------
+
+variable "grant_deployer_access" {
+  description = "Give the identity running Terraform Key Vault Secrets Officer on the vault (to set the GitHub secrets, see README) and write access to the package container (to upload the package)."
+  type        = bool
+  default     = true
+}
+
+variable "alert_email_addresses" {
+  description = "Addresses the action group e-mails when an alert fires."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "Log Analytics retention."
+  type        = number
+  default     = 30
+}
+
+variable "function_failure_threshold" {
+  description = "Failed invocations of one function in 15 minutes that raise the failure alert (retries make a few expected)."
+  type        = number
+  default     = 5
+}
+
+variable "sync_lag_threshold_seconds" {
+  description = "Sync lag (oldest desired change not yet written to GitHub, logged by the app as `sync lag`) that raises the alert."
+  type        = number
+  default     = 3600
+}
