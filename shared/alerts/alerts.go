@@ -114,6 +114,12 @@ func (e *envelope) repository() string {
 	return strings.TrimSpace(e.Repository.FullName)
 }
 
+// findingRepository is the repository a finding is filed under: the
+// full_name in lower case, as mapping.NormalizeRepository has it, because
+// it is the findings partition key and part of the finding id, and GitHub
+// names a repository case-insensitively.
+func (e *envelope) findingRepository() string { return strings.ToLower(e.repository()) }
+
 func (e *envelope) alert(event string) Alert {
 	a := Alert{Event: event, Action: e.Action}
 	if e.Installation != nil {

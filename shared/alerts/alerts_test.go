@@ -14,12 +14,12 @@ import (
 // compares the whole result.
 func TestSamples(t *testing.T) {
 	const (
-		csRepo = "Codertocat/Hello-World"
+		csRepo = "codertocat/hello-world"
 		csURL  = "https://github.com/Codertocat/Hello-World/security/code-scanning/10"
-		csID   = "code_scanning:Codertocat:Hello-World:10"
+		csID   = "code_scanning:codertocat:hello-world:10"
 		sqli   = "Building a SQL or Java Persistence query from user-controlled sources is vulnerable to insertion of malicious code by the user."
 		depID  = "dependabot:wolfy1339:pika-pack:20"
-		secID  = "secret_scanning:Codertocat:Hello-World:191"
+		secID  = "secret_scanning:codertocat:hello-world:191"
 	)
 	want := map[string]Alert{
 		"code_scanning_alert/closed-by-user.json": {
@@ -93,7 +93,7 @@ func TestSamples(t *testing.T) {
 		"secret_scanning_alert/reopened.json": {
 			Event: EventSecretScanningAlert, Action: "reopened", Sender: "Codertocat", SenderType: "User",
 			Finding: model.Finding{
-				ID: secID, Repository: "Codertocat/Hello-World", Source: model.SourceSecretScanning, State: model.StateOpen,
+				ID: secID, Repository: "codertocat/hello-world", Source: model.SourceSecretScanning, State: model.StateOpen,
 				SourceUpdatedAt: received, AlertNumber: 191, RuleID: "adafruit_io_key", Title: "adafruit_io_key",
 				Tool: "Secret scanning", Severity: "critical", SecretType: "adafruit_io_key",
 				GroupID: "alert:" + secID, FirstSeen: received,

@@ -108,7 +108,7 @@ func DecodeCodeScanning(payload []byte, received time.Time) (Alert, error) {
 	if err != nil {
 		return Alert{}, err
 	}
-	repo := p.repository()
+	repo := p.findingRepository()
 	switch {
 	case repo == "":
 		return Alert{}, malformed(event, "repository.full_name is missing")

@@ -105,7 +105,7 @@ func decodeSecretScanning(event string, payload []byte, received time.Time) (Ale
 	if err != nil {
 		return Alert{}, err
 	}
-	repo := p.repository()
+	repo := p.findingRepository()
 	switch {
 	case repo == "":
 		return Alert{}, malformed(event, "repository.full_name is missing")

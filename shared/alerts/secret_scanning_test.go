@@ -96,7 +96,7 @@ func TestSecretScanningVariants(t *testing.T) {
 				expect(t, "event", a.Event, EventSecretScanningAlertLocation)
 				expect(t, "state", a.Finding.State, model.StateOpen)
 				expect(t, "location", a.Finding.Location, model.Location{Path: "config/secrets.yml", StartLine: 3, EndLine: 4, Commit: "f14d7debf9775f957cf4f1e8176da0786431f72b"})
-				expect(t, "id", a.Finding.ID, "secret_scanning:Codertocat:Hello-World:191")
+				expect(t, "id", a.Finding.ID, "secret_scanning:codertocat:hello-world:191")
 			}},
 		{name: "location in an issue title has no path", event: EventSecretScanningAlertLocation,
 			payload: edit(location("issue_title", map[string]any{"issue_title_url": "https://api.github.com/repos/o/r/issues/1"})),

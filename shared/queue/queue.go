@@ -24,6 +24,7 @@ const (
 	KindGroup      = "group"      // reconcile one finding group's GitHub issue / Defender assignment
 	KindDeployment = "deployment" // push one workload's deployment record to GitHub
 	KindStorage    = "storage"    // push one artifact's storage record to GitHub
+	KindBackfill   = "backfill"   // load an org's existing GHAS alerts (new installation or on demand)
 )
 
 // SyncRequest names one thing whose GitHub/Defender state must be
@@ -133,7 +134,7 @@ func Decode(body []byte) (SyncRequest, error) {
 		return r, fmt.Errorf("decode sync request: %w", err)
 	}
 	switch r.Kind {
-	case KindGroup, KindDeployment, KindStorage:
+	case KindGroup, KindDeployment, KindStorage, KindBackfill:
 	default:
 		return r, fmt.Errorf("decode sync request: unknown kind %q", r.Kind)
 	}
@@ -146,6 +147,8 @@ func (r SyncRequest) key() string {
 		return r.GroupID
 	case KindDeployment:
 		return r.WorkloadID
+	case KindBackfill:
+		return r.Org
 	default:
 		return r.Digest
 	}

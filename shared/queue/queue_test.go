@@ -82,3 +82,19 @@ func TestUseDevelopmentStorageShorthand(t *testing.T) {
 		t.Fatal("no client")
 	}
 }
+
+func TestDecodeBackfill(t *testing.T) {
+	want := queue.SyncRequest{Kind: queue.KindBackfill, Org: "octo-org"}
+	body, err := queue.Encode(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := queue.Decode(raw)
+	if err != nil || got != want {
+		t.Fatalf("decoded %+v, %v; want %+v", got, err, want)
+	}
+}

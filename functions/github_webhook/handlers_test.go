@@ -1,0 +1,228 @@
+package githubwebhook_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
+)
+
+func installationEvent(t *testing.T, action string, id int64, updatedAt string) []byte {
+	return variant(t, "installation/created.json", func(m map[string]any) {
+		m["action"] = action
+		in := obj(m, "installation")
+		in["id"] = id
+		in["updated_at"] = updatedAt
+	})
+}
+
+// The installation's life: created → suspended → unsuspended → deleted,
+// with a stale event after the deletion that changes nothing, and a
+// reinstall (a new installation id) that starts over.
+func TestInstallationLifecycle(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	get := func() *model.Installation {
+		t.Helper()
+		in, err := e.store.Installations.Get(ctx, "Codertocat", "codertocat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	steps := []struct {
+		event, action string
+		id            int64
+		at            string
+		want          model.InstallationStatus
+		wantID        int64
+		backfills     int
+	}{
+		{"installation", "created", 100, "2024-01-01T00:00:00Z", model.InstallationActive, 100, 1},
+		{"installation", "suspend", 100, "2024-01-02T00:00:00Z", model.InstallationSuspended, 100, 1},
+		// An older event arriving late changes nothing.
+		{"installation", "new_permissions_accepted", 100, "2024-01-01T12:00:00Z", model.InstallationSuspended, 100, 1},
+		{"installation", "unsuspend", 100, "2024-01-03T00:00:00Z", model.InstallationActive, 100, 2},
+		{"installation", "deleted", 100, "2024-01-03T00:00:00Z", model.InstallationDeleted, 100, 2},
+		{"installation", "unsuspend", 100, "2024-01-05T00:00:00Z", model.InstallationDeleted, 100, 2},
+		// A stale event of an even older installation is ignored.
+		{"installation", "created", 50, "2024-02-01T00:00:00Z", model.InstallationDeleted, 100, 2},
+		{"installation", "created", 200, "2024-02-01T00:00:00Z", model.InstallationActive, 200, 3},
+	}
+	for i, s := range steps {
+		got := e.post(delivery{event: s.event, id: deliveryID(fmt.Sprint("inst", i)), body: installationEvent(t, s.action, s.id, s.at)})
+		expectStatus(t, s.action, got, http.StatusOK)
+		in := get()
+		if in.Status != s.want || in.InstallationID != s.wantID {
+			t.Errorf("step %d %s(%d): status %s id %d, want %s %d", i, s.action, s.id, in.Status, in.InstallationID, s.want, s.wantID)
+		}
+		if n := len(e.sync.requests(queue.KindBackfill)); n != s.backfills {
+			t.Errorf("step %d %s: %d backfills queued, want %d", i, s.action, n, s.backfills)
+		}
+	}
+	// Unix-seconds time (as the sample has it) is read.
+	if in := get(); !in.UpdatedAt.Equal(time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("updatedAt = %s", in.UpdatedAt)
+	}
+
+	// Repositories added and removed; selection switched to all.
+	added := variant(t, "installation_repositories/added.json", func(m map[string]any) { obj(m, "installation")["id"] = 200 })
+	expectStatus(t, "added", e.post(delivery{event: "installation_repositories", id: deliveryID("added"), body: added}), 200)
+	if in := get(); strings.Join(in.Repositories, ",") != "codertocat/hello-world,codertocat/space" {
+		t.Errorf("after added: %v", in.Repositories)
+	}
+	removed := variant(t, "installation_repositories/added.json", func(m map[string]any) {
+		obj(m, "installation")["id"] = 200
+		m["action"] = "removed"
+		m["repositories_removed"], m["repositories_added"] = m["repositories_added"], []any{}
+	})
+	expectStatus(t, "removed", e.post(delivery{event: "installation_repositories", id: deliveryID("removed"), body: removed}), 200)
+	if in := get(); strings.Join(in.Repositories, ",") != "codertocat/hello-world" {
+		t.Errorf("after removed: %v", in.Repositories)
+	}
+	all := variant(t, "installation_repositories/added.json", func(m map[string]any) {
+		obj(m, "installation")["id"] = 200
+		m["repository_selection"] = "all"
+	})
+	expectStatus(t, "all", e.post(delivery{event: "installation_repositories", id: deliveryID("all"), body: all}), 200)
+	if in := get(); in.RepositorySelection != "all" || in.Repositories != nil {
+		t.Errorf("after all: %s %v", in.RepositorySelection, in.Repositories)
+	}
+}
+
+// Issue closes and reopens move the status of the group whose issue it is;
+// the App's own bot and older events do not.
+func TestIssueTransitions(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	const repo = "codertocat/hello-world"
+	g := &model.Group{ID: "alert:code_scanning:codertocat:hello-world:10", Repository: repo, Kind: "alert",
+		Status: model.GroupActive, StatusAt: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC),
+		Synced: model.SyncedIssue{IssueNumber: 1, State: "open"}}
+	other := &model.Group{ID: "alert:other", Repository: repo, Kind: "alert", Status: model.GroupActive,
+		Synced: model.SyncedIssue{IssueNumber: 2}}
+	for _, doc := range []*model.Group{g, other} {
+		if _, err := e.store.Groups.Create(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue := func(action string, reason any, updated string, senderType, sender string) []byte {
+		return variant(t, "issues/reopened.json", func(m map[string]any) {
+			m["action"] = action
+			is := obj(m, "issue")
+			is["state_reason"], is["updated_at"] = reason, updated
+			if action == "closed" {
+				is["state"], is["closed_at"] = "closed", updated
+			}
+			s := obj(m, "sender")
+			s["type"], s["login"] = senderType, sender
+		})
+	}
+	steps := []struct {
+		name   string
+		body   []byte
+		status int
+		want   model.GroupStatus
+	}{
+		{"closed completed", issue("closed", "completed", "2021-10-01T00:00:00Z", "User", "Codertocat"), 200, model.GroupFixClaimed},
+		{"redundant close", issue("closed", nil, "2021-10-02T00:00:00Z", "User", "Codertocat"), 200, model.GroupFixClaimed},
+		{"reopened", issue("reopened", nil, "2021-10-03T00:00:00Z", "User", "Codertocat"), 200, model.GroupActive},
+		{"closed by a bot", issue("closed", "completed", "2021-10-04T00:00:00Z", "Bot", "runtimelink[bot]"), 202, model.GroupActive},
+		{"closed not planned", issue("closed", "not_planned", "2021-10-05T00:00:00Z", "User", "Codertocat"), 200, model.GroupRiskAccepted},
+		{"older reopen arrives late", issue("reopened", nil, "2021-10-04T12:00:00Z", "User", "Codertocat"), 200, model.GroupRiskAccepted},
+		{"closed as duplicate", issue("closed", "duplicate", "2021-10-06T00:00:00Z", "User", "Codertocat"), 202, model.GroupRiskAccepted},
+		{"labeled", issue("labeled", nil, "2021-10-07T00:00:00Z", "User", "Codertocat"), 202, model.GroupRiskAccepted},
+	}
+	for i, s := range steps {
+		got := e.post(delivery{event: "issues", id: deliveryID(fmt.Sprint("issue", i)), body: s.body})
+		expectStatus(t, s.name, got, s.status)
+		cur, err := e.store.Groups.Get(ctx, repo, g.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.Status != s.want {
+			t.Errorf("%s: group status %s, want %s", s.name, cur.Status, s.want)
+		}
+	}
+	if o, _ := e.store.Groups.Get(ctx, repo, other.ID); o.Status != model.GroupActive {
+		t.Errorf("another issue's group moved: %s", o.Status)
+	}
+}
+
+// A published image becomes an artifact with its source; a successful run
+// of the same commit adds its workflow and run id.
+func TestArtifactsFromPackagesAndRuns(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	expectStatus(t, "registry_package", e.post(delivery{event: "registry_package", id: deliveryID("rp"),
+		body: sample(t, "registry_package/published.docker.json")}), 200)
+	var a *model.Artifact
+	if err := e.store.Artifacts.Query(ctx, cosmosAll, func(x *model.Artifact) error { a = x; return nil }); err != nil || a == nil {
+		t.Fatalf("artifact: %v", err)
+	}
+	if a.ID != a.Digest || !strings.HasPrefix(a.Digest, "sha256:") || a.Repository != "codertocat/hello-world-npm" || a.Commit == "" {
+		t.Fatalf("artifact = %+v", a)
+	}
+	kinds := map[model.EvidenceKind]bool{}
+	for _, ev := range a.Evidence {
+		kinds[ev.Kind] = true
+	}
+	if !kinds[model.EvidenceGitHubPackage] || !kinds[model.EvidenceOCILabels] {
+		t.Errorf("evidence = %+v, want the package link and the image's label", a.Evidence)
+	}
+
+	run := func(sha, repo string) []byte {
+		return variant(t, "workflow_run/completed.json", func(m map[string]any) {
+			obj(m, "workflow_run")["head_sha"] = sha
+			obj(m, "repository")["full_name"] = repo
+		})
+	}
+	// Another repository's run of the same commit is not evidence.
+	expectStatus(t, "foreign run", e.post(delivery{event: "workflow_run", id: deliveryID("run0"), body: run(a.Commit, "someone/else")}), 200)
+	expectStatus(t, "run", e.post(delivery{event: "workflow_run", id: deliveryID("run1"), body: run(a.Commit, "Codertocat/hello-world-npm")}), 200)
+	after, err := e.store.Artifacts.Get(ctx, a.Digest, a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []model.Evidence
+	for _, ev := range after.Evidence {
+		if ev.RunID != 0 {
+			runs = append(runs, ev)
+		}
+	}
+	if len(runs) != 1 || runs[0].RunID != 289782451 || runs[0].Workflow == "" || runs[0].Repository != "codertocat/hello-world-npm" {
+		t.Errorf("workflow evidence = %+v", runs)
+	}
+	// The same run again (a new delivery of it) adds nothing.
+	expectStatus(t, "run again", e.post(delivery{event: "workflow_run", id: deliveryID("run2"), body: run(a.Commit, "Codertocat/hello-world-npm")}), 200)
+	again, _ := e.store.Artifacts.Get(ctx, a.Digest, a.Digest)
+	if again.ETag != after.ETag {
+		t.Error("the same run rewrote the artifact")
+	}
+}
+
+// secret_scanning_alert_location adds where the secret was found to the
+// alert's finding, without changing its state.
+func TestSecretScanningLocation(t *testing.T) {
+	e := newEnv(t, nil)
+	expectStatus(t, "alert", e.post(delivery{event: "secret_scanning_alert", id: deliveryID("alert"),
+		body: sample(t, "secret_scanning_alert/reopened.json")}), 200)
+	loc := variant(t, "secret_scanning_alert/reopened.json", func(m map[string]any) {
+		m["action"] = "created"
+		m["location"] = map[string]any{"type": "commit", "details": map[string]any{
+			"path": "config/secrets.yml", "start_line": 3, "end_line": 3,
+			"commit_sha": "f14d7debf9775f957cf4f1e8176da0786431f72b"}}
+	})
+	expectStatus(t, "location", e.post(delivery{event: "secret_scanning_alert_location", id: deliveryID("loc"), body: loc}), 200)
+	f, err := e.store.Findings.Get(ctxT(t), "codertocat/hello-world", "secret_scanning:codertocat:hello-world:191")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.State != model.StateOpen || f.Location.Path != "config/secrets.yml" || f.Location.StartLine != 3 {
+		t.Errorf("finding = %s at %+v", f.State, f.Location)
+	}
+}

@@ -1,0 +1,135 @@
+package ghapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/mapping"
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+// EventIssues is the issues event.
+const EventIssues = "issues"
+
+// Issues records what people do with a group's GitHub issue: closed as
+// completed → fix-claimed; closed as not planned → risk-accepted; reopened
+// → active. Writing back to GitHub or Defender is the sync step's job.
+type Issues struct {
+	Store *cosmos.Store
+	// BotLogin is the App's own bot ("<app-slug>[bot]"), whose events are
+	// the echo of runtimelink's own writes and are ignored (loop guard).
+	// When it is empty every Bot sender is ignored: without the slug the
+	// App's bot cannot be told from another App's, and a transition made
+	// by some other automation is better left to the nightly sweep than
+	// risk answering our own close with a status change.
+	BotLogin string
+	Now      func() time.Time
+}
+
+// Handles implements Handler.
+func (h *Issues) Handles() []string { return []string{EventIssues} }
+
+type issuesPayload struct {
+	Action string `json:"action"`
+	Issue  *struct {
+		Number      int      `json:"number"`
+		State       string   `json:"state"`
+		StateReason *string  `json:"state_reason"`
+		UpdatedAt   flexTime `json:"updated_at"`
+		ClosedAt    flexTime `json:"closed_at"`
+	} `json:"issue"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	Sender *struct {
+		Login string `json:"login"`
+		Type  string `json:"type"`
+	} `json:"sender"`
+}
+
+// Handle implements Handler.
+func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var p issuesPayload
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMalformed, eventType, err)
+	}
+	switch {
+	case p.Action == "":
+		return malformed(eventType, "action is missing")
+	case p.Issue == nil || p.Issue.Number <= 0:
+		return malformed(eventType, "issue.number is missing")
+	case p.Repository == nil || mapping.NormalizeRepository(p.Repository.FullName, "") == "":
+		return malformed(eventType, "repository.full_name is missing")
+	}
+	var target model.GroupStatus
+	at := latestTime(p.Issue.UpdatedAt.t)
+	switch p.Action {
+	case "closed":
+		reason := ""
+		if p.Issue.StateReason != nil {
+			reason = *p.Issue.StateReason
+		}
+		switch reason {
+		case "completed", "": // GitHub's default close reason
+			target = model.GroupFixClaimed
+		case "not_planned":
+			target = model.GroupRiskAccepted
+		default:
+			return ignored(eventType, "closed with reason %q, which maps to no group status", reason)
+		}
+		at = latestTime(at, p.Issue.ClosedAt.t)
+	case "reopened":
+		target = model.GroupActive
+	default:
+		return ignored(eventType, "action %q changes no group status", p.Action)
+	}
+	if p.Sender != nil && strings.EqualFold(p.Sender.Type, "Bot") &&
+		(h.BotLogin == "" || strings.EqualFold(p.Sender.Login, h.BotLogin)) {
+		return ignored(eventType, "sent by a bot (%s): the loop guard leaves it alone", p.Sender.Login)
+	}
+	if at.IsZero() {
+		at = now(h.Now)
+	}
+	repo := mapping.NormalizeRepository(p.Repository.FullName, "")
+	log := invocation.Logger(ctx).With("repository", repo, "issue", p.Issue.Number, "action", p.Action)
+
+	var ids []string
+	err := h.Store.Groups.Query(ctx, cosmos.Query{
+		SQL:          "SELECT * FROM c WHERE c.synced.issueNumber = @n",
+		Params:       map[string]any{"@n": p.Issue.Number},
+		PartitionKey: repo,
+	}, func(g *model.Group) error {
+		ids = append(ids, g.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("find the group of issue %s#%d: %w", repo, p.Issue.Number, err)
+	}
+	if len(ids) == 0 {
+		return ignored(eventType, "issue %s#%d belongs to no finding group", repo, p.Issue.Number)
+	}
+	for _, id := range ids {
+		g, changed, err := h.Store.Groups.Update(ctx, repo, id, func(g *model.Group, exists bool) error {
+			switch {
+			case !exists:
+				return cosmos.ErrSkip
+			case g.Status == target:
+				return cosmos.ErrSkip // already there: a no-op, as every transition
+			case at.Before(g.StatusAt):
+				return cosmos.ErrSkip // an older event never undoes a newer status
+			}
+			g.Status, g.StatusAt = target, at
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("set status of group %s: %w", id, err)
+		}
+		log.Info("group status from issue", "groupId", id, "status", g.Status, "changed", changed)
+	}
+	return nil
+}
