@@ -132,6 +132,14 @@ type Finding struct {
 	Score       float64     `json:"score"`
 	Priority    Priority    `json:"priority,omitempty"`
 	Explanation Explanation `json:"explanation,omitempty"`
+	// Runtime context of the last scoring, kept for filters: whether a
+	// running workload runs the code, and the risk factors that counted.
+	Deployed     bool         `json:"deployed"`
+	RuntimeRisks []RiskFactor `json:"runtimeRisks,omitempty"`
+	// Related are the ids of findings in the same repository that name the
+	// same vulnerability from the other side (a Dependabot alert and a
+	// Defender CVE on an image built from the repository): one story.
+	Related []string `json:"related,omitempty"`
 
 	GroupID string `json:"groupId,omitempty"`
 
@@ -230,6 +238,9 @@ type Workload struct {
 	Status      WorkloadStatus    `json:"status"`
 	FirstSeen   time.Time         `json:"firstSeen"`
 	LastSeen    time.Time         `json:"lastSeen"`
+	// DeploymentRecordHash is the hash of the deployment record last pushed
+	// to GitHub for this workload (sync pushes only when it changes).
+	DeploymentRecordHash string `json:"deploymentRecordHash,omitempty"`
 }
 
 // EvidenceKind ranks how we know which code built an image (strongest first).

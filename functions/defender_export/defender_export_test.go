@@ -1,0 +1,485 @@
+package defenderexport_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	defenderexport "github.com/runtimelink/runtimelink/functions/defender_export"
+	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
+	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
+
+const (
+	checkoutDigest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+	checkoutImage  = "octoacr.azurecr.io/checkout-api"
+)
+
+type env struct {
+	srv   http.Handler
+	store *cosmos.Store
+	cnt   *inventorytest.Counter
+	seq   int
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	store, cnt := inventorytest.Store(t)
+	d := inventorytest.Deps(t, store, &inventorytest.Sync{})
+	srv := invocation.NewServer(slog.New(slog.NewJSONHandler(discard{}, nil)))
+	defenderexport.Register(srv, d)
+	return &env{srv: srv.Handler(), store: store, cnt: cnt}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// deliver sends messages as one Event Hub batch through the host's envelope.
+func (e *env) deliver(t testing.TB, msgs ...[]byte) invocationtest.Response {
+	t.Helper()
+	e.seq++
+	return invocationtest.Invoke(t, e.srv, defenderexport.Function, fmt.Sprintf("inv-%d", e.seq),
+		invocationtest.EventHubBatch(defenderexport.Function, defenderexport.Binding, msgs...))
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// summary is the batch's summary log line.
+func summary(t testing.TB, r invocationtest.Response) map[string]any {
+	t.Helper()
+	for _, l := range r.Logs {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && (m["msg"] == "Defender export batch stored" || m["msg"] == "storing the Defender batch failed; the host will redeliver it") {
+			return m
+		}
+	}
+	t.Fatalf("no summary line in %v", r.Logs)
+	return nil
+}
+
+func logLines(r invocationtest.Response, msg string) []map[string]any {
+	var out []map[string]any
+	for _, l := range r.Logs {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func num(m map[string]any, k string) int {
+	v, _ := m[k].(float64)
+	return int(v)
+}
+
+func sample(t testing.TB, name string) []byte { return inventorytest.Testdata(t, "defender", name) }
+
+// edited returns a sample after edit changed its decoded JSON.
+func edited(t testing.TB, name string, edit func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(sample(t, name), &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func props(m map[string]any) map[string]any { return m["properties"].(map[string]any) }
+
+func (e *env) finding(t testing.TB, repo, id string) *model.Finding {
+	t.Helper()
+	f, err := e.store.Findings.Get(ctxT(t), repo, id)
+	if err != nil {
+		t.Fatalf("finding %s in %s: %v", id, repo, err)
+	}
+	return f
+}
+
+func (e *env) count(t testing.TB, partition string) int {
+	t.Helper()
+	n := 0
+	err := e.store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: partition}, func(*model.Finding) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A workload on the sample cluster, so assessments have something to
+// apply their risk to.
+func (e *env) workload(t testing.TB) *model.Workload {
+	t.Helper()
+	w := &model.Workload{ID: model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api"), Cluster: "aks-prod-eus",
+		Name: "shop-checkout-api-api", Org: "octo-org", Image: checkoutImage, Digest: checkoutDigest,
+		Environment: "production", Production: true, Status: model.WorkloadRunning}
+	if _, err := e.store.Workloads.Create(ctxT(t), w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestEverySampleThroughTheFunction sends each file of testdata/defender
+// as a batch of its own, as the host delivers it, and checks what it left
+// in the store.
+func TestEverySampleThroughTheFunction(t *testing.T) {
+	e := newEnv(t)
+	w := e.workload(t)
+	checks := map[string]func(t *testing.T, sum map[string]any){
+		"alert-camel.json": func(t *testing.T, sum map[string]any) {
+			f := e.finding(t, model.UnmappedRepository, model.DefenderAlertFindingID("2517538088322968242_4f9c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"))
+			if f.Source != model.SourceDefenderAlert || f.State != model.StateOpen || f.Severity != "high" ||
+				f.Image != checkoutImage || len(f.Digests) != 1 || f.Digests[0] != checkoutDigest || f.RuleID != "K8S.NODE_SuspectedCryptoMining" {
+				t.Errorf("alert finding = %+v", f)
+			}
+		},
+		"alert-pascal.json": func(t *testing.T, sum map[string]any) {
+			f := e.finding(t, model.UnmappedRepository, model.DefenderAlertFindingID("2517538088322968243_5a0d2b3c-4d5e-4f60-9a7b-1c2d3e4f5a6b"))
+			if f.Severity != "medium" || f.Title != "Exposed Kubernetes dashboard detected" || f.State != model.StateOpen {
+				t.Errorf("alert finding = %+v", f)
+			}
+		},
+		"assessment-healthy.json": func(t *testing.T, sum map[string]any) {
+			// Healthy: no risk; the workload learns its cluster's resource id.
+			got, _ := e.store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
+			if num(sum, "assessments") != 1 || len(got.Risks) != 0 || !strings.HasSuffix(got.ResourceID, "/managedclusters/aks-prod-eus") {
+				t.Errorf("workload = %+v (summary %v)", got, sum)
+			}
+		},
+		"assessment-risk.json": func(t *testing.T, sum map[string]any) {
+			got, _ := e.store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
+			if num(sum, "workloadsChanged") != 1 || len(got.Risks) != 2 || !strings.HasPrefix(got.Risks[0].Source, "defender-assessment:") {
+				t.Errorf("workload risks = %+v (summary %v)", got.Risks, sum)
+			}
+		},
+		"subassessment-legacy.json": func(t *testing.T, sum map[string]any) {
+			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-5363"))
+			if f.Severity != "medium" || f.CVSS == nil || *f.CVSS != 5.3 || f.Package != nil {
+				t.Errorf("legacy CVE finding = %+v", f)
+			}
+		},
+		"subassessment-mdvm.json": func(t *testing.T, sum map[string]any) {
+			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487"))
+			if f.Severity != "high" || f.Package == nil || f.Package.FixedVersion != "0.17.0" {
+				t.Errorf("MDVM CVE finding = %+v", f)
+			}
+		},
+	}
+	for _, name := range inventorytest.DefenderRecords(t) {
+		t.Run(name, func(t *testing.T) {
+			check, ok := checks[name]
+			if !ok {
+				t.Fatalf("no check for sample %s: add one", name)
+			}
+			r := e.deliver(t, sample(t, name))
+			if r.Status != http.StatusOK {
+				t.Fatalf("status %d: %v", r.Status, r.Logs)
+			}
+			sum := summary(t, r)
+			if num(sum, "records") != 1 || num(sum, "malformed") != 0 {
+				t.Errorf("summary = %v", sum)
+			}
+			check(t, sum)
+		})
+	}
+}
+
+// TestVariations: real exports drift from the samples.
+func TestVariations(t *testing.T) {
+	mdvmID := func(n int) func(m map[string]any) {
+		return func(m map[string]any) {
+			cve := fmt.Sprintf("CVE-2024-%05d", n)
+			m["id"] = strings.Replace(m["id"].(string), "8b7f4d0e-52c1", fmt.Sprintf("%08x-52c1", n), 1)
+			props(m)["id"], props(m)["displayName"] = cve, cve
+			props(m)["additionalData"].(map[string]any)["vulnerabilityDetails"].(map[string]any)["cveId"] = cve
+		}
+	}
+	chain := func(fs ...func(map[string]any)) func(map[string]any) {
+		return func(m map[string]any) {
+			for _, f := range fs {
+				f(m)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		msgs      func(t *testing.T) [][]byte
+		records   int
+		malformed int
+		unknown   int
+		cves      []string // findings expected afterwards
+	}{
+		{name: "no enrichment block", records: 1, cves: []string{"CVE-2024-00001"},
+			msgs: func(t *testing.T) [][]byte {
+				return [][]byte{edited(t, "subassessment-mdvm.json", chain(mdvmID(1), func(m map[string]any) {
+					delete(m, "subAssessmentEventDataEnrichment")
+				}))}
+			}},
+		{name: "nulls everywhere optional", records: 1, cves: []string{"CVE-2024-00002"},
+			msgs: func(t *testing.T) [][]byte {
+				return [][]byte{edited(t, "subassessment-mdvm.json", chain(mdvmID(2), func(m map[string]any) {
+					ad := props(m)["additionalData"].(map[string]any)
+					ad["softwareDetails"], ad["cvssV30Score"] = nil, nil
+					vd := ad["vulnerabilityDetails"].(map[string]any)
+					vd["cvss"], vd["exploitabilityAssessment"], vd["references"] = nil, nil, nil
+					ad["artifactDetails"].(map[string]any)["tags"] = nil
+					m["tenantId"] = nil
+				}))}
+			}},
+		{name: "other casing", records: 1, cves: []string{"CVE-2024-00003"},
+			msgs: func(t *testing.T) [][]byte {
+				return [][]byte{edited(t, "subassessment-mdvm.json", chain(mdvmID(3), func(m map[string]any) {
+					m["type"] = "microsoft.security/assessments/subassessments"
+					props(m)["status"].(map[string]any)["code"] = "unhealthy"
+					props(m)["status"].(map[string]any)["severity"] = "HIGH"
+				}))}
+			}},
+		{name: "unknown record types are counted, not failed", records: 1, unknown: 2, cves: []string{"CVE-2024-00004"},
+			msgs: func(t *testing.T) [][]byte {
+				return [][]byte{
+					[]byte(`{"type":"Microsoft.Security/secureScores","id":"/subscriptions/x/providers/Microsoft.Security/secureScores/ascScore","properties":{"score":{"current":7}}}`),
+					[]byte(`{"type":"Microsoft.Security/regulatoryComplianceStandards","id":"x"}`),
+					edited(t, "subassessment-mdvm.json", mdvmID(4)),
+				}
+			}},
+		{name: "several records in one message", records: 2, cves: []string{"CVE-2024-00005", "CVE-2024-00006"},
+			msgs: func(t *testing.T) [][]byte {
+				a, b := edited(t, "subassessment-mdvm.json", mdvmID(5)), edited(t, "subassessment-mdvm.json", mdvmID(6))
+				return [][]byte{[]byte("[" + string(a) + "," + string(b) + "]")}
+			}},
+		{name: "records envelope and string-encoded message", records: 2, cves: []string{"CVE-2024-00007", "CVE-2024-00008"},
+			msgs: func(t *testing.T) [][]byte {
+				a, b := edited(t, "subassessment-mdvm.json", mdvmID(7)), edited(t, "subassessment-mdvm.json", mdvmID(8))
+				s, _ := json.Marshal(string(b))
+				return [][]byte{[]byte(`{"records":[` + string(a) + `]}`), s}
+			}},
+		{name: "bad records are skipped, the rest kept", records: 1, malformed: 3, cves: []string{"CVE-2024-00009"},
+			msgs: func(t *testing.T) [][]byte {
+				return [][]byte{
+					[]byte(`this is not JSON`),
+					edited(t, "subassessment-mdvm.json", chain(mdvmID(10), func(m map[string]any) {
+						props(m)["status"].(map[string]any)["code"] = "Purple"
+					})),
+					edited(t, "assessment-risk.json", func(m map[string]any) { delete(m, "id"); delete(m, "name") }),
+					edited(t, "subassessment-mdvm.json", mdvmID(9)),
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			r := e.deliver(t, tc.msgs(t)...)
+			if r.Status != http.StatusOK {
+				t.Fatalf("status %d: %v", r.Status, r.Logs)
+			}
+			sum := summary(t, r)
+			if num(sum, "records") != tc.records || num(sum, "malformed") != tc.malformed {
+				t.Errorf("summary = %v", sum)
+			}
+			unknown := 0
+			if u, ok := sum["unknownTypes"].(map[string]any); ok {
+				for _, v := range u {
+					unknown += int(v.(float64))
+				}
+			}
+			if unknown != tc.unknown {
+				t.Errorf("unknown types = %v, want %d", sum["unknownTypes"], tc.unknown)
+			}
+			if got := len(logLines(r, "skipping unreadable Defender record")); got != tc.malformed {
+				t.Errorf("%d bad-record log lines, want %d", got, tc.malformed)
+			}
+			for _, cve := range tc.cves {
+				e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, cve))
+			}
+			if n := e.count(t, model.UnmappedRepository); n != len(tc.cves) {
+				t.Errorf("%d findings stored, want %d", n, len(tc.cves))
+			}
+		})
+	}
+}
+
+// generated builds n distinct MDVM CVE records (CVE-2025-<i>, one digest
+// per 10 CVEs), with bad at its index replaced by a record that cannot be
+// read.
+func generated(t testing.TB, n, bad int, status string) [][]byte {
+	return generatedFrom(t, 0, n, bad, status)
+}
+
+// generatedFrom is generated numbering the records from first.
+func generatedFrom(t testing.TB, first, n, bad int, status string) [][]byte {
+	t.Helper()
+	var tmpl map[string]any
+	if err := json.Unmarshal(sample(t, "subassessment-mdvm.json"), &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(tmpl)
+	out := make([][]byte, n)
+	for k := range n {
+		i := first + k
+		if k == bad {
+			out[k] = []byte(`{"type":"Microsoft.Security/assessments/subAssessments","properties":{"status":{"code":"Unhealthy"}}}`)
+			continue
+		}
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		cve := fmt.Sprintf("CVE-2025-%05d", i)
+		m["id"] = strings.Replace(m["id"].(string), "8b7f4d0e-52c1", fmt.Sprintf("%08x-52c1", i), 1)
+		p := props(m)
+		p["id"], p["displayName"] = cve, cve
+		p["status"].(map[string]any)["code"] = status
+		ad := p["additionalData"].(map[string]any)
+		ad["vulnerabilityDetails"].(map[string]any)["cveId"] = cve
+		ad["artifactDetails"].(map[string]any)["digest"] = fmt.Sprintf("sha256:%064x", i/10+1)
+		out[k], _ = json.Marshal(m)
+	}
+	return out
+}
+
+func TestOneBadRecordInABatchOf500(t *testing.T) {
+	e := newEnv(t)
+	r := e.deliver(t, generated(t, 500, 250, "Unhealthy")...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d", r.Status)
+	}
+	bad := logLines(r, "skipping unreadable Defender record")
+	if len(bad) != 1 || num(bad[0], "message") != 250 || num(bad[0], "record") != 0 || num(bad[0], "sequenceNumber") != 1250 {
+		t.Errorf("bad-record lines = %v", bad)
+	}
+	if sum := summary(t, r); num(sum, "records") != 499 || num(sum, "findingsWritten") != 499 {
+		t.Errorf("summary = %v", sum)
+	}
+	if n := e.count(t, model.UnmappedRepository); n != 499 {
+		t.Errorf("%d findings stored, want 499", n)
+	}
+}
+
+// TestRedeliveryChangesNothing: the host redelivers a batch it could not
+// checkpoint; the second delivery must write nothing.
+func TestRedeliveryChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.workload(t)
+	var msgs [][]byte
+	for _, name := range inventorytest.DefenderRecords(t) {
+		msgs = append(msgs, sample(t, name))
+	}
+	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
+		t.Fatalf("first delivery: %d", r.Status)
+	}
+	snapshot := func() string {
+		var b bytes.Buffer
+		for _, p := range []string{model.UnmappedRepository} {
+			_ = e.store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: p}, func(f *model.Finding) error {
+				fmt.Fprintf(&b, "%s %s %s\n", f.ID, f.ETag, f.ContentHash)
+				return nil
+			})
+		}
+		_ = e.store.Workloads.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c"}, func(w *model.Workload) error {
+			fmt.Fprintf(&b, "%s %s\n", w.ID, w.ETag)
+			return nil
+		})
+		return b.String()
+	}
+	first := snapshot()
+	before := e.cnt.Counts()
+	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
+		t.Fatalf("redelivery: %d", r.Status)
+	}
+	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+		t.Errorf("redelivery wrote %d documents (%+v)", d.Writes, d)
+	}
+	if again := snapshot(); again != first {
+		t.Errorf("redelivery changed documents:\n%s\nvs\n%s", first, again)
+	}
+	// The batch holds the assessment Healthy, then Unhealthy with risk: the
+	// later record is the state.
+	w, _ := e.store.Workloads.Get(ctxT(t), "aks-prod-eus", model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api"))
+	if len(w.Risks) != 2 {
+		t.Errorf("workload risks after the batch = %+v", w.Risks)
+	}
+}
+
+func TestStorageFailureFailsTheInvocationAndRedeliveryRecovers(t *testing.T) {
+	e := newEnv(t)
+	e.cnt.Fail(true)
+	r := e.deliver(t, sample(t, "subassessment-mdvm.json"))
+	if r.Status != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", r.Status)
+	}
+	e.cnt.Fail(false)
+	if r := e.deliver(t, sample(t, "subassessment-mdvm.json")); r.Status != http.StatusOK {
+		t.Fatalf("redelivery status %d", r.Status)
+	}
+	e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487"))
+}
+
+// BenchmarkDefenderExport measures batches of 100 CVE records through the
+// function (envelope, parsing, triage, emulator): records per second, and
+// Cosmos DB requests per record when every record is new, when each one
+// changes its finding (alternating Unhealthy / Healthy), and when nothing
+// changed (a redelivery or a weekly snapshot).
+func BenchmarkDefenderExport(b *testing.B) {
+	const batch = 100
+	run := func(b *testing.B, e *env, msgs func(i int) [][]byte) {
+		b.Helper()
+		before := e.cnt.Counts()
+		start := time.Now()
+		for i := 0; b.Loop(); i++ {
+			if r := e.deliver(b, msgs(i)...); r.Status != http.StatusOK {
+				b.Fatalf("status %d", r.Status)
+			}
+		}
+		elapsed := time.Since(start)
+		d := e.cnt.Counts().Sub(before)
+		recs := float64(b.N * batch)
+		b.ReportMetric(recs/elapsed.Seconds(), "records/s")
+		b.ReportMetric(float64(d.Reads)/recs, "reads/record")
+		b.ReportMetric(float64(d.Queries)/recs, "queries/record")
+		b.ReportMetric(float64(d.Writes)/recs, "writes/record")
+	}
+	b.Run("new", func(b *testing.B) {
+		e := newEnv(b)
+		run(b, e, func(i int) [][]byte { return generatedFrom(b, batch*i, batch, -1, "Unhealthy") })
+	})
+	b.Run("changed", func(b *testing.B) {
+		e := newEnv(b)
+		unhealthy, healthy := generated(b, batch, -1, "Unhealthy"), generated(b, batch, -1, "Healthy")
+		e.deliver(b, unhealthy...)
+		run(b, e, func(i int) [][]byte {
+			if i%2 == 0 {
+				return healthy
+			}
+			return unhealthy
+		})
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		e := newEnv(b)
+		msgs := generated(b, batch, -1, "Unhealthy")
+		e.deliver(b, msgs...)
+		run(b, e, func(int) [][]byte { return msgs })
+	})
+}

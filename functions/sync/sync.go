@@ -1,0 +1,168 @@
+// Package sync is the adapter of the `sync` function (Storage queue
+// "sync"): it decodes one sync request and reconciles that one thing with
+// GitHub — a workload's deployment record, an image's storage record, an
+// org's alert backfill, a finding group's issue. A GitHub or storage
+// failure fails the invocation: the host retries the message and, after
+// maxDequeueCount attempts, moves it to the poison queue.
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/artifactsync"
+	"github.com/runtimelink/runtimelink/shared/ghapp"
+	"github.com/runtimelink/runtimelink/shared/github"
+	"github.com/runtimelink/runtimelink/shared/inventory"
+	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/triage"
+)
+
+// Function and binding names, as in function.json.
+const (
+	Function = "sync"
+	Binding  = "msg"
+)
+
+// Register adds the function to the handler.
+func Register(srv *invocation.Server, d *app.Deps) {
+	h, err := New(d)
+	if err != nil {
+		d.Logger.Error("sync disabled", "error", err)
+		srv.HandleTrigger(Function, func(context.Context, *invocation.Invocation) error {
+			return fmt.Errorf("sync: %w", err)
+		})
+		return
+	}
+	srv.HandleTrigger(Function, h.Handle)
+}
+
+// backfillSlice is how long one invocation backfills before handing the
+// rest to a fresh message.
+const backfillSlice = 5 * time.Minute
+
+// Handler handles one sync request.
+type Handler struct {
+	// Sync re-enqueues a backfill that ran out of time.
+	Sync      queue.Sync
+	Artifacts *artifactsync.Syncer
+	// Backfill loads an org's alerts; nil when the GitHub App is off.
+	Backfill *ghapp.Backfiller
+}
+
+// New builds the handler from the app's dependencies. With the GitHub App
+// not configured (GITHUB_APP_ID unset), records are planned and logged,
+// never sent.
+func New(d *app.Deps) (*Handler, error) {
+	tri, err := triage.New(d)
+	if err != nil {
+		return nil, err
+	}
+	inv := inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)
+	s := &artifactsync.Syncer{Store: d.Store, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
+	h := &Handler{Artifacts: s, Sync: d.Sync}
+	if !d.Config.GitHub.Enabled() {
+		return h, nil
+	}
+	// sync is the only function that calls GitHub, so it owns the app's
+	// one client factory and with it the one rate-limit view per installation.
+	keyName := d.Config.Secrets.GitHubAppPrivateKey
+	f, err := github.NewFactory(github.FactoryOptions{
+		BaseURL: d.Config.GitHub.APIURL,
+		AppID:   d.Config.GitHub.AppID,
+		PrivateKey: func(ctx context.Context) ([]byte, error) {
+			v, err := d.Secrets.Get(ctx, keyName)
+			return []byte(v), err
+		},
+		Logger: d.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("github client factory: %w", err)
+	}
+	s.GitHub = &artifactsync.AppGitHub{
+		Store:      d.Store,
+		Clients:    f,
+		Provenance: github.NewAttestations(github.AttestationOptions{Logger: d.Logger}),
+	}
+	h.Backfill = &ghapp.Backfiller{Store: d.Store, Triage: tri, GitHub: f, Logger: d.Logger, Now: d.Now}
+	return h, nil
+}
+
+// Handle decodes the message and does the work it names.
+func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error {
+	log := inv.Logger()
+	msg, err := inv.QueueMessage(Binding)
+	if err != nil {
+		return fmt.Errorf("read queue message: %w", err)
+	}
+	req, err := queue.Decode(msg.Body)
+	if err != nil {
+		// Retrying cannot fix it; after maxDequeueCount the host moves it to
+		// the poison queue, where an operator can read it.
+		log.Error("undecodable sync request", "messageId", msg.ID, "dequeueCount", msg.DequeueCount, "error", err)
+		return err
+	}
+	log = log.With("kind", req.Kind, "messageId", msg.ID, "dequeueCount", msg.DequeueCount)
+	if !msg.InsertionTime.IsZero() {
+		// The portal's sync-lag alert and workbook read this line.
+		log.Info("sync lag", "lagSeconds", int64(time.Since(msg.InsertionTime).Seconds()))
+	}
+	ctx = triage.WithCache(ctx)
+	s := *h.Artifacts
+	s.Logger = log
+	switch req.Kind {
+	case queue.KindDeployment:
+		out, err := s.Deployment(ctx, req.Cluster, req.WorkloadID)
+		if err != nil {
+			return err
+		}
+		log.Info("deployment sync done", "workloadId", req.WorkloadID, "outcome", string(out))
+	case queue.KindStorage:
+		out, err := s.Storage(ctx, req.Digest)
+		if err != nil {
+			return err
+		}
+		log.Info("storage sync done", "digest", req.Digest, "outcome", string(out))
+	case queue.KindGroup:
+		return syncGroup(ctx, log, req)
+	case queue.KindBackfill:
+		if h.Backfill == nil {
+			log.Warn("backfill requested but the GitHub App is not configured", "org", req.Org)
+			return nil
+		}
+		b := *h.Backfill
+		b.Logger = log
+		// Stay well inside the host's functionTimeout (10 min); a large
+		// org resumes from its saved cursors in the next message.
+		b.MaxRuntime = backfillSlice
+		_, err := b.Backfill(ctx, req.Org)
+		if errors.Is(err, ghapp.ErrIncomplete) {
+			log.Info("backfill continues in a new message", "org", req.Org)
+			return h.Sync.EnqueueSync(ctx, req)
+		}
+		if err != nil {
+			return fmt.Errorf("backfill %s: %w", req.Org, err)
+		}
+	default:
+		log.Error("sync request of an unknown kind", "request", fmt.Sprintf("%+v", req))
+		return fmt.Errorf("sync request of unknown kind %q", req.Kind)
+	}
+	return nil
+}
+
+// syncGroup reconciles a finding group's GitHub issue and Defender
+// governance assignment.
+//
+// TODO(lead): group sync (issues, labels, assignees, comments, governance
+// assignments) is not implemented yet; the lead decides who owns it. Until
+// then the request is acknowledged and logged, and the nightly sweep
+// re-enqueues any group whose last sync is behind.
+func syncGroup(_ context.Context, log *slog.Logger, req queue.SyncRequest) error {
+	log.Warn("group sync not implemented yet", "repository", req.Repository, "groupId", req.GroupID)
+	return nil
+}

@@ -1,0 +1,357 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	gosync "sync"
+	"testing"
+
+	syncfn "github.com/runtimelink/runtimelink/functions/sync"
+	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/defender"
+	"github.com/runtimelink/runtimelink/shared/deployrecord"
+	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/inventory"
+	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
+	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/registry"
+	"github.com/runtimelink/runtimelink/shared/triage"
+)
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
+
+const (
+	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+	installation = 77
+)
+
+// metadata is GitHub's artifact-metadata endpoints as the fake sees them:
+// it records every POST and answers with the configured status.
+type metadata struct {
+	mu       gosync.Mutex
+	status   int
+	requests []posted
+}
+
+type posted struct {
+	Path, Auth, Accept string
+	Body               string
+}
+
+func (m *metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	m.mu.Lock()
+	m.requests = append(m.requests, posted{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Accept: r.Header.Get("Accept"), Body: string(b)})
+	status := m.status
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	switch {
+	case r.Method != http.MethodPost:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
+	case status == 0 || status == http.StatusOK:
+		_, _ = w.Write([]byte(`{"total_count":1}`))
+	default:
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"message":"injected","status":"` + http.StatusText(status) + `"}`))
+	}
+}
+
+func (m *metadata) posts() []posted {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]posted(nil), m.requests...)
+}
+
+type env struct {
+	srv   http.Handler
+	store *cosmos.Store
+	sync  *inventorytest.Sync
+	gh    *githubtest.Server
+	meta  *metadata
+	inv   *inventory.Inventory
+	seq   int
+}
+
+// newEnv runs the sync function against a fake GitHub: githubtest for App
+// authentication and attestations, the metadata fake for the records.
+func newEnv(t *testing.T, dryRun bool) *env {
+	t.Helper()
+	store, _ := inventorytest.Store(t)
+	sy := &inventorytest.Sync{}
+	gh := githubtest.New(t)
+	meta := &metadata{}
+	target, _ := url.Parse(gh.Host())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/artifacts/metadata/") {
+			meta.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	d := inventorytest.Deps(t, store, sy)
+	d.Config.GitHub.APIURL = front.URL + "/"
+	d.Config.GitHub.AppID = gh.AppID
+	d.Config.DryRun = dryRun
+	d.Secrets = keyvault.NewEnv(map[string]string{
+		d.Config.Secrets.DeploymentsToken:    inventorytest.Token,
+		d.Config.Secrets.GitHubAppPrivateKey: string(gh.PrivateKeyPEM),
+	})
+	ctx := context.Background()
+	if _, err := store.Installations.Create(ctx, &model.Installation{ID: model.InstallationDocID("octo-org"), Org: "octo-org",
+		InstallationID: installation, Status: model.InstallationActive}); err != nil {
+		t.Fatal(err)
+	}
+	srv := invocation.NewServer(nil)
+	syncfn.Register(srv, d)
+	tri, err := triage.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{srv: srv.Handler(), store: store, sync: sy, gh: gh, meta: meta,
+		inv: inventory.New(store, tri, sy, d.Logger, d.Now)}
+}
+
+func (e *env) run(t *testing.T, r queue.SyncRequest) invocationtest.Response {
+	t.Helper()
+	body, _ := json.Marshal(r)
+	e.seq++
+	return invocationtest.Invoke(t, e.srv, syncfn.Function, "inv", invocationtest.QueueMessage(syncfn.Function, syncfn.Binding, body, e.seq))
+}
+
+// deploy stores the sample deployment record and the sample Defender risk
+// assessment, and returns the workload's sync request.
+func (e *env) deploy(t *testing.T) queue.SyncRequest {
+	t.Helper()
+	var body struct {
+		Single deployrecord.DeploymentRecord `json:"single"`
+	}
+	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &body)
+	ws, err := e.inv.ApplyDeployments(context.Background(), "octo-org", []deployrecord.DeploymentRecord{body.Single})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := defender.ParseMessage(inventorytest.Testdata(t, "defender", "assessment-risk.json"))
+	if _, err := e.inv.IngestDefender(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return inventory.DeploymentSyncRequest(&ws[0])
+}
+
+const wantDeployment = `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","status":"deployed",` +
+	`"logical_environment":"production","physical_environment":"eastus","cluster":"aks-prod-eus",` +
+	`"deployment_name":"shop-checkout-api-api","tags":{"team":"payments"},"runtime_risks":["internet-exposed","sensitive-data"],` +
+	`"github_repository":"checkout-api","return_records":false}`
+
+func jsonEqual(t *testing.T, got, want string) bool {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal([]byte(got), &a); err != nil {
+		t.Fatalf("body %q is not JSON: %v", got, err)
+	}
+	_ = json.Unmarshal([]byte(want), &b)
+	ga, _ := json.Marshal(a)
+	wb, _ := json.Marshal(b)
+	return string(ga) == string(wb)
+}
+
+func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
+	e := newEnv(t, false)
+	req := e.deploy(t)
+	if r := e.run(t, req); r.Status != http.StatusOK {
+		t.Fatalf("status %d %v", r.Status, r.Logs)
+	}
+	posts := e.meta.posts()
+	if len(posts) != 1 {
+		t.Fatalf("posts = %+v", posts)
+	}
+	p := posts[0]
+	if p.Path != "/orgs/octo-org/artifacts/metadata/deployment-record" || !strings.HasPrefix(p.Auth, "token ") && !strings.HasPrefix(p.Auth, "Bearer ") {
+		t.Errorf("request %s auth %q", p.Path, p.Auth)
+	}
+	if !jsonEqual(t, p.Body, wantDeployment) {
+		t.Errorf("body\n got %s\nwant %s", p.Body, wantDeployment)
+	}
+	// The attestation was looked up (none exists: the record keeps the
+	// deployment record's repository).
+	if n := e.gh.Count(func(r githubtest.Request) bool { return strings.Contains(r.Path, "/attestations/") }); n != 1 {
+		t.Errorf("attestation lookups = %d", n)
+	}
+	w, _ := e.store.Workloads.Get(context.Background(), req.Cluster, req.WorkloadID)
+	if w.DeploymentRecordHash == "" {
+		t.Error("the pushed record's hash was not kept")
+	}
+	// Nothing changed: nothing is sent again.
+	if r := e.run(t, req); r.Status != http.StatusOK || len(e.meta.posts()) != 1 {
+		t.Errorf("second run: %d, posts %d", r.Status, len(e.meta.posts()))
+	}
+	// Gone: decommissioned.
+	if _, _, err := e.inv.ReplaceCluster(context.Background(), "octo-org", "aks-prod-eus", deployrecord.ClusterRequest{
+		LogicalEnvironment: "production", Deployments: []deployrecord.ClusterDeployment{}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run(t, req); r.Status != http.StatusOK {
+		t.Fatalf("status %d", r.Status)
+	}
+	posts = e.meta.posts()
+	if len(posts) != 2 || !strings.Contains(posts[1].Body, `"status":"decommissioned"`) {
+		t.Errorf("after gone: %+v", posts)
+	}
+}
+
+func TestAttestationFoundIsEvidenceAndNamesTheRepository(t *testing.T) {
+	e := newEnv(t, false)
+	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: "octo-org/checkout-service",
+		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
+			Repository: "octo-org/checkout-service", Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
+			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
+	req := e.deploy(t)
+	if r := e.run(t, req); r.Status != http.StatusOK {
+		t.Fatalf("status %d %v", r.Status, r.Logs)
+	}
+	a, _ := e.store.Artifacts.Get(context.Background(), digest, digest)
+	if a.Repository != "octo-org/checkout-service" || a.Commit != "788437584c2522f27feab10d8e631bab3e9e783a" || a.Evidence[0].Kind != model.EvidenceAttestation {
+		t.Errorf("artifact = %+v", a)
+	}
+	posts := e.meta.posts()
+	if len(posts) != 1 || !strings.Contains(posts[0].Body, `"github_repository":"checkout-service"`) {
+		t.Errorf("posts = %+v", posts)
+	}
+	// The attestation is recorded: no second lookup.
+	_ = e.run(t, req)
+	if n := e.gh.Count(func(r githubtest.Request) bool { return strings.Contains(r.Path, "/attestations/") }); n != 1 {
+		t.Errorf("attestation lookups = %d", n)
+	}
+}
+
+func TestStorageRecordPushed(t *testing.T) {
+	e := newEnv(t, false)
+	e.deploy(t)
+	if _, err := e.inv.RecordImageEvent(context.Background(), pushed(t)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.sync.Requests(queue.KindStorage)
+	if len(reqs) == 0 {
+		t.Fatal("no storage sync enqueued")
+	}
+	if r := e.run(t, reqs[len(reqs)-1]); r.Status != http.StatusOK {
+		t.Fatalf("status %d %v", r.Status, r.Logs)
+	}
+	posts := e.meta.posts()
+	want := `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","registry_url":"https://octoacr.azurecr.io",` +
+		`"repository":"checkout-api","status":"active","github_repository":"checkout-api","return_records":false}`
+	if len(posts) != 1 || posts[0].Path != "/orgs/octo-org/artifacts/metadata/storage-record" || !jsonEqual(t, posts[0].Body, want) {
+		t.Errorf("posts = %+v", posts)
+	}
+	if r := e.run(t, reqs[len(reqs)-1]); r.Status != http.StatusOK || len(e.meta.posts()) != 1 {
+		t.Errorf("unchanged storage record sent again")
+	}
+}
+
+func TestDryRunSendsNothing(t *testing.T) {
+	e := newEnv(t, true)
+	req := e.deploy(t)
+	r := e.run(t, req)
+	if r.Status != http.StatusOK || len(e.meta.posts()) != 0 {
+		t.Fatalf("status %d, posts %v", r.Status, e.meta.posts())
+	}
+	planned := false
+	for _, l := range r.Logs {
+		planned = planned || strings.Contains(l, "would POST deployment record") && strings.Contains(l, "internet-exposed")
+	}
+	if !planned {
+		t.Errorf("no plan in the logs: %v", r.Logs)
+	}
+	if w, _ := e.store.Workloads.Get(context.Background(), req.Cluster, req.WorkloadID); w.DeploymentRecordHash != "" {
+		t.Error("a dry run marked the record as pushed")
+	}
+}
+
+func TestGitHubFailures(t *testing.T) {
+	e := newEnv(t, false)
+	req := e.deploy(t)
+	e.meta.status = http.StatusBadGateway
+	if r := e.run(t, req); r.Status != http.StatusInternalServerError {
+		t.Errorf("502 from GitHub: status %d, want 500 (retry)", r.Status)
+	}
+	e.meta.status = http.StatusUnprocessableEntity
+	if r := e.run(t, req); r.Status != http.StatusOK {
+		t.Errorf("422 from GitHub: status %d, want 200 (a retry cannot help)", r.Status)
+	}
+	if w, _ := e.store.Workloads.Get(context.Background(), req.Cluster, req.WorkloadID); w.DeploymentRecordHash != "" {
+		t.Error("a refused record was marked pushed")
+	}
+	// An org without the App installed: acknowledged, nothing sent.
+	e.meta.status = 0
+	n := len(e.meta.posts())
+	other := req
+	_ = e.store.Installations.Delete(context.Background(), "octo-org", model.InstallationDocID("octo-org"))
+	if r := e.run(t, other); r.Status != http.StatusOK || len(e.meta.posts()) != n {
+		t.Errorf("not installed: status %d, posts %d → %d", r.Status, n, len(e.meta.posts()))
+	}
+}
+
+func TestOtherMessages(t *testing.T) {
+	e := newEnv(t, false)
+	bad := invocationtest.Invoke(t, e.srv, syncfn.Function, "inv", invocationtest.QueueMessage(syncfn.Function, syncfn.Binding, []byte(`{"kind":"teleport"}`), 1))
+	if bad.Status != http.StatusInternalServerError {
+		t.Errorf("unknown kind: status %d (want a failure, so it ends in the poison queue)", bad.Status)
+	}
+	if r := e.run(t, queue.SyncRequest{Kind: queue.KindGroup, Repository: "octo-org/app", GroupID: "g"}); r.Status != http.StatusOK {
+		t.Errorf("group: status %d", r.Status)
+	}
+	if r := e.run(t, queue.SyncRequest{Kind: queue.KindDeployment, Cluster: "nowhere", WorkloadID: "nothing"}); r.Status != http.StatusOK {
+		t.Errorf("missing workload: status %d", r.Status)
+	}
+}
+
+func pushed(t *testing.T) registry.Event {
+	t.Helper()
+	ev, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// An ACR image nobody deploys yet: the storage sync asks the orgs the App
+// is installed in for its attestation, and pushes the record once found.
+func TestStorageSyncFindsTheSourceOfAnUnmappedImage(t *testing.T) {
+	e := newEnv(t, false)
+	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: "octo-org/checkout-api",
+		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
+			Repository: "octo-org/checkout-api", Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
+			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
+	if _, err := e.inv.RecordImageEvent(context.Background(), pushed(t)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.sync.Requests(queue.KindStorage)
+	if len(reqs) != 1 {
+		t.Fatalf("storage syncs = %v", reqs)
+	}
+	if r := e.run(t, reqs[0]); r.Status != http.StatusOK {
+		t.Fatalf("status %d %v", r.Status, r.Logs)
+	}
+	a, _ := e.store.Artifacts.Get(context.Background(), digest, digest)
+	if a.Repository != "octo-org/checkout-api" || a.Evidence[0].Kind != model.EvidenceAttestation || a.StorageRecordHash == "" {
+		t.Errorf("artifact = %+v", a)
+	}
+	if posts := e.meta.posts(); len(posts) != 1 || !strings.HasSuffix(posts[0].Path, "/storage-record") {
+		t.Errorf("posts = %+v", posts)
+	}
+}

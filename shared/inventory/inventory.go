@@ -1,0 +1,180 @@
+// Package inventory keeps runtimelink's picture of what runs where and which
+// code built it: it turns Defender export records (image CVEs, assessment
+// risk, alerts), ACR registry events and deployment records into artifacts,
+// workloads and findings, re-links workloads and findings when the evidence
+// for an image's source changes, and applies attack paths to workloads.
+// Every write is idempotent (deterministic ids, ETag-guarded merges that
+// write nothing when the content is unchanged), so redelivered input costs
+// reads, not writes.
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
+)
+
+// FindingWriter is where findings enter the state: triage.Triage, which
+// merges, scores, groups and enqueues their sync. merge gets the stored
+// finding (zero value and exists=false when new) and changes it in place,
+// or returns cosmos.ErrSkip to write nothing.
+type FindingWriter interface {
+	Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (*model.Finding, bool, error)
+}
+
+// WorkloadObserver is told when a workload's runtime context changed
+// (status, digest, environment, risks or repository), so the findings on
+// its image and repository are re-scored right away. triage.Triage is one
+// (WorkloadChanged, which returns how many findings it re-scored).
+type WorkloadObserver interface {
+	WorkloadChanged(ctx context.Context, before, after *model.Workload) (int, error)
+}
+
+// Inventory ingests runtime facts into the state store.
+type Inventory struct {
+	Store *cosmos.Store
+	// Findings is where findings are written (Defender CVEs and alerts):
+	// triage.Triage in the app.
+	Findings FindingWriter
+	// Sync receives deployment and storage sync requests for what changed.
+	Sync queue.Sync
+	// Observer is told about workload changes; nil means nobody listens.
+	Observer WorkloadObserver
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Workers bounds how many records are written concurrently (default 8).
+	Workers int
+}
+
+// New builds an Inventory on the store, writing findings through
+// findings. When findings also implements WorkloadObserver (triage.Triage's
+// WorkloadChanged), it is told about workload changes too.
+func New(store *cosmos.Store, findings FindingWriter, sync queue.Sync, logger *slog.Logger, now func() time.Time) *Inventory {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	i := &Inventory{Store: store, Findings: findings, Sync: sync, Logger: logger, Now: now}
+	if o, ok := findings.(WorkloadObserver); ok {
+		i.Observer = o
+	}
+	return i
+}
+
+func (i *Inventory) now() time.Time {
+	if i.Now != nil {
+		return i.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// eventTime is the source's time of an event, or now when it gave none.
+func (i *Inventory) eventTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return i.now()
+	}
+	return t.UTC()
+}
+
+func (i *Inventory) workers() int {
+	if i.Workers > 0 {
+		return i.Workers
+	}
+	return 8
+}
+
+func (i *Inventory) logger() *slog.Logger {
+	if i.Logger != nil {
+		return i.Logger
+	}
+	return slog.Default()
+}
+
+func (i *Inventory) enqueue(ctx context.Context, r queue.SyncRequest) error {
+	if i.Sync == nil {
+		return nil
+	}
+	if err := i.Sync.EnqueueSync(ctx, r); err != nil {
+		return fmt.Errorf("enqueue %s sync: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// DeploymentSyncRequest is the sync request that pushes w's deployment
+// record to GitHub.
+func DeploymentSyncRequest(w *model.Workload) queue.SyncRequest {
+	return queue.SyncRequest{Kind: queue.KindDeployment, Org: w.Org, Cluster: w.Cluster, WorkloadID: w.ID}
+}
+
+// StorageSyncRequest is the sync request that pushes the storage record of
+// an image digest to GitHub.
+func StorageSyncRequest(a *model.Artifact) queue.SyncRequest {
+	return queue.SyncRequest{Kind: queue.KindStorage, Digest: a.Digest, Repository: a.Repository}
+}
+
+// workloadChanged tells the observer and enqueues the deployment sync of a
+// workload whose stored document changed. before is nil for a new workload.
+func (i *Inventory) workloadChanged(ctx context.Context, before, after *model.Workload) error {
+	if RuntimeContextChanged(before, after) && i.Observer != nil {
+		if _, err := i.Observer.WorkloadChanged(ctx, before, after); err != nil {
+			return fmt.Errorf("re-score after workload %s changed: %w", after.ID, err)
+		}
+	}
+	if before == nil || DeploymentRecordChanged(before, after) {
+		if after.Org == "" {
+			// Only workloads reported through the deployments endpoint name
+			// the org whose GitHub receives their deployment record.
+			return nil
+		}
+		return i.enqueue(ctx, DeploymentSyncRequest(after))
+	}
+	return nil
+}
+
+// RuntimeContextChanged reports whether what scoring reads of a workload
+// differs between before (nil: new) and after.
+func RuntimeContextChanged(before, after *model.Workload) bool {
+	if before == nil || after == nil {
+		return before != after
+	}
+	return before.Status != after.Status ||
+		before.Digest != after.Digest ||
+		before.Image != after.Image ||
+		before.Production != after.Production ||
+		before.Environment != after.Environment ||
+		before.Repository != after.Repository ||
+		!sameRisks(before.Risks, after.Risks)
+}
+
+func sameRisks(a, b []model.Risk) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// cloneWorkload copies w deeply enough that later edits of the copy's
+// slices and maps do not show through.
+func cloneWorkload(w *model.Workload) *model.Workload {
+	if w == nil {
+		return nil
+	}
+	c := *w
+	c.Risks = append([]model.Risk(nil), w.Risks...)
+	if w.Tags != nil {
+		c.Tags = make(map[string]string, len(w.Tags))
+		for k, v := range w.Tags {
+			c.Tags[k] = v
+		}
+	}
+	return &c
+}

@@ -1,0 +1,238 @@
+// Package inventorytest is what tests of the ingest functions share: a
+// state store on the local emulator whose requests are counted (and can be
+// made to fail), a recording sync queue, the app dependencies the function
+// adapters take, and the repository's sample payloads.
+package inventorytest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/config"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/queue"
+)
+
+// Counts are the Cosmos DB requests seen, by kind.
+type Counts struct {
+	Reads   int64 // point reads (GET of a document)
+	Queries int64 // query pages
+	Writes  int64 // creates, upserts, replaces, deletes
+}
+
+// Total is every request.
+func (c Counts) Total() int64 { return c.Reads + c.Queries + c.Writes }
+
+// Sub is c minus d.
+func (c Counts) Sub(d Counts) Counts {
+	return Counts{Reads: c.Reads - d.Reads, Queries: c.Queries - d.Queries, Writes: c.Writes - d.Writes}
+}
+
+// Counter is a Cosmos DB transport (cosmos.Options.Transport) that counts
+// document requests and can be told to fail them.
+type Counter struct {
+	base                   *http.Client
+	reads, queries, writes atomic.Int64
+	fail                   atomic.Bool
+}
+
+// ErrInjected is the failure Fail makes every request return.
+var ErrInjected = errors.New("injected storage failure")
+
+// Do implements policy.Transporter.
+func (c *Counter) Do(req *http.Request) (*http.Response, error) {
+	isDoc := strings.Contains(req.URL.Path, "/docs")
+	if isDoc && c.fail.Load() {
+		return nil, ErrInjected
+	}
+	if isDoc {
+		switch {
+		case req.Method == http.MethodGet:
+			c.reads.Add(1)
+		case req.Method == http.MethodPost && (strings.EqualFold(req.Header.Get("x-ms-documentdb-query"), "true") ||
+			strings.HasPrefix(req.Header.Get("Content-Type"), "application/query+json")):
+			c.queries.Add(1)
+		default:
+			c.writes.Add(1)
+		}
+	}
+	return c.base.Do(req)
+}
+
+// Counts returns the counts so far.
+func (c *Counter) Counts() Counts {
+	return Counts{Reads: c.reads.Load(), Queries: c.queries.Load(), Writes: c.writes.Load()}
+}
+
+// Fail makes every document request fail (on) or pass (off).
+func (c *Counter) Fail(on bool) { c.fail.Store(on) }
+
+// Store opens a fresh database on the test binary's emulator through a
+// Counter. The database is dropped when the test ends.
+func Store(t testing.TB) (*cosmos.Store, *Counter) {
+	t.Helper()
+	st := localstack.ForTest(t)
+	c := &Counter{base: &http.Client{
+		Timeout:   60 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // the local emulator's self-signed certificate
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := cosmos.Open(ctx, cosmos.Options{
+		Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey, Database: localstack.DatabaseName(t),
+		Emulator: true, CreateIfMissing: true, Transport: c,
+	})
+	if err != nil {
+		t.Fatalf("open counted store: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Fail(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.DropDatabase(ctx)
+	})
+	return s, c
+}
+
+// Sync records sync requests; set Err to make EnqueueSync fail.
+type Sync struct {
+	mu       sync.Mutex
+	requests []queue.SyncRequest
+	Err      error
+}
+
+// EnqueueSync implements queue.Sync.
+func (s *Sync) EnqueueSync(_ context.Context, r queue.SyncRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return s.Err
+	}
+	s.requests = append(s.requests, r)
+	return nil
+}
+
+// Requests returns the requests of a kind ("" for all) in order.
+func (s *Sync) Requests(kind string) []queue.SyncRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []queue.SyncRequest
+	for _, r := range s.requests {
+		if kind == "" || r.Kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Reset forgets the requests.
+func (s *Sync) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// Token is the deployments bearer token of Deps.
+const Token = "test-deployments-token"
+
+// Now is the fixed clock of Deps.
+var Now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// Deps builds the dependencies of a function adapter on store and sync,
+// with the deployments token set, GitHub off, a fixed clock, and logs to
+// the test's output.
+func Deps(t testing.TB, store *cosmos.Store, sync queue.Sync) *app.Deps {
+	t.Helper()
+	cfg := &config.Config{
+		Secrets: config.SecretNames{
+			GitHubAppPrivateKey: "github-app-private-key",
+			GitHubWebhookSecret: "github-webhook-secret",
+			DeploymentsToken:    "deployments-token",
+		},
+		DeploymentsToken: config.Secret(Token),
+	}
+	return &app.Deps{
+		Config:  cfg,
+		Store:   store,
+		Sync:    sync,
+		Secrets: keyvault.NewEnv(map[string]string{cfg.Secrets.DeploymentsToken: Token}),
+		Logger:  slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Now:     func() time.Time { return Now },
+		Checks:  map[string]app.Pinger{},
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Testdata reads a file of the repository's testdata folder, e.g.
+// Testdata(t, "defender", "assessment-risk.json").
+func Testdata(t testing.TB, parts ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{Root(t), "testdata"}, parts...)...))
+	if err != nil {
+		t.Fatalf("read testdata: %v", err)
+	}
+	return b
+}
+
+// DefenderRecords lists the Defender export samples in testdata/defender
+// (every .json file that is an export record, not a Resource Graph answer,
+// an Event Grid event or deployment-record bodies), sorted.
+func DefenderRecords(t testing.TB) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(Root(t), "testdata", "defender", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range names {
+		base := filepath.Base(n)
+		if strings.HasPrefix(base, "alert-") || strings.HasPrefix(base, "assessment-") || strings.HasPrefix(base, "subassessment-") {
+			out = append(out, base)
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		t.Fatal("no Defender samples in testdata/defender")
+	}
+	return out
+}
+
+// Root is the module root, found by walking up to go.mod.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
