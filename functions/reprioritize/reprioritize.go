@@ -1,0 +1,58 @@
+// Package reprioritize is the adapter of the `reprioritize` function: a
+// timer that runs triage's nightly sweep (attack paths from Resource Graph,
+// re-scoring of every finding, drift recovery) under a lease and a time
+// budget.
+package reprioritize
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/defender"
+	"github.com/runtimelink/runtimelink/shared/inventory"
+	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/triage"
+)
+
+// Name is the function's name (its folder and the host's route).
+const Name = "reprioritize"
+
+// Register adds the timer trigger to the handler.
+func Register(srv *invocation.Server, d *app.Deps) {
+	srv.HandleTrigger(Name, func(ctx context.Context, inv *invocation.Invocation) error {
+		return run(ctx, inv, d)
+	})
+}
+
+func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
+	log := inv.Logger()
+	timer, err := inv.Timer("timer")
+	if err != nil {
+		// The schedule information is only logged; the run does not need it.
+		log.Warn("timer binding unreadable", "error", err)
+	} else if timer.IsPastDue {
+		log.Info("timer is past due; running now")
+	}
+	t, err := triage.New(d)
+	if err != nil {
+		return err
+	}
+	t.Logger = log
+	o := triage.SweepOptions{Holder: inv.ID, MaxRuntime: d.Config.ReprioritizeMaxRuntime, Logger: log}
+	if subs := d.Config.ARM.Subscriptions; len(subs) > 0 {
+		g, err := defender.NewGraphClient(d.Credential, defender.GraphOptions{Endpoint: d.Config.ARM.Endpoint, Subscriptions: subs})
+		if err != nil {
+			return fmt.Errorf("resource graph: %w", err)
+		}
+		o.AttackPaths = g
+		// The inventory writes the risks, tells triage what changed and
+		// enqueues the workloads' deployment records for GitHub.
+		o.Applier = inventory.New(d.Store, t, d.Sync, log, d.Now)
+	} else {
+		log.Info("resource graph: off (RUNTIMELINK_SUBSCRIPTIONS not set)")
+	}
+	stats, err := t.Reprioritize(ctx, o)
+	inv.SetReturnValue(stats)
+	return err
+}

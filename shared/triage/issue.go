@@ -1,0 +1,448 @@
+package triage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/scoring"
+)
+
+// IssueInput is everything the GitHub issue of one group shows.
+type IssueInput struct {
+	// Group names the group (ID, Repository, Kind, Image); its
+	// Desired.Assignees are kept as they are (CODEOWNERS are resolved by
+	// the sync step).
+	Group model.Group
+	// Findings are every finding of the group, in any order.
+	Findings []model.Finding
+	// Related are findings outside the group linked to its findings
+	// (Finding.Related), shown as "the same vulnerability elsewhere".
+	Related []model.Finding
+	// MinPriority is the lowest priority that keeps an issue open.
+	MinPriority model.Priority
+}
+
+// maxIssueRows bounds the vulnerability table of an image issue, keeping
+// the body well inside GitHub's 65,536 characters.
+const maxIssueRows = 100
+
+// MarkerPrefix starts the hidden marker every issue body carries, so a
+// lost group → issue mapping can be found again by searching for it.
+const MarkerPrefix = "<!-- runtimelink:group="
+
+// Marker is the hidden marker of a group's issue body.
+func Marker(groupID string) string { return MarkerPrefix + groupID + " -->" }
+
+// RenderIssue computes the desired GitHub issue of a group. It is pure and
+// deterministic (no clock, findings sorted), so the sync step can render
+// the same body and an unchanged group hashes the same:
+//
+//   - open when an active finding is at or above MinPriority;
+//   - labels: security, priority:<level>, runtime:<risk> for every runtime
+//     risk factor that counted in an active finding's score;
+//   - body: the marker, the findings highest first (with fixed versions),
+//     where the code runs, the top finding's explanation, and the same
+//     vulnerability seen from the other side.
+func RenderIssue(in IssueInput) model.DesiredIssue {
+	fs := slices.Clone(in.Findings)
+	slices.SortFunc(fs, compareFindings)
+	active := slices.DeleteFunc(slices.Clone(fs), func(f model.Finding) bool { return !f.State.Active() })
+	shown := active
+	if len(shown) == 0 {
+		shown = fs // closed issue: describe what was there
+	}
+	threshold := in.MinPriority
+	if threshold.Rank() == 0 {
+		threshold = model.PriorityHigh
+	}
+
+	d := model.DesiredIssue{Assignees: slices.Clone(in.Group.Desired.Assignees)}
+	if d.Assignees == nil {
+		d.Assignees = []string{}
+	}
+	for _, f := range active {
+		if f.Priority.Rank() >= threshold.Rank() {
+			d.Open = true
+		}
+	}
+	if len(shown) > 0 {
+		d.Priority = shown[0].Priority
+	}
+	d.Title = issueTitle(in.Group, shown, len(active))
+	d.Labels = issueLabels(d.Priority, active)
+	d.Body = issueBody(in, fs, active, shown, threshold)
+	sum := sha256.Sum256([]byte(d.Body))
+	d.BodyHash = hex.EncodeToString(sum[:16])
+	d.Hash = desiredHash(d)
+	return d
+}
+
+// compareFindings orders findings highest first: score, priority, then id.
+func compareFindings(a, b model.Finding) int {
+	switch {
+	case a.Score != b.Score:
+		if a.Score > b.Score {
+			return -1
+		}
+		return 1
+	case a.Priority.Rank() != b.Priority.Rank():
+		return b.Priority.Rank() - a.Priority.Rank()
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+func desiredHash(d model.DesiredIssue) string {
+	b, _ := json.Marshal(struct {
+		Open      bool     `json:"open"`
+		Title     string   `json:"title"`
+		BodyHash  string   `json:"bodyHash"`
+		Labels    []string `json:"labels"`
+		Assignees []string `json:"assignees"`
+	}{d.Open, d.Title, d.BodyHash, d.Labels, d.Assignees})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func issueTitle(g model.Group, shown []model.Finding, activeCount int) string {
+	if len(shown) == 0 {
+		return "Security findings in " + g.Repository
+	}
+	prefix := "[" + string(shown[0].Priority) + "] "
+	if shown[0].Priority == "" {
+		prefix = ""
+	}
+	if g.Kind == GroupKindImage {
+		n := activeCount
+		if n == 0 {
+			n = len(shown)
+		}
+		if n == 1 {
+			return prefix + vulnName(&shown[0]) + " in container image " + g.Image
+		}
+		return prefix + strconv.Itoa(n) + " vulnerabilities in container image " + g.Image
+	}
+	f := &shown[0]
+	title := oneLine(f.Title)
+	if title == "" {
+		title = vulnName(f)
+	}
+	if f.AlertNumber > 0 {
+		title += " (" + SourceName(f.Source) + " alert #" + strconv.Itoa(f.AlertNumber) + ")"
+	}
+	return prefix + title
+}
+
+func issueLabels(p model.Priority, active []model.Finding) []string {
+	labels := []string{"security"}
+	if p != "" {
+		labels = append(labels, "priority:"+strings.ToLower(string(p)))
+	}
+	for _, rf := range model.RiskFactors {
+		if slices.ContainsFunc(active, func(f model.Finding) bool { return slices.Contains(f.RuntimeRisks, rf) }) {
+			labels = append(labels, "runtime:"+string(rf))
+		}
+	}
+	return labels
+}
+
+func issueBody(in IssueInput, all, active, shown []model.Finding, threshold model.Priority) string {
+	var b strings.Builder
+	g := in.Group
+	b.WriteString(Marker(g.ID) + "\n")
+	if len(shown) == 0 {
+		b.WriteString("No findings are left in this group.\n")
+		return b.String()
+	}
+	top := &shown[0]
+
+	// Summary line.
+	fmt.Fprintf(&b, "**%s** · score %s", top.Priority, fmtScore(top.Score))
+	if g.Kind == GroupKindImage {
+		fmt.Fprintf(&b, " · %d open %s in container image `%s`, built from `%s`",
+			len(active), plural(len(active), "vulnerability", "vulnerabilities"), mdCode(g.Image), mdCode(g.Repository))
+		if df := top.Location.Dockerfile; df != "" {
+			fmt.Fprintf(&b, " (`%s`)", mdCode(df))
+		}
+	} else {
+		fmt.Fprintf(&b, " · %s", SourceName(top.Source))
+		if top.AlertNumber > 0 {
+			if top.AlertURL != "" {
+				fmt.Fprintf(&b, " alert [#%d](%s)", top.AlertNumber, top.AlertURL)
+			} else {
+				fmt.Fprintf(&b, " alert #%d", top.AlertNumber)
+			}
+		}
+		fmt.Fprintf(&b, " in `%s`", mdCode(g.Repository))
+	}
+	b.WriteString(".\n")
+	if len(active) == 0 {
+		b.WriteString("\nEvery finding of this group is closed (fixed, dismissed or resolved).\n")
+	} else if top.Priority.Rank() < threshold.Rank() {
+		fmt.Fprintf(&b, "\nBelow the %s threshold for an open issue.\n", threshold)
+	}
+
+	if g.Kind == GroupKindImage {
+		b.WriteString("\n### Vulnerabilities (highest first)\n\n")
+		b.WriteString("| Priority | Score | Vulnerability | Package | Installed | Fixed in |\n| --- | --- | --- | --- | --- | --- |\n")
+		for i := range shown[:min(len(shown), maxIssueRows)] {
+			f := &shown[i]
+			pkg, installed, fixed := packageCells(f)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", f.Priority, fmtScore(f.Score), vulnCell(f), pkg, installed, fixed)
+		}
+		if more := len(shown) - maxIssueRows; more > 0 {
+			fmt.Fprintf(&b, "\n…and %d lower %s, listed by `GET /api/findings?repository=%s&source=defender_cve`.\n",
+				more, plural(more, "vulnerability", "vulnerabilities"), g.Repository)
+		}
+		if closed := len(all) - len(active); closed > 0 && len(active) > 0 {
+			fmt.Fprintf(&b, "\n%d more %s of this image %s closed.\n", closed, plural(closed, "finding", "findings"), plural(closed, "is", "are"))
+		}
+	} else {
+		b.WriteString("\n| | |\n| --- | --- |\n")
+		for _, row := range alertRows(top) {
+			fmt.Fprintf(&b, "| %s | %s |\n", row[0], row[1])
+		}
+	}
+
+	b.WriteString("\n### Where it runs\n\n")
+	for _, line := range whereItRuns(top) {
+		b.WriteString("- " + line + "\n")
+	}
+
+	fmt.Fprintf(&b, "\n### Why %s\n\n", top.Priority)
+	if g.Kind == GroupKindImage {
+		fmt.Fprintf(&b, "Score of %s:\n\n", vulnName(top))
+	}
+	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score))
+
+	if rel := relatedOf(shown, in.Related); len(rel) > 0 {
+		b.WriteString("\n### The same vulnerability elsewhere\n\n")
+		for _, r := range rel {
+			b.WriteString("- " + relatedLine(&r) + "\n")
+		}
+	}
+	b.WriteString("\n<sub>Kept up to date by runtimelink from GitHub Advanced Security and Microsoft Defender for Cloud; edits to this description are overwritten.</sub>\n")
+	return b.String()
+}
+
+// ExplanationMarkdown renders a score's explanation as a table: every
+// factor, how it applies and what it changed.
+func ExplanationMarkdown(e model.Explanation, score float64) string {
+	var b strings.Builder
+	b.WriteString("| Factor | Effect | Changes the score by | Source |\n| --- | --- | --- | --- |\n")
+	for _, f := range e.Factors {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(f.Name), FactorEffect(f), signed(f.Contribution), mdCell(f.Source))
+	}
+	if e.Capped {
+		fmt.Fprintf(&b, "\nThe sum is capped: the score is %s.\n", fmtScore(score))
+	}
+	return b.String()
+}
+
+// FactorEffect says how a factor applies: "= 7.5", "× 0.5", "+ 1.5".
+func FactorEffect(f model.Factor) string {
+	switch f.Op {
+	case scoring.OpMul:
+		return "× " + fmtScore(f.Value)
+	case scoring.OpAdd:
+		return "+ " + fmtScore(f.Value)
+	}
+	return "= " + fmtScore(f.Value)
+}
+
+func signed(v float64) string {
+	if v >= 0 {
+		return "+" + fmtScore(v)
+	}
+	return "−" + fmtScore(-v)
+}
+
+func fmtScore(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// whereItRuns reads the runtime context from the explanation: the
+// deployment factor names the workloads, each risk factor its source.
+func whereItRuns(f *model.Finding) []string {
+	var out []string
+	for _, x := range f.Explanation.Factors {
+		switch {
+		case x.Name == scoring.FactorDeployment:
+			out = append(out, mdCell(x.Source))
+		case slices.Contains(model.RiskFactors, model.RiskFactor(x.Name)):
+			out = append(out, "**"+x.Name+"**: "+mdCell(x.Source))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "not scored yet")
+	}
+	return out
+}
+
+func alertRows(f *model.Finding) [][2]string {
+	var rows [][2]string
+	add := func(k, v string) {
+		if v != "" {
+			rows = append(rows, [2]string{k, v})
+		}
+	}
+	add("Vulnerability", vulnCell(f))
+	if f.RuleID != "" && f.Source != model.SourceDependabot {
+		add("Rule", "`"+mdCode(f.RuleID)+"`")
+	}
+	add("Tool", mdCell(f.Tool))
+	if f.SecretType != "" {
+		add("Secret type", "`"+mdCode(f.SecretType)+"`")
+		add("Validity", mdCell(f.Validity))
+	}
+	if l := f.Location; l.Path != "" {
+		loc := l.Path
+		if l.StartLine > 0 {
+			loc += ":" + strconv.Itoa(l.StartLine)
+		}
+		add("Location", "`"+mdCode(loc)+"`")
+	}
+	if f.Location.Manifest != "" {
+		add("Manifest", "`"+mdCode(f.Location.Manifest)+"`")
+	}
+	if f.Package != nil {
+		pkg, installed, fixed := packageCells(f)
+		add("Package", pkg+" "+installed+" → fixed in "+fixed)
+	}
+	sev := mdCell(f.Severity)
+	if f.CVSS != nil && *f.CVSS > 0 {
+		sev += " (CVSS " + fmtScore(*f.CVSS) + ")"
+	}
+	add("Severity", strings.TrimSpace(sev))
+	add("State", string(f.State))
+	return rows
+}
+
+func packageCells(f *model.Finding) (pkg, installed, fixed string) {
+	pkg, installed, fixed = "—", "—", "no fix yet"
+	if f.Package == nil {
+		return
+	}
+	if f.Package.Name != "" {
+		pkg = "`" + mdCode(f.Package.Name) + "`"
+	}
+	if f.Package.Version != "" {
+		installed = mdCell(f.Package.Version)
+	} else if f.Package.VulnerableRange != "" {
+		installed = mdCell(f.Package.VulnerableRange)
+	}
+	if f.Package.FixedVersion != "" {
+		fixed = "**" + mdCell(f.Package.FixedVersion) + "**"
+	}
+	return
+}
+
+// vulnName is the short name of a finding's vulnerability.
+func vulnName(f *model.Finding) string {
+	switch {
+	case f.CVE != "":
+		return f.CVE
+	case f.GHSA != "":
+		return f.GHSA
+	case f.RuleID != "":
+		return f.RuleID
+	}
+	return oneLine(f.Title)
+}
+
+func vulnCell(f *model.Finding) string {
+	name := mdCell(vulnName(f))
+	if f.CVE != "" {
+		name = "[" + name + "](https://nvd.nist.gov/vuln/detail/" + f.CVE + ")"
+	} else if f.GHSA != "" {
+		name = "[" + name + "](https://github.com/advisories/" + f.GHSA + ")"
+	}
+	if t := oneLine(f.Title); t != "" && t != vulnName(f) {
+		name += " " + mdCell(t)
+	}
+	return name
+}
+
+// relatedOf lists the related findings of the shown ones, sorted, each once.
+func relatedOf(shown, related []model.Finding) []model.Finding {
+	var out []model.Finding
+	for _, r := range related {
+		wanted := slices.ContainsFunc(shown, func(f model.Finding) bool { return slices.Contains(f.Related, r.ID) })
+		if wanted && !slices.ContainsFunc(out, func(o model.Finding) bool { return o.ID == r.ID }) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, compareFindings)
+	return out
+}
+
+func relatedLine(r *model.Finding) string {
+	var b strings.Builder
+	switch r.Source {
+	case model.SourceDefenderCVE:
+		fmt.Fprintf(&b, "Defender for Cloud reports %s on container image `%s`", mdCell(vulnName(r)), mdCode(r.Image))
+	default:
+		b.WriteString(SourceName(r.Source))
+		if r.AlertNumber > 0 {
+			if r.AlertURL != "" {
+				fmt.Fprintf(&b, " alert [#%d](%s)", r.AlertNumber, r.AlertURL)
+			} else {
+				fmt.Fprintf(&b, " alert #%d", r.AlertNumber)
+			}
+		}
+		if r.Location.Manifest != "" {
+			fmt.Fprintf(&b, " in `%s`", mdCode(r.Location.Manifest))
+		}
+	}
+	fmt.Fprintf(&b, ": %s, score %s, %s", r.Priority, fmtScore(r.Score), stateWord(r.State))
+	return b.String()
+}
+
+func stateWord(s model.FindingState) string {
+	if s == "" {
+		return string(model.StateOpen)
+	}
+	return string(s)
+}
+
+// SourceName is how people call a finding source.
+func SourceName(s model.Source) string {
+	switch s {
+	case model.SourceCodeScanning:
+		return "Code scanning"
+	case model.SourceDependabot:
+		return "Dependabot"
+	case model.SourceSecretScanning:
+		return "Secret scanning"
+	case model.SourceDefenderCVE:
+		return "Defender for Cloud CVE"
+	case model.SourceDefenderAlert:
+		return "Defender for Cloud"
+	}
+	return string(s)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// mdCell makes text safe in a Markdown table cell and inert in an issue:
+// no line breaks, no column breaks, no @-mentions, no HTML.
+func mdCell(s string) string {
+	s = oneLine(s)
+	r := strings.NewReplacer("|", "\\|", "@", "@\u200b", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+// mdCode makes text safe inside a code span.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
+}

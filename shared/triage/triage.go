@@ -1,0 +1,239 @@
+// Package triage is where a finding enters runtimelink's state: it merges
+// what a source says into the stored finding, scores it with the runtime
+// context of the workloads running its code, links it to the same
+// vulnerability seen from the other side, assigns its group, and enqueues
+// a sync when the group's desired GitHub state changed. Webhooks, the
+// Defender export, backfill, workload changes and the nightly run all go
+// through it.
+package triage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/scoring"
+)
+
+// Triage holds what ingesting a finding needs. The zero Policy means
+// scoring.DefaultPolicy and the zero MinPriority means High, so a Triage
+// built without them still scores as DESIGN.md says; New fills both from
+// the configuration.
+type Triage struct {
+	Store  *cosmos.Store
+	Sync   queue.Sync
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Policy weighs every score.
+	Policy scoring.Policy
+	// MinPriority is the lowest priority whose group gets an open issue.
+	MinPriority model.Priority
+}
+
+// New builds a Triage from the app's dependencies, parsing the scoring
+// policy (RUNTIMELINK_POLICY) and the issue threshold.
+func New(d *app.Deps) (*Triage, error) {
+	t := &Triage{Store: d.Store, Sync: d.Sync, Logger: d.Logger, Now: d.Now}
+	if d.Config != nil {
+		p, err := scoring.ParsePolicy(d.Config.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("RUNTIMELINK_POLICY: %w", err)
+		}
+		t.Policy = p
+		t.MinPriority = d.Config.IssueMinPriority
+	}
+	return t, nil
+}
+
+func (t *Triage) policy() scoring.Policy {
+	if t.Policy == (scoring.Policy{}) {
+		return scoring.DefaultPolicy()
+	}
+	return t.Policy
+}
+
+func (t *Triage) minPriority() model.Priority {
+	if t.MinPriority.Rank() == 0 {
+		return model.PriorityHigh
+	}
+	return t.MinPriority
+}
+
+func (t *Triage) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+// Upsert merges a source's view into the finding (repository, id): merge
+// gets the stored finding (zero value and exists=false when new) and
+// changes it in place, or returns cosmos.ErrSkip to change nothing. Before
+// the write the finding is scored in its runtime context, linked to its
+// correlated findings and given its group. The write is ETag-guarded and
+// skipped when nothing changed; changed reports whether it was written.
+//
+// After the write the group's desired issue is recomputed and a sync is
+// enqueued when it changed. A retry after a failure between the two writes
+// (the finding then looks unchanged) still repairs the group: it is
+// recomputed whenever it is older than the finding.
+func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
+	var peers []model.Finding
+	skipped := false
+	f, changed, err = t.Store.Findings.Update(ctx, repository, id, func(f *model.Finding, exists bool) error {
+		stored := slices.Clone(f.Related)
+		if err := merge(f, exists); err != nil {
+			skipped = true
+			return err
+		}
+		skipped = false
+		if !exists && f.FirstSeen.IsZero() {
+			f.FirstSeen = t.now()
+		}
+		ws, err := t.workloads(ctx, scopeOf(f))
+		if err != nil {
+			return err
+		}
+		assess(t.policy(), f, ws)
+		_, f.GroupID = GroupOf(f)
+		peers, err = t.peers(ctx, f)
+		if err != nil {
+			return err
+		}
+		f.Related = relatedIDs(stored, peers)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("upsert finding %s: %w", id, err)
+	}
+	if skipped {
+		return f, false, nil
+	}
+	if err := t.after(ctx, f, changed, peers); err != nil {
+		return f, changed, fmt.Errorf("upsert finding %s: %w", id, err)
+	}
+	return f, changed, nil
+}
+
+// after brings what depends on a finding in step with it: the peers' links
+// back to it and the groups showing it.
+func (t *Triage) after(ctx context.Context, f *model.Finding, changed bool, peers []model.Finding) error {
+	for i := range peers {
+		p := &peers[i]
+		linked := slices.Contains(p.Related, f.ID)
+		if !linked {
+			if err := t.link(ctx, p, f.ID); err != nil {
+				return err
+			}
+		}
+		// A peer's issue shows this finding under "same vulnerability".
+		if (changed || !linked) && p.GroupID != "" {
+			if _, err := t.RefreshGroup(ctx, p.Repository, p.GroupID); err != nil {
+				return err
+			}
+		}
+	}
+	if f.GroupID == "" {
+		return nil
+	}
+	if !changed {
+		g, err := t.Store.Groups.Get(ctx, f.Repository, f.GroupID)
+		switch {
+		case err == nil && g.TS >= f.TS && slices.Contains(g.FindingIDs, f.ID):
+			return nil // the group was computed after the finding's last write
+		case err != nil && !isNotFound(err):
+			return fmt.Errorf("read group %s: %w", f.GroupID, err)
+		}
+	}
+	_, err := t.RefreshGroup(ctx, f.Repository, f.GroupID)
+	return err
+}
+
+// link adds id to the Related list of a peer finding.
+func (t *Triage) link(ctx context.Context, p *model.Finding, id string) error {
+	_, _, err := t.Store.Findings.Update(ctx, p.Repository, p.ID, func(doc *model.Finding, exists bool) error {
+		if !exists || slices.Contains(doc.Related, id) {
+			return cosmos.ErrSkip
+		}
+		doc.Related = relatedIDs(doc.Related, []model.Finding{{ID: id}})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("link finding %s to %s: %w", p.ID, id, err)
+	}
+	return nil
+}
+
+// assess scores f in the context of the workloads running its code and
+// records the context summary the API filters on.
+func assess(p scoring.Policy, f *model.Finding, ws []model.Workload) {
+	pc := scoring.Prepare(p, scoring.ContextOf(ws))
+	applyResult(f, pc.Score(f), deployed(ws))
+}
+
+// applyResult stores a result and its context summary on f and reports
+// whether that changed f.
+func applyResult(f *model.Finding, r scoring.Result, deployed bool) bool {
+	risks := risksOf(r.Explanation)
+	changed := r.Apply(f)
+	if f.Deployed != deployed || !slices.Equal(f.RuntimeRisks, risks) {
+		f.Deployed, f.RuntimeRisks = deployed, risks
+		changed = true
+	}
+	return changed
+}
+
+// deployed: some running workload runs the code.
+func deployed(ws []model.Workload) bool {
+	for i := range ws {
+		if ws[i].Status != model.WorkloadGone {
+			return true
+		}
+	}
+	return false
+}
+
+// risksOf lists the runtime risk factors an explanation counted.
+func risksOf(e model.Explanation) []model.RiskFactor {
+	var out []model.RiskFactor
+	for _, f := range e.Factors {
+		rf := model.RiskFactor(f.Name)
+		if slices.Contains(model.RiskFactors, rf) {
+			out = append(out, rf)
+		}
+	}
+	return out
+}
+
+// GroupOf says which group (one GitHub issue) a finding belongs to:
+// container CVEs group per repository and image, every other finding is a
+// group of its own. Findings of no known repository have no group: there
+// is no repository to open an issue on.
+func GroupOf(f *model.Finding) (kind, id string) {
+	if f.Repository == "" || f.Repository == model.UnmappedRepository {
+		return "", ""
+	}
+	if f.Source == model.SourceDefenderCVE && f.Image != "" {
+		return GroupKindImage, model.ImageGroupID(f.Repository, f.Image)
+	}
+	return GroupKindAlert, model.AlertGroupID(f.ID)
+}
+
+// Group kinds (model.Group.Kind).
+const (
+	GroupKindImage = "image"
+	GroupKindAlert = "alert"
+)
+
+func (t *Triage) now() time.Time {
+	if t.Now != nil {
+		return t.Now().UTC()
+	}
+	return time.Now().UTC()
+}

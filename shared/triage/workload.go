@@ -1,0 +1,189 @@
+package triage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/mapping"
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/scoring"
+)
+
+// ContextChanged reports whether a workload change can change a score:
+// it appeared or disappeared, started or stopped running, moved in or out
+// of production, runs another digest, image or repository, or gained,
+// lost or re-sourced a risk factor. before or after is nil when the
+// workload is new or deleted.
+func ContextChanged(before, after *model.Workload) bool {
+	running := func(w *model.Workload) bool { return w != nil && w.Status != model.WorkloadGone }
+	if !running(before) && !running(after) {
+		return false
+	}
+	if running(before) != running(after) {
+		return true
+	}
+	b, a := before, after
+	if b.Production != a.Production || b.Digest != a.Digest || b.Image != a.Image ||
+		mapping.NormalizeRepository(b.Repository, b.Org) != mapping.NormalizeRepository(a.Repository, a.Org) ||
+		b.ID != a.ID || b.Cluster != a.Cluster || b.Namespace != a.Namespace || b.Name != a.Name {
+		return true
+	}
+	return !slices.Equal(mapping.MergeRisks(b.Risks), mapping.MergeRisks(a.Risks))
+}
+
+const sqlFindingsOfRepo = "SELECT * FROM c WHERE c.repository = @repo"
+
+// findingsOfImageQuery selects the findings on any of images or digests.
+// The parameter names are generated; only values come from the records.
+func findingsOfImageQuery(images, digests []string) cosmos.Query {
+	sql := "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image)"
+	params := map[string]any{"@images": nonNil(images)}
+	for i, d := range digests {
+		name := "@d" + strconv.Itoa(i)
+		sql += " OR ARRAY_CONTAINS(c.digests, " + name + ")"
+		params[name] = d
+	}
+	return cosmos.Query{SQL: sql, Params: params}
+}
+
+// WorkloadChanged re-scores, right away, the findings whose runtime
+// context a workload change touches: the container CVEs of its digest and
+// image, and the GHAS alerts of the repository it is built from (before
+// and after the change). Call it after the workload was written; it
+// returns how many findings changed. A change that cannot move a score
+// (ContextChanged false) costs nothing.
+func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workload) (int, error) {
+	if !ContextChanged(before, after) {
+		return 0, nil
+	}
+	cacheFrom(ctx).clear()
+	var images, digests, repos []string
+	for _, w := range []*model.Workload{before, after} {
+		if w == nil {
+			continue
+		}
+		if img := imageName(w.Image); img != "" && !slices.Contains(images, img) {
+			images = append(images, img)
+		}
+		if w.Digest != "" && !slices.Contains(digests, w.Digest) {
+			digests = append(digests, w.Digest)
+		}
+		if r := mapping.NormalizeRepository(w.Repository, w.Org); r != "" && !slices.Contains(repos, r) {
+			repos = append(repos, r)
+		}
+	}
+	arts, err := loadArtifacts(ctx, t.Store, digests)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range arts {
+		if r := mapping.NormalizeRepository(a.Repository, ""); r != "" && !slices.Contains(repos, r) {
+			repos = append(repos, r)
+		}
+	}
+
+	var affected []model.Finding
+	add := func(f *model.Finding) error {
+		if !slices.ContainsFunc(affected, func(o model.Finding) bool { return o.ID == f.ID && o.Repository == f.Repository }) {
+			affected = append(affected, *f)
+		}
+		return nil
+	}
+	if len(images)+len(digests) > 0 {
+		if err := t.Store.Findings.Query(ctx, findingsOfImageQuery(images, digests), add); err != nil {
+			return 0, fmt.Errorf("find findings of workload %s: %w", workloadName(before, after), err)
+		}
+	}
+	for _, r := range repos {
+		q := cosmos.Query{SQL: sqlFindingsOfRepo, PartitionKey: r, Params: map[string]any{"@repo": r}}
+		err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
+			if scopeOf(f).repo != "" { // container CVEs came with the image query
+				return add(f)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("find findings of workload %s: %w", workloadName(before, after), err)
+		}
+	}
+
+	changed := 0
+	for i := range affected {
+		stored, err := t.rescore(ctx, &affected[i], t.storeScorer)
+		if err != nil {
+			return changed, err
+		}
+		if stored == nil {
+			continue
+		}
+		changed++
+		if stored.GroupID != "" {
+			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
+				return changed, err
+			}
+		}
+	}
+	t.logger().Info("workload change re-scored findings", "workload", workloadName(before, after), "affected", len(affected), "changed", changed)
+	return changed, nil
+}
+
+func workloadName(before, after *model.Workload) string {
+	if after != nil {
+		return after.ID
+	}
+	if before != nil {
+		return before.ID
+	}
+	return ""
+}
+
+// scorer rates a finding in its current context.
+type scorer func(ctx context.Context, f *model.Finding) (r scoring.Result, deployed bool, err error)
+
+// storeScorer loads the context of each finding from the store.
+func (t *Triage) storeScorer(ctx context.Context, f *model.Finding) (scoring.Result, bool, error) {
+	ws, err := t.workloads(ctx, scopeOf(f))
+	if err != nil {
+		return scoring.Result{}, false, err
+	}
+	pc := scoring.Prepare(t.policy(), scoring.ContextOf(ws))
+	return pc.Score(f), deployed(ws), nil
+}
+
+// rescore re-scores one finding (as read, possibly from a query) and, when
+// the result differs, writes it under its ETag. It returns the written
+// finding, or nil when nothing changed. Scoring the copy first keeps
+// unchanged findings at zero writes; the caller refreshes the group.
+func (t *Triage) rescore(ctx context.Context, f *model.Finding, score scorer) (*model.Finding, error) {
+	r, dep, err := score(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	probe := *f
+	if !applyResult(&probe, r, dep) {
+		return nil, nil
+	}
+	stored, changed, err := t.Store.Findings.Update(ctx, f.Repository, f.ID, func(doc *model.Finding, exists bool) error {
+		if !exists {
+			return cosmos.ErrSkip
+		}
+		r, dep, err := score(ctx, doc)
+		if err != nil {
+			return err
+		}
+		if !applyResult(doc, r, dep) {
+			return cosmos.ErrSkip
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("re-score finding %s: %w", f.ID, err)
+	}
+	if !changed {
+		return nil, nil
+	}
+	return stored, nil
+}
