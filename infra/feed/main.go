@@ -50,6 +50,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	token := fs.String("token", os.Getenv("DEPLOYMENTS_TOKEN"), "bearer token of the deployments endpoint (DEPLOYMENTS_TOKEN)")
 	key := fs.String("key", os.Getenv("DEVHOST_FUNCTION_KEY"), "function key, when the dev host requires one (DEVHOST_FUNCTION_KEY)")
 	dir := fs.String("testdata", "", "the samples folder (default: testdata/defender of the module)")
+	extra := fs.String("extra", "", "a folder of further Defender export records to feed (default: testdata/demo of the module)")
 	org := fs.String("org", "octo-org", "the org the deployment records are posted for")
 	cluster := fs.String("cluster", "aks-stg-weu", "the cluster the per-cluster sample is posted for")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +65,9 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		*dir = filepath.Join(root, "testdata", "defender")
+		if *extra == "" {
+			*extra = filepath.Join(root, "testdata", "demo")
+		}
 	}
 	f := &feeder{base: strings.TrimRight(*base, "/"), token: *token, key: *key, client: &http.Client{Timeout: 2 * time.Minute}, out: out}
 
@@ -95,6 +99,13 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	names, err := filepath.Glob(filepath.Join(*dir, "*.json"))
 	if err != nil {
 		return err
+	}
+	if *extra != "" {
+		more, err := filepath.Glob(filepath.Join(*extra, "*.json"))
+		if err != nil {
+			return err
+		}
+		names = append(names, more...)
 	}
 	var batch []json.RawMessage
 	for _, n := range names {

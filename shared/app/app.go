@@ -1,0 +1,108 @@
+// Package app builds runtimelink's dependencies once at start from the
+// validated configuration: the state store, the sync queue, the secrets
+// provider and the Azure credential. Function adapters receive them as Deps.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/runtimelink/runtimelink/shared/config"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/queue"
+)
+
+// Pinger is anything the health answer checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what function adapters use.
+type Deps struct {
+	Config  *config.Config
+	Store   *cosmos.Store
+	Sync    queue.Sync
+	Secrets keyvault.Provider
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Credential is the Azure credential (managed identity in Azure); nil
+	// when nothing needs one (local runs).
+	Credential azcore.TokenCredential
+	// Checks are pinged by the health answer, by name.
+	Checks map[string]Pinger
+}
+
+var (
+	credOnce sync.Once
+	cred     azcore.TokenCredential
+	credErr  error
+)
+
+func credential() (azcore.TokenCredential, error) {
+	credOnce.Do(func() { cred, credErr = azidentity.NewDefaultAzureCredential(nil) })
+	return cred, credErr
+}
+
+// Build connects the dependencies cfg describes. It does no network I/O
+// against Azure (clients connect lazily), so start-up stays fast; against
+// the local emulators it creates the database, containers and queue.
+func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps, error) {
+	d := &Deps{Config: cfg, Logger: logger, Now: time.Now, Checks: map[string]Pinger{}}
+	needCred := !cfg.Cosmos.Key.IsSet() || cfg.Storage.UsesIdentity() || len(cfg.ARM.Subscriptions) > 0
+	if needCred {
+		c, err := credential()
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+		d.Credential = c
+	}
+	local := cfg.Cosmos.Emulator
+	store, err := cosmos.Open(ctx, cosmos.Options{
+		Endpoint:        cfg.Cosmos.Endpoint,
+		Database:        cfg.Cosmos.Database,
+		Key:             cfg.Cosmos.Key.Value(),
+		Credential:      d.Credential,
+		Emulator:        cfg.Cosmos.Emulator,
+		CreateIfMissing: local,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	d.Store = store
+	d.Checks["cosmos"] = store
+
+	qo := queue.Options{ConnectionString: cfg.Storage.ConnectionString.Value()}
+	if cfg.Storage.UsesIdentity() {
+		qo = queue.Options{ServiceURL: cfg.Storage.QueueServiceURL, Credential: d.Credential}
+	}
+	q, err := queue.New(qo)
+	if err != nil {
+		return nil, fmt.Errorf("sync queue: %w", err)
+	}
+	if local {
+		if err := q.CreateIfMissing(ctx); err != nil {
+			return nil, fmt.Errorf("sync queue: %w", err)
+		}
+	}
+	d.Sync = q
+	d.Checks["queue"] = q
+
+	secrets, err := keyvault.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	d.Secrets = secrets
+	// An empty or missing secret stops start-up here, not at the first
+	// webhook that needs it.
+	if err := keyvault.Check(ctx, secrets, cfg.RequiredSecrets()...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
