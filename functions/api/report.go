@@ -177,7 +177,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 			rep.Production++
 		}
 		base := baseScore(f)
-		switch bp := bandOf(policy, base); {
+		switch bp := policy.Bands.Priority(base); {
 		case f.Priority.Rank() > bp.Rank():
 			rep.Raised++
 		case f.Priority.Rank() < bp.Rank():
@@ -255,22 +255,9 @@ func deployFactor(f *model.Finding) float64 {
 	return 0
 }
 
-// bandOf is the priority a score alone would have.
-func bandOf(p scoring.Policy, score float64) model.Priority {
-	switch {
-	case score >= p.Bands.Critical:
-		return model.PriorityCritical
-	case score >= p.Bands.High:
-		return model.PriorityHigh
-	case score >= p.Bands.Medium:
-		return model.PriorityMedium
-	}
-	return model.PriorityLow
-}
-
 func topFinding(p scoring.Policy, rank int, f model.Finding) TopFinding {
 	t := TopFinding{Rank: rank, F: f, Base: baseScore(&f), Capped: f.Explanation.Capped}
-	t.BasePriority = bandOf(p, t.Base)
+	t.BasePriority = p.Bands.Priority(t.Base)
 	switch {
 	case f.Priority.Rank() > t.BasePriority.Rank():
 		t.Move = "raised"

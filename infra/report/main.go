@@ -164,7 +164,7 @@ func printTable(out io.Writer, p scoring.Policy, fs []model.Finding) {
 			}
 		}
 		move := "="
-		switch bp := band(p, base); {
+		switch bp := p.Bands.Priority(base); {
 		case f.Priority.Rank() > bp.Rank():
 			move = "raised from " + string(bp)
 		case f.Priority.Rank() < bp.Rank():
@@ -174,18 +174,6 @@ func printTable(out io.Writer, p scoring.Policy, fs []model.Finding) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "%d findings\n", len(fs))
-}
-
-func band(p scoring.Policy, s float64) model.Priority {
-	switch {
-	case s >= p.Bands.Critical:
-		return model.PriorityCritical
-	case s >= p.Bands.High:
-		return model.PriorityHigh
-	case s >= p.Bands.Medium:
-		return model.PriorityMedium
-	}
-	return model.PriorityLow
 }
 
 func title(f *model.Finding) string {

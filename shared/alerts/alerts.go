@@ -240,3 +240,17 @@ func decodeStrict(event string, payload []byte, v any) error {
 	}
 	return nil
 }
+
+// requireAlert checks what every GHAS alert event needs to name its
+// finding: a repository, an alert, and the alert's number.
+func requireAlert(event, repo string, hasAlert bool, number int) error {
+	switch {
+	case repo == "":
+		return malformed(event, "repository.full_name is missing")
+	case !hasAlert:
+		return malformed(event, "alert is missing")
+	case number <= 0:
+		return malformed(event, "alert.number is missing")
+	}
+	return nil
+}

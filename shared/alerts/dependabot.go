@@ -175,13 +175,11 @@ func DecodeDependabot(payload []byte, received time.Time) (Alert, error) {
 		return Alert{}, err
 	}
 	repo := p.findingRepository()
-	switch {
-	case repo == "":
-		return Alert{}, malformed(event, "repository.full_name is missing")
-	case p.Alert == nil:
-		return Alert{}, malformed(event, "alert is missing")
-	case p.Alert.Number <= 0:
-		return Alert{}, malformed(event, "alert.number is missing")
+	if p.Alert == nil {
+		return Alert{}, requireAlert(event, repo, false, 0)
+	}
+	if err := requireAlert(event, repo, true, p.Alert.Number); err != nil {
+		return Alert{}, err
 	}
 	a := p.Alert
 

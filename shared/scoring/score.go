@@ -207,12 +207,13 @@ func (pc *Prepared) Score(f *model.Finding) Result {
 	score = round2(score)
 	return Result{
 		Score:       score,
-		Priority:    p.Bands.priority(score),
+		Priority:    p.Bands.Priority(score),
 		Explanation: model.Explanation{Factors: factors, Capped: capped},
 	}
 }
 
-func (b Bands) priority(score float64) model.Priority {
+// Priority is the band a score falls in.
+func (b Bands) Priority(score float64) model.Priority {
 	switch {
 	case score >= b.Critical:
 		return model.PriorityCritical
