@@ -31,7 +31,7 @@ locals {
       | where msg == "github rate limit"
       | extend remaining = todouble(j.remaining), hourlyLimit = todouble(j.limit)
       | where hourlyLimit > 0
-      | summarize headroomPercent = min(100.0 * remaining / hourlyLimit) by bin(TimeGenerated, {TimeRange:grain}), installation = tostring(j.org)
+      | summarize headroomPercent = min(100.0 * remaining / hourlyLimit) by bin(TimeGenerated, {TimeRange:grain}), installation = tostring(j.installation)
       | render timechart
     KQL
 

@@ -372,12 +372,19 @@ func (t *Transport) observe(b *bucket, resource string, resp *http.Response) {
 		st = &rateState{}
 		b.rates[resource] = st
 	}
+	newWindow := !st.reset.Equal(reset)
 	st.limit, st.remaining, st.used, st.reset = limit, remaining, used, reset
 	warn := limit > 0 && float64(remaining) < t.lim.LowHeadroom*float64(limit) && !st.warnedFor.Equal(reset)
 	if warn {
 		st.warnedFor = reset
 	}
 	b.mu.Unlock()
+	if newWindow {
+		// One line per installation, resource and rate-limit window: the
+		// portal workbook charts the headroom from these.
+		t.log.Info("github rate limit", "installation", b.id, "resource", resource,
+			"remaining", remaining, "limit", limit, "reset", reset)
+	}
 	if warn {
 		t.log.Warn("GitHub rate limit running low", "installation", b.id, "resource", resource,
 			"ratelimitRemaining", remaining, "ratelimitLimit", limit, "ratelimitReset", reset)
