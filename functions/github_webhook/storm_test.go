@@ -28,6 +28,9 @@ type writeCounter struct {
 	base *http.Client
 	mu   sync.Mutex
 	n    map[string]int // "container/id" → successful writes
+	// calls counts every document request by "container op" (op: read,
+	// query, write), successful or not.
+	calls map[string]int
 }
 
 func (c *writeCounter) Do(req *http.Request) (*http.Response, error) {
@@ -54,6 +57,21 @@ func (c *writeCounter) Do(req *http.Request) (*http.Response, error) {
 			key = parts[3] + "/" + doc.ID
 		}
 	}
+	if len(parts) >= 5 && parts[0] == "dbs" && parts[2] == "colls" && parts[4] == "docs" {
+		op := "write"
+		switch {
+		case isQuery:
+			op = "query"
+		case req.Method == http.MethodGet:
+			op = "read"
+		}
+		c.mu.Lock()
+		if c.calls == nil {
+			c.calls = map[string]int{}
+		}
+		c.calls[parts[3]+" "+op]++
+		c.mu.Unlock()
+	}
 	resp, err := c.base.Do(req)
 	if err == nil && key != "" && resp.StatusCode/100 == 2 {
 		c.mu.Lock()
@@ -61,6 +79,16 @@ func (c *writeCounter) Do(req *http.Request) (*http.Response, error) {
 		c.mu.Unlock()
 	}
 	return resp, err
+}
+
+// takeCalls returns the document requests counted since the last call, by
+// "container op", and starts counting afresh.
+func (c *writeCounter) takeCalls() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = map[string]int{}
+	return out
 }
 
 func (c *writeCounter) writes(container string) map[string]int {

@@ -12,6 +12,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // Artifacts records build evidence from GitHub: a container image published
@@ -82,6 +83,9 @@ func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, de
 	if err != nil {
 		return fmt.Errorf("record published image %s: %w", img.Digest, err)
 	}
+	if changed {
+		triage.RuntimeChanged(h.Store) // the image's repository may have moved
+	}
 	invocation.Logger(ctx).Info("published image recorded", "digest", doc.Digest, "image", doc.Image,
 		"repository", doc.Repository, "commit", doc.Commit, "changed", changed)
 	return nil
@@ -130,6 +134,9 @@ func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, del
 		})
 		if err != nil {
 			return fmt.Errorf("add workflow run %d to image %s: %w", run.RunID, digest, err)
+		}
+		if changed {
+			triage.RuntimeChanged(h.Store)
 		}
 		log.Info("workflow run recorded on image", "digest", digest, "changed", changed)
 	}

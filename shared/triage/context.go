@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
@@ -102,7 +103,8 @@ const (
 const digestChunk = 100
 
 // workloads loads the workloads of a scope from the store, through the
-// invocation's cache when the context carries one (WithCache).
+// invocation's cache when the context carries one (WithCache) and the
+// process's runtime cache when t.RuntimeTTL is set.
 func (t *Triage) workloads(ctx context.Context, s scope) ([]model.Workload, error) {
 	if s.empty() {
 		return nil, nil
@@ -111,12 +113,126 @@ func (t *Triage) workloads(ctx context.Context, s scope) ([]model.Workload, erro
 	if ws, ok := c.get(s.key()); ok {
 		return ws, nil
 	}
+	rc := t.runtimeCache()
+	if ws, ok := rc.get(s.key(), time.Now().Add(-t.RuntimeTTL)); ok {
+		c.put(s.key(), ws)
+		return ws, nil
+	}
+	gen, loaded := rc.generation(), time.Now()
 	ws, err := loadScope(ctx, t.Store, s)
 	if err != nil {
 		return nil, err
 	}
 	c.put(s.key(), ws)
+	rc.put(s.key(), ws, gen, loaded)
 	return ws, nil
+}
+
+// The runtime cache keeps the workloads of each scope for RuntimeTTL,
+// across invocations, for every Triage of the process on one store: the
+// artifact and workload queries are two of the Cosmos DB round trips of
+// every alert, and a repository's runtime changes far less often than its
+// alerts arrive.
+//
+// The trade-off: a workload or artifact written by ANOTHER instance is
+// seen here up to RuntimeTTL late, so a finding ingested in that window is
+// scored in the runtime as it was before the change (its Deployed,
+// RuntimeRisks, score and priority), until something re-scores it: the
+// WorkloadChanged run of the instance that wrote the workload covers the
+// findings stored before its query, and the nightly run re-scores every
+// finding from the whole runtime. Within the process the cache is exact:
+// WorkloadChanged and RuntimeChanged (artifact writes) clear it, and a
+// load that raced a clear is not kept (generation).
+var runtimeCaches sync.Map // *cosmos.Store → *runtimeCache
+
+type runtimeCache struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[string]runtimeEntry
+}
+
+type runtimeEntry struct {
+	ws     []model.Workload
+	loaded time.Time // when the load started
+}
+
+// runtimeCache returns the process's cache for t.Store, or nil (a cache
+// that holds nothing) when RuntimeTTL is not set.
+func (t *Triage) runtimeCache() *runtimeCache {
+	if t.RuntimeTTL <= 0 || t.Store == nil {
+		return nil
+	}
+	return runtimeCacheOf(t.Store)
+}
+
+func runtimeCacheOf(st *cosmos.Store) *runtimeCache {
+	if c, ok := runtimeCaches.Load(st); ok {
+		return c.(*runtimeCache)
+	}
+	c, _ := runtimeCaches.LoadOrStore(st, &runtimeCache{m: map[string]runtimeEntry{}})
+	return c.(*runtimeCache)
+}
+
+// RuntimeChanged drops what the process cached of the runtime read from
+// st. Writers of workloads and artifacts call it (WorkloadChanged does), so
+// an instance never scores with a runtime older than its own writes.
+func RuntimeChanged(st *cosmos.Store) {
+	if st == nil {
+		return
+	}
+	if c, ok := runtimeCaches.Load(st); ok {
+		c.(*runtimeCache).clear()
+	}
+}
+
+// get returns the entry of key if it was loaded after notBefore.
+func (c *runtimeCache) get(key string, notBefore time.Time) ([]model.Workload, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || !e.loaded.After(notBefore) {
+		return nil, false
+	}
+	return e.ws, true
+}
+
+func (c *runtimeCache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps ws unless the cache was cleared since gen was taken: that load
+// may predate the change that cleared it.
+func (c *runtimeCache) put(key string, ws []model.Workload, gen uint64, loaded time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if len(c.m) >= maxCached {
+		clear(c.m)
+	}
+	c.m[key] = runtimeEntry{ws: ws, loaded: loaded}
+}
+
+func (c *runtimeCache) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
 }
 
 // loadScope reads the candidate workloads of a scope and the artifacts of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -28,13 +29,9 @@ func (t *Triage) RefreshGroup(ctx context.Context, repository, groupID string) (
 	var before string
 	g, changed, err := t.Store.Groups.Update(ctx, repository, groupID, func(g *model.Group, exists bool) error {
 		before = g.Desired.Hash
-		var fs []model.Finding
-		q := cosmos.Query{SQL: sqlGroupFindings, PartitionKey: repository, Params: map[string]any{"@repo": repository, "@group": groupID}}
-		if err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
-			fs = append(fs, *f)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("load findings of group %s: %w", groupID, err)
+		fs, err := t.groupFindings(ctx, repository, groupID)
+		if err != nil {
+			return err
 		}
 		if len(fs) == 0 && !exists {
 			return cosmos.ErrSkip
@@ -43,34 +40,107 @@ func (t *Triage) RefreshGroup(ctx context.Context, repository, groupID string) (
 		if err != nil {
 			return err
 		}
-		if !exists {
-			g.ID, g.Repository, g.Status, g.StatusAt = groupID, repository, model.GroupActive, t.now()
-		}
-		g.FindingIDs = g.FindingIDs[:0]
-		for i := range fs {
-			f := &fs[i]
-			g.FindingIDs = append(g.FindingIDs, f.ID)
-			if k, _ := GroupOf(f); k != "" {
-				g.Kind = k
-			}
-			if g.Kind == GroupKindImage && f.Image != "" {
-				g.Image = f.Image
-			}
-		}
-		slices.Sort(g.FindingIDs)
-		g.Desired = RenderIssue(IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority()})
+		t.fillGroup(g, exists, repository, groupID, fs, related)
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("refresh group %s: %w", groupID, err)
 	}
-	// A group with no issue whose desired state is closed has nothing to
-	// sync; it is enqueued once it must open.
-	if !changed || g.Desired.Hash == before || !(g.Desired.Open || g.Synced.IssueNumber != 0) || t.Sync == nil {
+	if !changed {
 		return false, nil
 	}
-	if err := t.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repository, GroupID: groupID}); err != nil {
-		return false, fmt.Errorf("refresh group %s: %w", groupID, err)
+	return t.enqueueIfDue(ctx, g, before)
+}
+
+// groupFindings reads the findings of a group. An alert group can hold
+// only the finding its id names (AlertGroupID), so that is a point read
+// rather than a query: the same answer for less work in the store.
+func (t *Triage) groupFindings(ctx context.Context, repository, groupID string) ([]model.Finding, error) {
+	if id, ok := strings.CutPrefix(groupID, model.AlertGroupID("")); ok && id != "" {
+		f, err := t.Store.Findings.Get(ctx, repository, id)
+		switch {
+		case isNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
+		case f.GroupID != groupID || f.Repository != repository:
+			return nil, nil // no longer in this group
+		}
+		return []model.Finding{*f}, nil
+	}
+	var fs []model.Finding
+	q := cosmos.Query{SQL: sqlGroupFindings, PartitionKey: repository, Params: map[string]any{"@repo": repository, "@group": groupID}}
+	if err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
+		fs = append(fs, *f)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
+	}
+	return fs, nil
+}
+
+// fillGroup computes a group from all its findings and the findings
+// related to them.
+func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID string, fs, related []model.Finding) {
+	if !exists {
+		g.ID, g.Repository, g.Status, g.StatusAt = groupID, repository, model.GroupActive, t.now()
+	}
+	g.FindingIDs = g.FindingIDs[:0]
+	for i := range fs {
+		f := &fs[i]
+		g.FindingIDs = append(g.FindingIDs, f.ID)
+		if k, _ := GroupOf(f); k != "" {
+			g.Kind = k
+		}
+		if g.Kind == GroupKindImage && f.Image != "" {
+			g.Image = f.Image
+		}
+	}
+	slices.Sort(g.FindingIDs)
+	g.Desired = RenderIssue(IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority()})
+}
+
+// enqueueIfDue enqueues a sync of a group just written whose desired
+// state changed from before. A group with no issue whose desired state is
+// closed has nothing to sync; it is enqueued once it must open.
+func (t *Triage) enqueueIfDue(ctx context.Context, g *model.Group, before string) (bool, error) {
+	if g.Desired.Hash == before || !(g.Desired.Open || g.Synced.IssueNumber != 0) || t.Sync == nil {
+		return false, nil
+	}
+	if err := t.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: g.Repository, GroupID: g.ID}); err != nil {
+		return false, fmt.Errorf("refresh group %s: %w", g.ID, err)
+	}
+	return true, nil
+}
+
+// createAlertGroup is RefreshGroup for the group of a finding that was
+// just created, without its read and query: an alert group holds exactly
+// one finding (AlertGroupID is one finding's id), so a finding with no
+// related findings, just created, is all its group needs. It creates the
+// group if none exists and reports false, writing nothing, when one does
+// (a retry, or a racing delivery for the same alert): the caller then
+// refreshes it the guarded way.
+//
+// Racing writers stay safe: every writer that changes the finding later
+// refreshes the group itself after its write, reading the finding inside
+// its ETag-guarded step, and a create here that lands between its read of
+// "no group" and its create turns its create into a guarded retry
+// (Container.Update), so the group never ends older than the finding.
+func (t *Triage) createAlertGroup(ctx context.Context, f *model.Finding) (bool, error) {
+	if kind, id := GroupOf(f); kind != GroupKindAlert || id != f.GroupID || len(f.Related) > 0 {
+		return false, nil
+	}
+	g := &model.Group{}
+	t.fillGroup(g, false, f.Repository, f.GroupID, []model.Finding{*f}, nil)
+	created, err := t.Store.Groups.Create(ctx, g)
+	if err != nil {
+		return false, fmt.Errorf("refresh group %s: %w", f.GroupID, err)
+	}
+	if !created {
+		return false, nil
+	}
+	if _, err := t.enqueueIfDue(ctx, g, ""); err != nil {
+		return true, err
 	}
 	return true, nil
 }

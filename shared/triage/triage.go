@@ -34,12 +34,20 @@ type Triage struct {
 	Policy scoring.Policy
 	// MinPriority is the lowest priority whose group gets an open issue.
 	MinPriority model.Priority
+	// RuntimeTTL, when set, keeps the runtime context of each repository
+	// and image in a process-wide cache for that long (see runtimeCaches
+	// for what that trades). New sets DefaultRuntimeTTL.
+	RuntimeTTL time.Duration
 }
+
+// DefaultRuntimeTTL is how long New's Triage trusts a cached runtime
+// context written by another instance.
+const DefaultRuntimeTTL = 30 * time.Second
 
 // New builds a Triage from the app's dependencies, parsing the scoring
 // policy (RUNTIMELINK_POLICY) and the issue threshold.
 func New(d *app.Deps) (*Triage, error) {
-	t := &Triage{Store: d.Store, Sync: d.Sync, Logger: d.Logger, Now: d.Now}
+	t := &Triage{Store: d.Store, Sync: d.Sync, Logger: d.Logger, Now: d.Now, RuntimeTTL: DefaultRuntimeTTL}
 	if d.Config != nil {
 		p, err := scoring.ParsePolicy(d.Config.Policy)
 		if err != nil {
@@ -85,8 +93,9 @@ func (t *Triage) logger() *slog.Logger {
 // recomputed whenever it is older than the finding.
 func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
 	var peers []model.Finding
-	skipped := false
+	skipped, created := false, false
 	f, changed, err = t.Store.Findings.Update(ctx, repository, id, func(f *model.Finding, exists bool) error {
+		created = !exists
 		stored := slices.Clone(f.Related)
 		if err := merge(f, exists); err != nil {
 			skipped = true
@@ -115,7 +124,7 @@ func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f
 	if skipped {
 		return f, false, nil
 	}
-	if err := t.after(ctx, f, changed, peers); err != nil {
+	if err := t.after(ctx, f, changed && created, changed, peers); err != nil {
 		return f, changed, fmt.Errorf("upsert finding %s: %w", id, err)
 	}
 	return f, changed, nil
@@ -123,7 +132,10 @@ func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f
 
 // after brings what depends on a finding in step with it: the peers' links
 // back to it and the groups showing it.
-func (t *Triage) after(ctx context.Context, f *model.Finding, changed bool, peers []model.Finding) error {
+//
+// created says this call created the finding: its group, when it has no
+// other finding, is then created without reading it first.
+func (t *Triage) after(ctx context.Context, f *model.Finding, created, changed bool, peers []model.Finding) error {
 	for i := range peers {
 		p := &peers[i]
 		linked := slices.Contains(p.Related, f.ID)
@@ -141,6 +153,12 @@ func (t *Triage) after(ctx context.Context, f *model.Finding, changed bool, peer
 	}
 	if f.GroupID == "" {
 		return nil
+	}
+	if created && len(peers) == 0 {
+		done, err := t.createAlertGroup(ctx, f)
+		if done || err != nil {
+			return err
+		}
 	}
 	if !changed {
 		g, err := t.Store.Groups.Get(ctx, f.Repository, f.GroupID)

@@ -60,6 +60,7 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 		return 0, nil
 	}
 	cacheFrom(ctx).clear()
+	RuntimeChanged(t.Store)
 	var images, digests, repos []string
 	for _, w := range []*model.Workload{before, after} {
 		if w == nil {
