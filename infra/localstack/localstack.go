@@ -95,10 +95,12 @@ func QueueConnectionString(port int) string {
 		QueueAccount, QueueAccountKey, queueEndpoint(port))
 }
 
-// StartCosmos starts one Cosmos DB emulator on a free port and waits until it answers.
+// StartCosmos starts one Cosmos DB emulator on a free port and waits until
+// it answers. It runs through infra/cosmosdb-server.js, which turns on the
+// emulator's HTTP keep-alive (as real Cosmos DB keeps connections).
 func StartCosmos(ctx context.Context) (*Process, error) {
-	return startProcess(ctx, "cosmosdb-server", func(port int) []string {
-		return []string{"--host", "127.0.0.1", "-p", fmt.Sprint(port)}
+	return startProcess(ctx, "node", func(port int) []string {
+		return []string{"cosmosdb-server.js", "--host", "127.0.0.1", "-p", fmt.Sprint(port)}
 	}, func(ctx context.Context, port int) error {
 		return httpReady(ctx, CosmosEndpoint(port), true)
 	})
@@ -130,7 +132,11 @@ func startProcess(ctx context.Context, bin string, args func(port int) []string,
 			return nil, err
 		}
 		p := &Process{Name: bin, Port: port, done: make(chan struct{}), log: &tailBuffer{max: 8 << 10}}
-		p.cmd = exec.Command(filepath.Join(dir, "node_modules", ".bin", bin), args(port)...)
+		path := bin
+		if bin != "node" {
+			path = filepath.Join(dir, "node_modules", ".bin", bin)
+		}
+		p.cmd = exec.Command(path, args(port)...)
 		p.cmd.Dir = dir
 		p.cmd.Stdout = p.log
 		p.cmd.Stderr = p.log
