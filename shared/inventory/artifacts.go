@@ -54,6 +54,11 @@ func (i *Inventory) UpdateArtifact(ctx context.Context, digest string, fn func(a
 			return nil, false, fmt.Errorf("update artifact %s: %w", digest, err)
 		}
 		if changed {
+			// The artifact's repository is part of the runtime context
+			// the finding writer may cache; drop this process's copy.
+			if c, ok := i.Findings.(interface{ RuntimeChanged() }); ok {
+				c.RuntimeChanged()
+			}
 			if rec, _, ok := StorageRecord(a); ok && RecordHash(rec) != a.StorageRecordHash {
 				if err := i.enqueue(ctx, StorageSyncRequest(a)); err != nil {
 					return a, true, err

@@ -173,6 +173,10 @@ func runtimeCacheOf(st *cosmos.Store) *runtimeCache {
 	return c.(*runtimeCache)
 }
 
+// RuntimeChanged is RuntimeChanged for this triage's store; the inventory
+// calls it when an artifact's source changed.
+func (t *Triage) RuntimeChanged() { RuntimeChanged(t.Store) }
+
 // RuntimeChanged drops what the process cached of the runtime read from
 // st. Writers of workloads and artifacts call it (WorkloadChanged does), so
 // an instance never scores with a runtime older than its own writes.
