@@ -20,9 +20,11 @@ locals {
 
     priority_mix = <<-KQL
       ${local.kql_app_log}
-      | where msg == "finding scored"
-      | summarize arg_max(TimeGenerated, j) by finding = tostring(j.finding)
-      | summarize findings = count() by priority = tostring(j.priority)
+      | where msg == "reprioritize summary" and tobool(j.complete) and not(tobool(j.resumed))
+      | top 1 by TimeGenerated
+      | mv-expand kv = todynamic(j.openByPriority)
+      | extend priority = tostring(bag_keys(kv)[0])
+      | project priority, findings = toint(kv[priority])
       | render piechart
     KQL
 

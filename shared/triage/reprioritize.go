@@ -68,6 +68,10 @@ type SweepStats struct {
 	Complete         bool          `json:"complete"` // reached the end of the findings
 	LeaseHeld        bool          `json:"leaseHeld"`
 	Duration         time.Duration `json:"durationNs"`
+	// OpenByPriority counts the open findings this run scanned, by
+	// priority after re-scoring; the portal workbook's priority mix reads
+	// it from the summary line of the last complete run.
+	OpenByPriority map[string]int `json:"openByPriority,omitempty"`
 }
 
 const (
@@ -150,11 +154,19 @@ func (t *Triage) Reprioritize(ctx context.Context, o SweepOptions) (SweepStats, 
 		"scanned", r.stats.Scanned, "changed", r.stats.Changed, "groupsRefreshed", r.stats.GroupsRefreshed,
 		"enqueued", r.stats.Enqueued, "drift", r.stats.Drift, "workloadsUpdated", r.stats.WorkloadsUpdated,
 		"errors", r.stats.Errors, "resumed", r.stats.Resumed, "complete", r.stats.Complete,
-		"durationMs", r.stats.Duration.Milliseconds())
+		"durationMs", r.stats.Duration.Milliseconds(), "openByPriority", r.stats.OpenByPriority)
 	if runErr != nil {
 		return r.stats, fmt.Errorf("reprioritize: %w", runErr)
 	}
 	return r.stats, nil
+}
+
+// pick is the stored finding when the re-score wrote one, else the one read.
+func pick(stored, read *model.Finding) *model.Finding {
+	if stored != nil {
+		return stored
+	}
+	return read
 }
 
 // stopMargin is the part of the budget kept free to finish the page at
@@ -256,6 +268,12 @@ func (r *sweep) findings(ctx context.Context, sc *sweepScorer) error {
 		for i := range docs {
 			r.stats.Scanned++
 			stored, err := r.t.rescore(ctx, &docs[i], sc.score)
+			if now := pick(stored, &docs[i]); err == nil && now.State.Active() {
+				if r.stats.OpenByPriority == nil {
+					r.stats.OpenByPriority = map[string]int{}
+				}
+				r.stats.OpenByPriority[string(now.Priority)]++
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return err

@@ -86,6 +86,16 @@ func TestReprioritizeWritesOnlyWhatChanged(t *testing.T) {
 	if st.Scanned != 13 || st.Changed != 0 || st.Enqueued != 0 || st.Drift != 1 || !st.Complete || st.Errors != 0 {
 		t.Fatalf("idle run = %+v", st)
 	}
+	// The priority mix counts every open finding scanned, by its priority.
+	wantMix := map[string]int{}
+	for _, f := range append(append([]model.Finding{}, cves...), *otherStored) {
+		if f.State.Active() {
+			wantMix[string(f.Priority)]++
+		}
+	}
+	if fmt.Sprint(st.OpenByPriority) != fmt.Sprint(wantMix) || len(wantMix) == 0 {
+		t.Fatalf("open by priority = %v, want %v", st.OpenByPriority, wantMix)
+	}
 	rec.reset()
 
 	// The workload gains sensitive data behind the app's back (no

@@ -127,17 +127,7 @@ func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f
 	if err := t.after(ctx, f, changed && created, changed, peers); err != nil {
 		return f, changed, fmt.Errorf("upsert finding %s: %w", id, err)
 	}
-	if changed {
-		t.logScored(f)
-	}
 	return f, changed, nil
-}
-
-// logScored writes the line the portal workbook's priority mix reads
-// (the latest line per finding wins there).
-func (t *Triage) logScored(f *model.Finding) {
-	t.logger().Info("finding scored", "finding", f.ID, "repository", f.Repository,
-		"priority", string(f.Priority), "score", f.Score, "state", string(f.State))
 }
 
 // after brings what depends on a finding in step with it: the peers' links

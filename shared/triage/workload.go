@@ -186,6 +186,5 @@ func (t *Triage) rescore(ctx context.Context, f *model.Finding, score scorer) (*
 	if !changed {
 		return nil, nil
 	}
-	t.logScored(stored)
 	return stored, nil
 }
