@@ -158,10 +158,11 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 // syncGroup reconciles a finding group's GitHub issue and Defender
 // governance assignment.
 //
-// TODO(lead): group sync (issues, labels, assignees, comments, governance
-// assignments) is not implemented yet; the lead decides who owns it. Until
-// then the request is acknowledged and logged, and the nightly sweep
-// re-enqueues any group whose last sync is behind.
+// Group sync (issues, labels, assignees, comments, governance
+// assignments) is not built yet: no issue covers it so far (see the README's
+// status). Until it is, the request is acknowledged and logged, and the
+// nightly sweep re-enqueues every group whose last sync is behind, so no
+// desired change is lost when it ships.
 func syncGroup(_ context.Context, log *slog.Logger, req queue.SyncRequest) error {
 	log.Warn("group sync not implemented yet", "repository", req.Repository, "groupId", req.GroupID)
 	return nil
