@@ -42,9 +42,9 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	srv.HandleTrigger(Function, h.Handle)
 }
 
-// backfillSlice is how long one invocation backfills before handing the
-// rest to a fresh message.
-const backfillSlice = 5 * time.Minute
+// BackfillSlice is how long one invocation backfills before handing the
+// rest to a fresh message (a variable so tests can make it tiny).
+var BackfillSlice = 5 * time.Minute
 
 // Handler handles one sync request.
 type Handler struct {
@@ -139,7 +139,7 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 		b.Logger = log
 		// Stay well inside the host's functionTimeout (10 min); a large
 		// org resumes from its saved cursors in the next message.
-		b.MaxRuntime = backfillSlice
+		b.MaxRuntime = BackfillSlice
 		_, err := b.Backfill(ctx, req.Org)
 		if errors.Is(err, ghapp.ErrIncomplete) {
 			log.Info("backfill continues in a new message", "org", req.Org)

@@ -12,9 +12,11 @@ import (
 	"strings"
 	gosync "sync"
 	"testing"
+	"time"
 
 	syncfn "github.com/runtimelink/runtimelink/functions/sync"
 	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
@@ -87,7 +89,7 @@ type env struct {
 
 // newEnv runs the sync function against a fake GitHub: githubtest for App
 // authentication and attestations, the metadata fake for the records.
-func newEnv(t *testing.T, dryRun bool) *env {
+func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 	t.Helper()
 	store, _ := inventorytest.Store(t)
 	sy := &inventorytest.Sync{}
@@ -112,6 +114,9 @@ func newEnv(t *testing.T, dryRun bool) *env {
 		d.Config.Secrets.DeploymentsToken:    inventorytest.Token,
 		d.Config.Secrets.GitHubAppPrivateKey: string(gh.PrivateKeyPEM),
 	})
+	for _, o := range opts {
+		o(d)
+	}
 	ctx := context.Background()
 	if _, err := store.Installations.Create(ctx, &model.Installation{ID: model.InstallationDocID("octo-org"), Org: "octo-org",
 		InstallationID: installation, Status: model.InstallationActive}); err != nil {
@@ -353,5 +358,50 @@ func TestStorageSyncFindsTheSourceOfAnUnmappedImage(t *testing.T) {
 	}
 	if posts := e.meta.posts(); len(posts) != 1 || !strings.HasSuffix(posts[0].Path, "/storage-record") {
 		t.Errorf("posts = %+v", posts)
+	}
+}
+
+// A backfill that runs out of its slice hands the rest to a fresh message
+// on the queue; following those messages loads every alert exactly once.
+func TestBackfillContinuesInFreshMessages(t *testing.T) {
+	// A clock that moves, so the slice runs out.
+	e := newEnv(t, false, func(d *app.Deps) { d.Now = time.Now })
+	old := syncfn.BackfillSlice
+	syncfn.BackfillSlice = time.Nanosecond // every run stops after its first page
+	t.Cleanup(func() { syncfn.BackfillSlice = old })
+	const perSource = 150 // two pages of 100 per source
+	repos := []string{"octo-org/app", "octo-org/api"}
+	for _, s := range []model.Source{model.SourceCodeScanning, model.SourceDependabot, model.SourceSecretScanning} {
+		e.gh.SetAlerts("octo-org", s, githubtest.GenerateAlerts(t, s, perSource, repos...))
+	}
+	req := queue.SyncRequest{Kind: queue.KindBackfill, Org: "octo-org"}
+	runs := 0
+	for {
+		e.sync.Reset()
+		if r := e.run(t, req); r.Status != http.StatusOK {
+			t.Fatalf("backfill run %d: status %d", runs+1, r.Status)
+		}
+		runs++
+		next := e.sync.Requests(queue.KindBackfill)
+		if len(next) == 0 {
+			break
+		}
+		if len(next) != 1 || next[0] != req {
+			t.Fatalf("run %d re-enqueued %+v, want one %+v", runs, next, req)
+		}
+		if runs > 20 {
+			t.Fatal("the backfill never finishes")
+		}
+	}
+	if runs < 2 {
+		t.Fatalf("finished in %d run(s); the slice should have forced a continuation", runs)
+	}
+	n := 0
+	err := e.store.Findings.Query(context.Background(), cosmos.Query{SQL: "SELECT * FROM c"}, func(*model.Finding) error { n++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3*perSource {
+		t.Fatalf("findings = %d after %d runs, want %d", n, runs, 3*perSource)
 	}
 }
