@@ -176,11 +176,10 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 		if deployFactor(f) == policy.Deployment.Production && f.Deployed {
 			rep.Production++
 		}
-		base := baseScore(f)
-		switch bp := policy.Bands.Priority(base); {
-		case f.Priority.Rank() > bp.Rank():
+		switch _, moved := policy.Movement(f); moved {
+		case 1:
 			rep.Raised++
-		case f.Priority.Rank() < bp.Rank():
+		case -1:
 			rep.Lowered++
 		}
 		top = keepTop(top, *f)
@@ -237,15 +236,6 @@ func priorityCounts(counts map[model.Priority]int, total int) []PriorityCount {
 	return out
 }
 
-func baseScore(f *model.Finding) float64 {
-	for _, x := range f.Explanation.Factors {
-		if x.Name == scoring.FactorBase {
-			return x.Value
-		}
-	}
-	return f.Score
-}
-
 func deployFactor(f *model.Finding) float64 {
 	for _, x := range f.Explanation.Factors {
 		if x.Name == scoring.FactorDeployment {
@@ -256,12 +246,13 @@ func deployFactor(f *model.Finding) float64 {
 }
 
 func topFinding(p scoring.Policy, rank int, f model.Finding) TopFinding {
-	t := TopFinding{Rank: rank, F: f, Base: baseScore(&f), Capped: f.Explanation.Capped}
-	t.BasePriority = p.Bands.Priority(t.Base)
-	switch {
-	case f.Priority.Rank() > t.BasePriority.Rank():
+	t := TopFinding{Rank: rank, F: f, Base: scoring.BaseOf(&f), Capped: f.Explanation.Capped}
+	var moved int
+	t.BasePriority, moved = p.Movement(&f)
+	switch moved {
+	case 1:
 		t.Move = "raised"
-	case f.Priority.Rank() < t.BasePriority.Rank():
+	case -1:
 		t.Move = "lowered"
 	}
 	switch {

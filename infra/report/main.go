@@ -157,17 +157,12 @@ func printTable(out io.Writer, p scoring.Policy, fs []model.Finding) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PRIORITY\tSCORE\tBASE\tRUNTIME\tREPOSITORY\tFINDING\tTOP FACTORS")
 	for _, f := range fs {
-		base := f.Score
-		for _, x := range f.Explanation.Factors {
-			if x.Name == scoring.FactorBase {
-				base = x.Value
-			}
-		}
+		base := scoring.BaseOf(&f)
 		move := "="
-		switch bp := p.Bands.Priority(base); {
-		case f.Priority.Rank() > bp.Rank():
+		switch bp, moved := p.Movement(&f); moved {
+		case 1:
 			move = "raised from " + string(bp)
-		case f.Priority.Rank() < bp.Rank():
+		case -1:
 			move = "lowered from " + string(bp)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Priority, num(f.Score), num(base), move, f.Repository, title(&f), factors(&f))
