@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -206,7 +207,7 @@ func legacyCVEs(s *SubAssessment, ad fields) ([]CVE, error) {
 	base := s.baseCVE()
 	base.Digest = strings.ToLower(ad.str("imageDigest"))
 	base.Repository = ad.str("repositoryName")
-	base.Registry = strings.ToLower(firstNonEmpty(ad.str("registryHost"), acrLoginServer(s.ResourceID)))
+	base.Registry = strings.ToLower(firstNonEmpty(ad.str("registryHost"), mapping.ACRLoginServer(s.ResourceID)))
 	if base.Digest == "" {
 		img := imageFromResourceID(s.Resource.ID)
 		base.Repository, base.Digest = firstNonEmpty(base.Repository, img.repo), img.digest
@@ -334,25 +335,4 @@ func armID(id string) string {
 		return id
 	}
 	return ""
-}
-
-// acrLoginServer derives the login server from an ACR resource id. The legacy
-// format names no registry host; an ACR's login server is its name under
-// azurecr.io in the public cloud (sovereign clouds use other suffixes, which
-// this cannot know: their legacy records read with that assumption).
-func acrLoginServer(resourceID string) string {
-	const seg = "/providers/microsoft.containerregistry/registries/"
-	lower := strings.ToLower(resourceID)
-	i := strings.Index(lower, seg)
-	if i < 0 {
-		return ""
-	}
-	name := lower[i+len(seg):]
-	if j := strings.Index(name, "/"); j >= 0 {
-		name = name[:j]
-	}
-	if name == "" {
-		return ""
-	}
-	return name + ".azurecr.io"
 }

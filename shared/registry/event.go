@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/runtimelink/runtimelink/shared/mapping"
 )
 
 // Kind is the event type, as Event Grid names it.
@@ -195,7 +197,7 @@ func ParseEvent(raw []byte) (Event, error) {
 		ev.Tag = firstNonEmpty(ev.Tag, tag)
 		ev.Digest = firstNonEmpty(ev.Digest, digest)
 	}
-	ev.Registry = strings.ToLower(firstNonEmpty(data.Request.Host, urlHost(t.URL), acrLoginServer(ev.Topic)))
+	ev.Registry = strings.ToLower(firstNonEmpty(data.Request.Host, urlHost(t.URL), mapping.ACRLoginServer(ev.Topic)))
 
 	if ev.Repository == "" {
 		return Event{}, fmt.Errorf("%w: %s event %s names no repository", ErrMalformed, ev.Kind, ev.ID)
@@ -304,23 +306,6 @@ func urlHost(s string) string {
 		return ""
 	}
 	return u.Host
-}
-
-// acrLoginServer derives the login server from the registry's resource id;
-// the public cloud's azurecr.io suffix is assumed (request.host, present in
-// ACR's events, is preferred over this).
-func acrLoginServer(resourceID string) string {
-	const seg = "/providers/microsoft.containerregistry/registries/"
-	lower := strings.ToLower(resourceID)
-	i := strings.Index(lower, seg)
-	if i < 0 {
-		return ""
-	}
-	name, _, _ := strings.Cut(lower[i+len(seg):], "/")
-	if name == "" {
-		return ""
-	}
-	return name + ".azurecr.io"
 }
 
 func firstNonEmpty(s ...string) string {
