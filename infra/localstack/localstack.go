@@ -198,7 +198,8 @@ func httpReady(ctx context.Context, url string, insecure bool) error {
 	return nil // any HTTP answer means it is serving
 }
 
-// Stop kills the process group and waits for it to exit.
+// Stop kills the process group (SIGKILL, as a crash would) and waits for it
+// to exit.
 func (p *Process) Stop() {
 	if p == nil || p.cmd == nil || p.cmd.Process == nil {
 		return
@@ -209,9 +210,6 @@ func (p *Process) Stop() {
 	case <-time.After(10 * time.Second):
 	}
 }
-
-// Kill stops the process abruptly (SIGKILL), as a crash would.
-func (p *Process) Kill() { p.Stop() }
 
 // Output returns the tail of the process output, for test failure messages.
 func (p *Process) Output() string { return p.log.String() }

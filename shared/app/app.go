@@ -55,7 +55,9 @@ func credential() (azcore.TokenCredential, error) {
 // the local emulators it creates the database, containers and queue.
 func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps, error) {
 	d := &Deps{Config: cfg, Logger: logger, Now: time.Now, Checks: map[string]Pinger{}}
-	needCred := !cfg.Cosmos.Key.IsSet() || cfg.Storage.UsesIdentity() || len(cfg.ARM.Subscriptions) > 0
+	// One credential (the managed identity in Azure) for everything that
+	// needs one: Cosmos DB, the queue, Key Vault and Resource Graph.
+	needCred := !cfg.Cosmos.Key.IsSet() || cfg.Storage.UsesIdentity() || cfg.KeyVaultURL != "" || len(cfg.ARM.Subscriptions) > 0
 	if needCred {
 		c, err := credential()
 		if err != nil {
@@ -94,7 +96,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	d.Sync = q
 	d.Checks["queue"] = q
 
-	secrets, err := keyvault.New(cfg)
+	secrets, err := keyvault.New(cfg, d.Credential)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}

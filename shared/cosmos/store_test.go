@@ -377,7 +377,7 @@ func TestEmulatorKilledDuringWrite(t *testing.T) {
 	// 4 KiB of it are on the wire: the process dies mid-request.
 	kill := &killingTransport{
 		base:  &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec
-		after: 4096, kill: proc.Kill,
+		after: 4096, kill: proc.Stop,
 	}
 	viaKiller, err := cosmos.Open(ctx, cosmos.Options{
 		Endpoint: endpoint, Key: localstack.CosmosKey, Database: "killtest",

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/runtimelink/runtimelink/shared/config"
 )
@@ -59,10 +59,10 @@ func Check(ctx context.Context, p Provider, names ...string) error {
 	return nil
 }
 
-// New returns the provider cfg asks for: Key Vault with
-// DefaultAzureCredential (the managed identity in Azure) when KEYVAULT_URL is
-// set, else the local plain settings under the configured secret names.
-func New(cfg *config.Config) (Provider, error) {
+// New returns the provider cfg asks for: Key Vault read with cred (the
+// app's managed identity in Azure) when KEYVAULT_URL is set, else the local
+// plain settings under the configured secret names.
+func New(cfg *config.Config, cred azcore.TokenCredential) (Provider, error) {
 	if cfg.KeyVaultURL == "" {
 		return NewEnv(map[string]string{
 			cfg.Secrets.GitHubAppPrivateKey: cfg.GitHub.AppPrivateKey.Value(),
@@ -70,9 +70,8 @@ func New(cfg *config.Config) (Provider, error) {
 			cfg.Secrets.DeploymentsToken:    cfg.DeploymentsToken.Value(),
 		}), nil
 	}
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
-	if err != nil {
-		return nil, fmt.Errorf("create Azure credential for Key Vault: %w", err)
+	if cred == nil {
+		return nil, errors.New("Key Vault is configured but no Azure credential was given")
 	}
 	return NewVault(cfg.KeyVaultURL, cred, nil)
 }

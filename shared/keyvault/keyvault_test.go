@@ -31,7 +31,7 @@ func TestNewLocalServesSettingsUnderSecretNames(t *testing.T) {
 		"DEPLOYMENTS_TOKEN":                 "deploy-VALUE-1",
 		"GITHUB_WEBHOOK_SECRET_SECRET_NAME": "hook",
 	})
-	p, err := New(cfg)
+	p, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +56,15 @@ func TestNewLocalServesSettingsUnderSecretNames(t *testing.T) {
 
 func TestNewWithKeyVaultURLUsesVault(t *testing.T) {
 	cfg := loadConfig(t, map[string]string{"KEYVAULT_URL": "https://rtl-kv.vault.azure.net"})
-	p, err := New(cfg)
+	p, err := New(cfg, &fakeCredential{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := p.(*Vault); !ok {
 		t.Fatalf("New with KEYVAULT_URL = %T, want *Vault", p)
+	}
+	if _, err := New(cfg, nil); err == nil {
+		t.Fatal("New with KEYVAULT_URL and no credential accepted")
 	}
 }
 
