@@ -1,161 +1,199 @@
 package githubtest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
-// TestdataDir finds the repository's testdata/github folder by walking up
-// from the test's working directory to the module root.
-func TestdataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("githubtest: working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "testdata", "github")
-			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("githubtest: module root %s has no testdata/github: %v", dir, err)
-			}
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("githubtest: no go.mod above the working directory")
-		}
-		dir = parent
+// The organisation-wide GHAS alert listings and the orgs that hold them.
+
+type org struct {
+	id     int64
+	login  string
+	alerts map[model.Source][]json.RawMessage
+}
+
+// alertPaths: the URL segment of each GHAS source.
+var alertPaths = map[model.Source]string{
+	model.SourceCodeScanning:   "code-scanning",
+	model.SourceDependabot:     "dependabot",
+	model.SourceSecretScanning: "secret-scanning",
+}
+
+func (s *Server) handleOrgAlerts(source model.Source) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.handleAlerts(w, r, s.orgByLogin(r.PathValue("org")), source)
 	}
 }
 
-// Payload reads a webhook payload example, e.g. Payload(t, "dependabot_alert", "created.json").
-func Payload(t testing.TB, event, file string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(TestdataDir(t), event, file))
-	if err != nil {
-		t.Fatalf("githubtest: read payload: %v", err)
+// handleOrgIDAlerts serves the /organizations/{id} form the Link headers use.
+func (s *Server) handleOrgIDAlerts(source model.Source) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		s.mu.Lock()
+		o := s.orgByID[id]
+		s.mu.Unlock()
+		s.handleAlerts(w, r, o, source)
 	}
-	return b
 }
 
-// alertTemplates: the webhook payload whose `alert` each source's REST
-// alerts are built from.
-var alertTemplates = map[model.Source][2]string{
-	model.SourceCodeScanning:   {"code_scanning_alert", "created.json"},
-	model.SourceDependabot:     {"dependabot_alert", "created.json"},
-	model.SourceSecretScanning: {"secret_scanning_alert", "reopened.json"},
+// SetAlerts replaces the org-wide alerts of one source (in listing order).
+func (s *Server) SetAlerts(orgLogin string, source model.Source, alerts []json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orgLocked(orgLogin)
+	o.alerts[source] = append([]json.RawMessage(nil), alerts...)
 }
 
-// GenerateAlerts returns n REST alerts of one source, built from the real
-// webhook payload's `alert` object plus the `repository` the org-wide
-// listing adds, spread over repos ("owner/name"; default
-// "octo-org/hello-world"). Alert i has number i+1 and its own URLs and times.
-func GenerateAlerts(t testing.TB, source model.Source, n int, repos ...string) []json.RawMessage {
-	t.Helper()
-	tpl, ok := alertTemplates[source]
+func (s *Server) orgLocked(login string) *org {
+	key := strings.ToLower(login)
+	o, ok := s.orgs[key]
 	if !ok {
-		t.Fatalf("githubtest: no alert template for source %q", source)
+		o = &org{id: int64(9000 + len(s.orgs) + 1), login: login, alerts: make(map[model.Source][]json.RawMessage)}
+		s.orgs[key] = o
+		s.orgByID[o.id] = o
 	}
-	var payload struct {
-		Alert      map[string]any `json:"alert"`
-		Repository map[string]any `json:"repository"`
+	return o
+}
+
+func (s *Server) orgByLogin(login string) *org {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.orgs[strings.ToLower(login)]
+}
+
+// handleAlerts lists alerts the way GitHub does: page numbers by default;
+// cursors (after/before) when asked for, and always for Dependabot, which
+// refuses `page`. The Link header names the org by id, as GitHub's do.
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, o *org, source model.Source) {
+	if o == nil {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
 	}
-	if err := json.Unmarshal(Payload(t, tpl[0], tpl[1]), &payload); err != nil {
-		t.Fatalf("githubtest: decode %s/%s: %v", tpl[0], tpl[1], err)
+	q := r.URL.Query()
+	perPage := 30
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "Invalid per_page")
+			return
+		}
+		perPage = min(n, 100)
 	}
-	if len(repos) == 0 {
-		repos = []string{"octo-org/hello-world"}
-	}
-	seg := alertPaths[source]
-	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	severities := []string{"critical", "high", "medium", "low"}
-	repoObjects := make(map[string]map[string]any, len(repos))
-	for _, r := range repos {
-		repoObjects[r] = repositoryFor(t, payload.Repository, r)
-	}
-	out := make([]json.RawMessage, n)
-	for i := range n {
-		repo := repos[i%len(repos)]
-		number := i + 1
-		a := deepCopy(t, payload.Alert)
-		a["number"] = number
-		a["url"] = fmt.Sprintf("https://api.github.com/repos/%s/%s/alerts/%d", repo, seg, number)
-		a["html_url"] = fmt.Sprintf("https://github.com/%s/security/%s/%d", repo, seg, number)
-		at := base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
-		a["created_at"] = at
-		a["updated_at"] = at
-		a["repository"] = repoObjects[repo] // shared: only marshalled
-		switch source {
-		case model.SourceCodeScanning:
-			// The REST alert carries the most recent instance and the rule's
-			// security severity (the webhook example predates them).
-			if inst, ok := a["instances"].([]any); ok && len(inst) > 0 && a["most_recent_instance"] == nil {
-				a["most_recent_instance"] = inst[0]
+	s.mu.Lock()
+	alerts := o.alerts[source]
+	s.mu.Unlock()
+
+	link := func(set map[string]string, rel string) string {
+		v := url.Values{}
+		for k, vals := range q {
+			if k != "page" && k != "after" && k != "before" {
+				v[k] = vals
 			}
-			if rule, ok := a["rule"].(map[string]any); ok && rule["security_severity_level"] == nil {
-				rule["security_severity_level"] = severities[i%len(severities)]
+		}
+		for k, val := range set {
+			v.Set(k, val)
+		}
+		return fmt.Sprintf(`<%s%s/organizations/%d/%s/alerts?%s>; rel="%s"`,
+			s.srv.URL, s.prefix, o.id, alertPaths[source], v.Encode(), rel)
+	}
+	var start, end int
+	var links []string
+	if source == model.SourceDependabot || q.Has("after") || q.Has("before") {
+		if q.Has("page") {
+			writeError(w, http.StatusBadRequest, "Pagination using the `page` parameter is not supported.")
+			return
+		}
+		end = len(alerts)
+		switch {
+		case q.Get("after") != "":
+			i, ok := decodeCursor(q.Get("after"), len(alerts))
+			if !ok {
+				writeError(w, http.StatusBadRequest, "Invalid cursor")
+				return
 			}
-			a["instances_url"] = fmt.Sprintf("https://api.github.com/repos/%s/code-scanning/alerts/%d/instances", repo, number)
-		case model.SourceSecretScanning:
-			// The webhook example is minimal; the REST alert has these.
-			setDefault(a, "state", "open")
-			setDefault(a, "secret_type_display_name", "Adafruit IO Key")
-			setDefault(a, "validity", "unknown")
-			setDefault(a, "locations_url", fmt.Sprintf("https://api.github.com/repos/%s/secret-scanning/alerts/%d/locations", repo, number))
-			setDefault(a, "push_protection_bypassed", false)
-			setDefault(a, "publicly_leaked", false)
-			setDefault(a, "multi_repo", false)
+			start = i + 1
+		case q.Get("before") != "":
+			i, ok := decodeCursor(q.Get("before"), len(alerts))
+			if !ok {
+				writeError(w, http.StatusBadRequest, "Invalid cursor")
+				return
+			}
+			start = max(0, i-perPage)
+			end = i
 		}
-		b, err := json.Marshal(a)
-		if err != nil {
-			t.Fatalf("githubtest: encode alert: %v", err)
+		end = min(end, start+perPage)
+		if start > 0 {
+			links = append(links, link(map[string]string{"before": encodeCursor(start)}, "prev"))
 		}
-		out[i] = b
+		if end < len(alerts) {
+			links = append(links, link(map[string]string{"after": encodeCursor(end - 1)}, "next"))
+		}
+	} else {
+		page := 1
+		if v := q.Get("page"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				writeError(w, http.StatusBadRequest, "Invalid page")
+				return
+			}
+			page = n
+		}
+		last := max(1, (len(alerts)+perPage-1)/perPage)
+		start = min((page-1)*perPage, len(alerts))
+		end = min(start+perPage, len(alerts))
+		if page > 1 {
+			links = append(links, link(map[string]string{"page": strconv.Itoa(page - 1)}, "prev"))
+		}
+		if page < last {
+			links = append(links, link(map[string]string{"page": strconv.Itoa(page + 1)}, "next"),
+				link(map[string]string{"page": strconv.Itoa(last)}, "last"))
+		}
+		if page > 1 {
+			links = append(links, link(map[string]string{"page": "1"}, "first"))
+		}
 	}
-	return out
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	size := 2 + end - start
+	for _, a := range alerts[start:end] {
+		size += len(a)
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, a := range alerts[start:end] {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, a...)
+	}
+	buf = append(buf, ']')
+	_, _ = w.Write(buf)
 }
 
-func repositoryFor(t testing.TB, tpl map[string]any, fullName string) map[string]any {
-	r := deepCopy(t, tpl)
-	owner, name := fullName, fullName
-	for i := range fullName {
-		if fullName[i] == '/' {
-			owner, name = fullName[:i], fullName[i+1:]
-			break
-		}
-	}
-	r["id"] = repoID(fullName)
-	r["name"] = name
-	r["full_name"] = fullName
-	r["html_url"] = "https://github.com/" + fullName
-	r["url"] = "https://api.github.com/repos/" + fullName
-	if o, ok := r["owner"].(map[string]any); ok {
-		o["login"] = owner
-	}
-	return r
+// Cursors are opaque to clients, like GitHub's; here they name a position.
+func encodeCursor(i int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("cursor:v2:" + strconv.Itoa(i)))
 }
 
-func setDefault(m map[string]any, k string, v any) {
-	if m[k] == nil {
-		m[k] = v
-	}
-}
-
-func deepCopy(t testing.TB, m map[string]any) map[string]any {
-	b, err := json.Marshal(m)
+func decodeCursor(c string, n int) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		t.Fatalf("githubtest: copy: %v", err)
+		return 0, false
 	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("githubtest: copy: %v", err)
+	v, ok := strings.CutPrefix(string(b), "cursor:v2:")
+	i, err := strconv.Atoi(v)
+	if !ok || err != nil || i < 0 || i >= n {
+		return 0, false
 	}
-	return out
+	return i, true
 }

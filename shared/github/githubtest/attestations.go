@@ -11,6 +11,14 @@ import (
 	"testing"
 )
 
+type storedAttestation struct {
+	repositoryID  int64
+	bundle        json.RawMessage
+	predicateType string
+	blobID        string
+	onlyByURL     bool
+}
+
 // Attestation is one attestation kept for a digest.
 type Attestation struct {
 	// Repository ("owner/name") the attestation belongs to; its id is derived.
