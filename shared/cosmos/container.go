@@ -19,13 +19,15 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
+// The store's sentinel errors are model's, so domain code can test for
+// them without importing this package.
 var (
 	// ErrNotFound: the document does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = model.ErrNotFound
 	// ErrPreconditionFailed: an ETag-guarded write kept losing to other writers.
-	ErrPreconditionFailed = errors.New("concurrent update: etag precondition failed")
+	ErrPreconditionFailed = model.ErrPreconditionFailed
 	// ErrSkip, returned by an Update callback, means "write nothing".
-	ErrSkip = errors.New("skip write")
+	ErrSkip = model.ErrSkip
 )
 
 // maxAttempts bounds the retry-on-conflict loop of Update.
