@@ -9,9 +9,9 @@ import (
 	"fmt"
 
 	"github.com/runtimelink/runtimelink/shared/app"
-	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
@@ -41,7 +41,7 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	t.Logger = log
 	o := triage.SweepOptions{Holder: inv.ID, MaxRuntime: d.Config.ReprioritizeMaxRuntime, Logger: log}
 	if subs := d.Config.ARM.Subscriptions; len(subs) > 0 {
-		g, err := defender.NewGraphClient(d.Credential, defender.GraphOptions{Endpoint: d.Config.ARM.Endpoint, Subscriptions: subs})
+		g, err := resourcegraph.NewClient(d.Credential, resourcegraph.Options{Endpoint: d.Config.ARM.Endpoint, Subscriptions: subs})
 		if err != nil {
 			return fmt.Errorf("resource graph: %w", err)
 		}

@@ -22,7 +22,7 @@ import (
 // LeaseID is the lease document of the nightly run.
 const LeaseID = "reprioritize"
 
-// AttackPathSource pulls Defender CSPM attack paths (defender.GraphClient
+// AttackPathSource pulls Defender CSPM attack paths (resourcegraph.Client
 // against Azure Resource Graph).
 type AttackPathSource interface {
 	AttackPaths(ctx context.Context) ([]defender.AttackPath, error)

@@ -16,10 +16,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 )
 
 // clock is a settable clock, started at the real time so the emulator's
@@ -237,7 +237,7 @@ func TestReprioritizeReenqueuesDrift(t *testing.T) {
 func resourceGraph(t *testing.T) *httptest.Server {
 	body := testdata(t, "defender/attackpaths-resourcegraph.json")
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/providers/Microsoft.ResourceGraph/resources" || r.URL.Query().Get("api-version") != defender.ResourceGraphAPIVersion {
+		if r.Method != http.MethodPost || r.URL.Path != "/providers/Microsoft.ResourceGraph/resources" || r.URL.Query().Get("api-version") != resourcegraph.APIVersion {
 			t.Errorf("unexpected request %s %s", r.Method, r.URL)
 			http.NotFound(w, r)
 			return
@@ -271,7 +271,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 	tr, _ := newTriage(t)
 	ctx := ctxT(t)
 	srv := resourceGraph(t)
-	graph, err := defender.NewGraphClient(staticToken{}, defender.GraphOptions{
+	graph, err := resourcegraph.NewClient(staticToken{}, resourcegraph.Options{
 		Endpoint: srv.URL, Subscriptions: []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"},
 		ClientOptions: policy.ClientOptions{Transport: srv.Client()},
 	})

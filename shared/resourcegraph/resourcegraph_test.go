@@ -1,4 +1,4 @@
-package defender
+package resourcegraph
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +18,72 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
+
+const (
+	sub       = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+	clusterID = sub + "/resourceGroups/rg-octo-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod-eus"
+)
+
+// sampleMap decodes a Defender sample of the repository's testdata so a
+// test can derive a variation from it.
+func sampleMap(t testing.TB, name string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../testdata/defender", name))
+	if err != nil {
+		t.Fatalf("read sample: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("decode sample %s: %v", name, err)
+	}
+	return m
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// set walks a dotted path ("properties.riskLevel") and sets the value.
+func set(m map[string]any, path string, v any) {
+	keys := strings.Split(path, ".")
+	cur := m
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := cur[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cur[k] = next
+		}
+		cur = next
+	}
+	cur[keys[len(keys)-1]] = v
+}
+
+// deepCopy copies decoded JSON.
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
 
 const fakeToken = "fake-arm-token-7f3a"
 
@@ -115,7 +181,7 @@ func twoPages(t *testing.T) map[string]string {
 
 	first := map[string]any{"totalRecords": 2, "count": 1, "resultTruncated": "false", "$skipToken": "ew0KICAiJGlkIjogIjEiLA0K", "data": []any{row}}
 
-	second := recase(row, func(s string) string { return s }).(map[string]any) // deep copy
+	second := deepCopy(row).(map[string]any)
 	second["id"] = sub + "/providers/Microsoft.Security/attackPaths/99999999-0000-4000-8000-000000000001"
 	second["name"] = "99999999-0000-4000-8000-000000000001"
 	set(second, "properties.riskLevel", "High")
@@ -130,12 +196,12 @@ func twoPages(t *testing.T) map[string]string {
 	return map[string]string{"": string(mustJSON(t, first)), "ew0KICAiJGlkIjogIjEiLA0K": string(mustJSON(t, last))}
 }
 
-func newTestGraph(t *testing.T, g *graphServer, cred azcore.TokenCredential) (*GraphClient, *httptest.Server) {
+func newTestGraph(t *testing.T, g *graphServer, cred azcore.TokenCredential) (*Client, *httptest.Server) {
 	t.Helper()
 	g.t = t
 	srv := httptest.NewTLSServer(g)
 	t.Cleanup(srv.Close)
-	c, err := NewGraphClient(cred, GraphOptions{
+	c, err := NewClient(cred, Options{
 		Endpoint:      srv.URL,
 		Subscriptions: []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"},
 		ClientOptions: policy.ClientOptions{
@@ -191,7 +257,7 @@ func TestAttackPathsPagesAndMaps(t *testing.T) {
 		p.EntryPoint != "aks-prod-eus/shop/checkout-api" || p.Target != "stoctopii" ||
 		p.EntryPointResourceID != lowerCluster || p.TargetResourceID != lowerStorage ||
 		!slices.Equal(p.ResourceIDs, []string{lowerCluster, lowerStorage}) || len(p.Entities) != 2 ||
-		p.Entities[0] != (Entity{InternalID: "aks-prod-eus/shop/checkout-api", Name: "checkout-api", Type: "KubernetesPod", ResourceID: lowerCluster}) {
+		p.Entities[0] != (defender.Entity{InternalID: "aks-prod-eus/shop/checkout-api", Name: "checkout-api", Type: "KubernetesPod", ResourceID: lowerCluster}) {
 		t.Errorf("first attack path = %+v", p)
 	}
 	q := paths[1]
@@ -263,7 +329,7 @@ func TestGraphQueryErrors(t *testing.T) {
 		g := &graphServer{pages: twoPages(t)}
 		c, _ := newTestGraph(t, g, &fakeCredential{})
 		stop := errors.New("stop")
-		if err := c.Query(context.Background(), AttackPathsQuery, func(json.RawMessage) error { return stop }); !errors.Is(err, stop) {
+		if err := c.Query(context.Background(), defender.AttackPathsQuery, func(json.RawMessage) error { return stop }); !errors.Is(err, stop) {
 			t.Fatalf("error = %v", err)
 		}
 		if len(g.requests) != 1 {
@@ -274,7 +340,7 @@ func TestGraphQueryErrors(t *testing.T) {
 		g := &graphServer{pages: twoPages(t), t: t}
 		srv := httptest.NewServer(g)
 		defer srv.Close()
-		c, err := NewGraphClient(&fakeCredential{}, GraphOptions{Endpoint: srv.URL})
+		c, err := NewClient(&fakeCredential{}, Options{Endpoint: srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,16 +350,16 @@ func TestGraphQueryErrors(t *testing.T) {
 	})
 }
 
-func TestNewGraphClientValidates(t *testing.T) {
-	if _, err := NewGraphClient(nil, GraphOptions{}); err == nil {
+func TestNewClientValidates(t *testing.T) {
+	if _, err := NewClient(nil, Options{}); err == nil {
 		t.Error("nil credential accepted")
 	}
 	for _, e := range []string{"management.azure.com", "://x", "ftp://arm.example"} {
-		if _, err := NewGraphClient(&fakeCredential{}, GraphOptions{Endpoint: e}); err == nil {
+		if _, err := NewClient(&fakeCredential{}, Options{Endpoint: e}); err == nil {
 			t.Errorf("endpoint %q accepted", e)
 		}
 	}
-	c, err := NewGraphClient(&fakeCredential{}, GraphOptions{})
+	c, err := NewClient(&fakeCredential{}, Options{})
 	if err != nil || c.endpoint != DefaultARMEndpoint || c.pageSize != 1000 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
