@@ -25,9 +25,20 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /repos/{owner}/{repo}", s.handleRepo)
 	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", s.handleContents)
 
-	// issues.go: issues.
+	// issues.go: issues, their comments, assignees and labels, issue search.
 	m.HandleFunc("POST /repos/{owner}/{repo}/issues", s.handleCreateIssue)
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues", s.handleListIssues)
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", s.handleGetIssue)
 	m.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.handleUpdateIssue)
+	m.HandleFunc("GET /repositories/{id}/issues/{number}", s.handleGetIssueByRepoID)
+	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.handleCreateComment)
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.handleListComments)
+	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/assignees", s.handleAddAssignees)
+	m.HandleFunc("GET /repos/{owner}/{repo}/assignees/{login}", s.handleCheckAssignee)
+	m.HandleFunc("GET /repos/{owner}/{repo}/labels/{name}", s.handleGetLabel)
+	m.HandleFunc("GET /repos/{owner}/{repo}/labels", s.handleListLabels)
+	m.HandleFunc("POST /repos/{owner}/{repo}/labels", s.handleCreateLabel)
+	m.HandleFunc("GET /search/issues", s.handleSearchIssues)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Not Found") })
 	s.mux = m

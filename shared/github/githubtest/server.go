@@ -92,7 +92,10 @@ type Server struct {
 	attestations  map[string][]storedAttestation
 	blobs         map[string][]byte
 	installations []installation
-	issues        map[string]int
+	repos         map[string]*repoIssues // by lower-case "owner/name"
+	nextID        int64                  // label and comment ids
+	content       ContentLimits
+	writes        map[int64][]time.Time // content-creating requests per installation, last hour
 	faults        []*faultState
 	requests      []Request
 }
@@ -141,7 +144,8 @@ func New(t testing.TB, opts ...Option) *Server {
 		files:        make(map[string]map[string][]byte),
 		attestations: make(map[string][]storedAttestation),
 		blobs:        make(map[string][]byte),
-		issues:       make(map[string]int),
+		repos:        make(map[string]*repoIssues),
+		writes:       make(map[int64][]time.Time),
 	}
 	for _, o := range opts {
 		o(s)
@@ -279,6 +283,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.rateHeadersLocked(w, qkey, now)
 		s.mu.Unlock()
 		rec.Status = writeFault(w, f)
+		return
+	}
+	if status, retry := s.contentLimitLocked(r.Method, id, now); status != 0 {
+		s.rateHeadersLocked(w, qkey, now)
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		rec.Status = writeErrorDoc(w, status, secondaryMessage,
+			"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits")
 		return
 	}
 	q := s.quotaLocked(qkey)
