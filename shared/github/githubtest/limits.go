@@ -50,7 +50,9 @@ func (l ContentLimits) withDefaults() ContentLimits {
 // SecondaryLimited counts the requests answered with a secondary limit
 // (403 or 429 from the content limits or an injected fault).
 func (s *Server) SecondaryLimited() int {
-	return s.Count(func(r Request) bool { return r.Status == http.StatusForbidden || r.Status == http.StatusTooManyRequests })
+	return s.Count(func(r Request) bool {
+		return r.Status == http.StatusForbidden || r.Status == http.StatusTooManyRequests
+	})
 }
 
 // contentLimitLocked counts a content-creating request of an installation
