@@ -18,6 +18,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/remediation"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
@@ -29,7 +30,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"lower":  func(p model.Priority) string { return strings.ToLower(string(p)) },
 	"score":  func(v float64) string { return fmtNum(v) },
 	"short":  shortDigest,
-	"source": triage.SourceName,
+	"source": remediation.SourceName,
 }).Parse(reportHTML))
 
 // topFindings is how many findings the report explains.
@@ -265,7 +266,7 @@ func topFinding(p scoring.Policy, rank int, f model.Finding) TopFinding {
 	}
 	for _, x := range f.Explanation.Factors {
 		t.Sum += x.Contribution
-		row := FactorRow{Name: x.Name, Effect: triage.FactorEffect(x), Change: signed(x.Contribution), Source: x.Source, Kind: "same"}
+		row := FactorRow{Name: x.Name, Effect: remediation.FactorEffect(x), Change: signed(x.Contribution), Source: x.Source, Kind: "same"}
 		switch {
 		case x.Name == scoring.FactorBase:
 			row.Kind, row.Change = "base", fmtNum(x.Contribution)

@@ -305,6 +305,12 @@ const (
 	GroupResolved     GroupStatus = "resolved"
 )
 
+// Group kinds (Group.Kind).
+const (
+	GroupKindImage = "image" // every CVE of one image built from the repository
+	GroupKindAlert = "alert" // one GHAS (or Defender) alert
+)
+
 // Group is one finding group = one GitHub issue.
 type Group struct {
 	Meta
@@ -315,6 +321,10 @@ type Group struct {
 	FindingIDs []string    `json:"findingIds"`
 	Status     GroupStatus `json:"status"`
 	StatusAt   time.Time   `json:"statusAt"`
+	// Owners are the CODEOWNERS owners of the group's affected path, as
+	// written ("@user", "@org/team"), resolved by the sync step: users are
+	// assigned, teams mentioned in the body.
+	Owners []string `json:"owners,omitempty"`
 
 	Desired DesiredIssue `json:"desired"`
 	Synced  SyncedIssue  `json:"synced"`
@@ -334,13 +344,23 @@ type DesiredIssue struct {
 	Hash      string   `json:"hash"` // hash of the whole desired state
 }
 
-// SyncedIssue is what was last written to GitHub.
+// SyncedIssue is what was last written to GitHub: the issue as runtimelink
+// left it. The sync step plans against it instead of reading the issue
+// back, so a group already in step costs no call (remediation.Recorded).
 type SyncedIssue struct {
-	IssueNumber int       `json:"issueNumber,omitempty"`
-	IssueURL    string    `json:"issueUrl,omitempty"`
-	State       string    `json:"state,omitempty"` // open / closed
-	Hash        string    `json:"hash,omitempty"`  // DesiredIssue.Hash last applied
-	At          time.Time `json:"at"`
+	IssueNumber int      `json:"issueNumber,omitempty"`
+	IssueURL    string   `json:"issueUrl,omitempty"`
+	State       string   `json:"state,omitempty"`       // open / closed
+	StateReason string   `json:"stateReason,omitempty"` // completed / not_planned / reopened
+	Hash        string   `json:"hash,omitempty"`        // DesiredIssue.Hash last applied
+	Title       string   `json:"title,omitempty"`
+	BodyHash    string   `json:"bodyHash,omitempty"`
+	Labels      []string `json:"labels,omitempty"`
+	// Assignees are the assignees runtimelink set; people may add others.
+	Assignees []string `json:"assignees,omitempty"`
+	// Notes are the keys of the one-time comments already posted.
+	Notes []string  `json:"notes,omitempty"`
+	At    time.Time `json:"at"`
 }
 
 // DefenderTicket links a group to a Defender governance assignment.

@@ -9,6 +9,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/remediation"
 )
 
 const (
@@ -97,7 +98,7 @@ func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID stri
 		}
 	}
 	slices.Sort(g.FindingIDs)
-	g.Desired = RenderIssue(IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority()})
+	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority()})
 }
 
 // enqueueIfDue enqueues a sync of a group just written whose desired

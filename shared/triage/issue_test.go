@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/remediation"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
 
@@ -41,13 +42,13 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func imageGroup(t *testing.T) IssueInput {
+func imageGroup(t *testing.T) remediation.IssueInput {
 	w := checkoutWorkload(t, true)
 	mdvm := scored(cveFindings(t, "defender/subassessment-mdvm.json", checkoutRepo)[0], w)
 	legacy := scored(cveFindings(t, "defender/subassessment-legacy.json", checkoutRepo)[0], w)
 	fixed := legacy
 	fixed.ID, fixed.CVE, fixed.State = "defender_cve:fixed", "CVE-2020-0001", model.StateFixed
-	return IssueInput{
+	return remediation.IssueInput{
 		Group:    model.Group{ID: mdvm.GroupID, Repository: checkoutRepo, Kind: GroupKindImage, Image: mdvm.Image},
 		Findings: []model.Finding{legacy, fixed, mdvm},
 	}
@@ -55,7 +56,7 @@ func imageGroup(t *testing.T) IssueInput {
 
 func TestRenderIssueImageGroup(t *testing.T) {
 	in := imageGroup(t)
-	d := RenderIssue(in)
+	d := remediation.RenderIssue(in)
 	if !d.Open || d.Priority != model.PriorityCritical {
 		t.Errorf("open=%v priority=%s", d.Open, d.Priority)
 	}
@@ -66,7 +67,7 @@ func TestRenderIssueImageGroup(t *testing.T) {
 
 	// The order the findings come in changes nothing.
 	slices.Reverse(in.Findings)
-	if d2 := RenderIssue(in); d2.Hash != d.Hash || d2.Body != d.Body {
+	if d2 := remediation.RenderIssue(in); d2.Hash != d.Hash || d2.Body != d.Body {
 		t.Error("rendering depends on the order of the findings")
 	}
 }
@@ -76,7 +77,7 @@ func TestRenderIssueAlertGroupWithRelated(t *testing.T) {
 	cve := scored(model.Finding{ID: "defender_cve:x", Repository: dep.Repository, Source: model.SourceDefenderCVE, State: model.StateOpen,
 		CVE: "CVE-2022-25883", Severity: "medium", Image: "ghcr.io/wolfy1339/pika-pack", Related: []string{dep.ID}})
 	dep.Related = []string{cve.ID}
-	d := RenderIssue(IssueInput{
+	d := remediation.RenderIssue(remediation.IssueInput{
 		Group:    model.Group{ID: dep.GroupID, Repository: dep.Repository, Kind: GroupKindAlert},
 		Findings: []model.Finding{dep},
 		Related:  []model.Finding{cve},
@@ -93,7 +94,7 @@ func TestRenderIssueOpenAndLabels(t *testing.T) {
 	closed := high
 	closed.State = model.StateFixed
 	low := scored(model.Finding{ID: "b", Repository: checkoutRepo, Source: model.SourceCodeScanning, State: model.StateOpen, Severity: "low"})
-	group := model.Group{ID: "alert:a", Repository: checkoutRepo, Kind: GroupKindAlert, Desired: model.DesiredIssue{Assignees: []string{"octocat"}}}
+	group := model.Group{ID: "alert:a", Repository: checkoutRepo, Kind: GroupKindAlert, Owners: []string{"@octocat", "@octo-org/appsec"}}
 	tests := []struct {
 		name     string
 		findings []model.Finding
@@ -112,20 +113,20 @@ func TestRenderIssueOpenAndLabels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := RenderIssue(IssueInput{Group: group, Findings: tt.findings, MinPriority: tt.min})
+			d := remediation.RenderIssue(remediation.IssueInput{Group: group, Findings: tt.findings, MinPriority: tt.min})
 			if d.Open != tt.open || !slices.Equal(d.Labels, tt.labels) {
 				t.Errorf("open=%v labels=%v, want %v %v", d.Open, d.Labels, tt.open, tt.labels)
 			}
 			if !slices.Equal(d.Assignees, []string{"octocat"}) {
-				t.Errorf("assignees %v not kept", d.Assignees)
+				t.Errorf("assignees %v, want the CODEOWNERS user", d.Assignees)
 			}
-			if !strings.HasPrefix(d.Body, Marker("alert:a")+"\n") || d.BodyHash == "" || d.Hash == "" {
+			if !strings.HasPrefix(d.Body, remediation.Marker("alert:a")+"\n") || d.BodyHash == "" || d.Hash == "" {
 				t.Errorf("marker or hashes missing: %q", d.Body)
 			}
 		})
 	}
-	a := RenderIssue(IssueInput{Group: group, Findings: []model.Finding{high}})
-	b := RenderIssue(IssueInput{Group: group, Findings: []model.Finding{closed}})
+	a := remediation.RenderIssue(remediation.IssueInput{Group: group, Findings: []model.Finding{high}})
+	b := remediation.RenderIssue(remediation.IssueInput{Group: group, Findings: []model.Finding{closed}})
 	if a.Hash == b.Hash {
 		t.Error("fixing the finding did not change the desired hash")
 	}
@@ -134,7 +135,7 @@ func TestRenderIssueOpenAndLabels(t *testing.T) {
 func TestRenderIssueKeepsTextInert(t *testing.T) {
 	f := scored(model.Finding{ID: "c", Repository: checkoutRepo, Source: model.SourceCodeScanning, State: model.StateOpen, Severity: "high",
 		Title: "Injection | ping @octo-org/admins <img src=x>\nsecond line", AlertNumber: 3})
-	d := RenderIssue(IssueInput{Group: model.Group{ID: "alert:c", Repository: checkoutRepo, Kind: GroupKindAlert}, Findings: []model.Finding{f}})
+	d := remediation.RenderIssue(remediation.IssueInput{Group: model.Group{ID: "alert:c", Repository: checkoutRepo, Kind: GroupKindAlert}, Findings: []model.Finding{f}})
 	for _, bad := range []string{"@octo-org", "<img", "Injection | ping"} {
 		if strings.Contains(d.Body, bad) {
 			t.Errorf("body contains %q:\n%s", bad, d.Body)
@@ -158,7 +159,7 @@ func TestRenderIssueBoundsTheBody(t *testing.T) {
 		f.State = model.StateOpen
 		fs = append(fs, f)
 	}
-	d := RenderIssue(IssueInput{Group: base.Group, Findings: fs})
+	d := remediation.RenderIssue(remediation.IssueInput{Group: base.Group, Findings: fs})
 	if len(d.Body) > 65536 || !strings.Contains(d.Body, "…and 50 lower vulnerabilities") {
 		t.Errorf("body of %d characters, tail:\n%s", len(d.Body), d.Body[max(0, len(d.Body)-400):])
 	}

@@ -243,10 +243,10 @@ func GroupOf(f *model.Finding) (kind, id string) {
 	return GroupKindAlert, model.AlertGroupID(f.ID)
 }
 
-// Group kinds (model.Group.Kind).
+// Group kinds (model.Group.Kind), named here too for triage's callers.
 const (
-	GroupKindImage = "image"
-	GroupKindAlert = "alert"
+	GroupKindImage = model.GroupKindImage
+	GroupKindAlert = model.GroupKindAlert
 )
 
 func (t *Triage) now() time.Time {

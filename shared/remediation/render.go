@@ -1,4 +1,4 @@
-package triage
+package remediation
 
 import (
 	"crypto/sha256"
@@ -15,9 +15,9 @@ import (
 
 // IssueInput is everything the GitHub issue of one group shows.
 type IssueInput struct {
-	// Group names the group (ID, Repository, Kind, Image); its
-	// Desired.Assignees are kept as they are (CODEOWNERS are resolved by
-	// the sync step).
+	// Group names the group (ID, Repository, Kind, Image) and its Owners
+	// (CODEOWNERS of the affected path, resolved by the sync step): users
+	// are assigned, teams mentioned.
 	Group model.Group
 	// Findings are every finding of the group, in any order.
 	Findings []model.Finding
@@ -62,10 +62,7 @@ func RenderIssue(in IssueInput) model.DesiredIssue {
 		threshold = model.PriorityHigh
 	}
 
-	d := model.DesiredIssue{Assignees: slices.Clone(in.Group.Desired.Assignees)}
-	if d.Assignees == nil {
-		d.Assignees = []string{}
-	}
+	d := model.DesiredIssue{Assignees: assigneesOf(in.Group.Owners)}
 	for _, f := range active {
 		if f.Priority.Rank() >= threshold.Rank() {
 			d.Open = true
@@ -74,13 +71,18 @@ func RenderIssue(in IssueInput) model.DesiredIssue {
 	if len(shown) > 0 {
 		d.Priority = shown[0].Priority
 	}
-	d.Title = issueTitle(in.Group, shown, len(active))
+	d.Title = truncate(issueTitle(in.Group, shown, len(active)), MaxTitle)
 	d.Labels = issueLabels(d.Priority, active)
-	d.Body = issueBody(in, fs, active, shown, threshold)
-	sum := sha256.Sum256([]byte(d.Body))
-	d.BodyHash = hex.EncodeToString(sum[:16])
+	d.Body = boundBody(issueBody(in, fs, active, shown, threshold))
+	d.BodyHash = BodyHash(d.Body)
 	d.Hash = desiredHash(d)
 	return d
+}
+
+// BodyHash is the hash an issue body is compared by.
+func BodyHash(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:16])
 }
 
 // compareFindings orders findings highest first: score, priority, then id.
@@ -117,7 +119,7 @@ func issueTitle(g model.Group, shown []model.Finding, activeCount int) string {
 	if shown[0].Priority == "" {
 		prefix = ""
 	}
-	if g.Kind == GroupKindImage {
+	if g.Kind == model.GroupKindImage {
 		n := activeCount
 		if n == 0 {
 			n = len(shown)
@@ -163,7 +165,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 
 	// Summary line.
 	fmt.Fprintf(&b, "**%s** · score %s", top.Priority, fmtScore(top.Score))
-	if g.Kind == GroupKindImage {
+	if g.Kind == model.GroupKindImage {
 		fmt.Fprintf(&b, " · %d open %s in container image `%s`, built from `%s`",
 			len(active), plural(len(active), "vulnerability", "vulnerabilities"), mdCode(g.Image), mdCode(g.Repository))
 		if df := top.Location.Dockerfile; df != "" {
@@ -187,7 +189,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 		fmt.Fprintf(&b, "\nBelow the %s threshold for an open issue.\n", threshold)
 	}
 
-	if g.Kind == GroupKindImage {
+	if g.Kind == model.GroupKindImage {
 		b.WriteString("\n### Vulnerabilities (highest first)\n\n")
 		b.WriteString("| Priority | Score | Vulnerability | Package | Installed | Fixed in |\n| --- | --- | --- | --- | --- | --- |\n")
 		for i := range shown[:min(len(shown), maxIssueRows)] {
@@ -215,7 +217,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	}
 
 	fmt.Fprintf(&b, "\n### Why %s\n\n", top.Priority)
-	if g.Kind == GroupKindImage {
+	if g.Kind == model.GroupKindImage {
 		fmt.Fprintf(&b, "Score of %s:\n\n", vulnName(top))
 	}
 	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score))
@@ -225,6 +227,10 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 		for _, r := range rel {
 			b.WriteString("- " + relatedLine(&r) + "\n")
 		}
+	}
+	if teams := teamsOf(g.Owners); len(teams) > 0 {
+		b.WriteString("\n### Owners\n\n")
+		b.WriteString("CODEOWNERS of `" + mdCode(AffectedPath(g, shown)) + "`: " + strings.Join(teams, ", ") + "\n")
 	}
 	b.WriteString("\n<sub>Kept up to date by runtimelink from GitHub Advanced Security and Microsoft Defender for Cloud; edits to this description are overwritten.</sub>\n")
 	return b.String()

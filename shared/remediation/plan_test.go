@@ -1,0 +1,347 @@
+package remediation
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/scoring"
+)
+
+const repo = "octo-org/checkout-api"
+
+var (
+	t0     = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	policy = Policy{ReopenGrace: 24 * time.Hour}
+)
+
+// cve is a Defender image CVE finding; running says whether a production
+// workload runs the image (the deployment factor of its score names it).
+func cve(id string, p model.Priority, running bool) model.Finding {
+	score := map[model.Priority]float64{model.PriorityCritical: 9.5, model.PriorityHigh: 7.5, model.PriorityMedium: 5, model.PriorityLow: 2}[p]
+	where := "not running anywhere"
+	if running {
+		where = "running in production: aks-prod-eus/shop/checkout-api (production)"
+	}
+	return model.Finding{
+		ID: "defender_cve:" + id, Repository: repo, Source: model.SourceDefenderCVE, State: model.StateOpen,
+		CVE: id, Title: "flaw in " + id, Severity: "high", Image: "octoacr.azurecr.io/checkout-api",
+		Digests:         []string{"sha256:" + strings.Repeat("a", 64)},
+		DefenderIDs:     []string{"/subscriptions/s/providers/Microsoft.Security/assessments/c0b7cfc6-3172-465a-b378-53c7ff2cc0d5/subAssessments/" + id},
+		SourceUpdatedAt: t0.Add(-time.Hour),
+		Score:           score, Priority: p, Deployed: running,
+		Explanation: model.Explanation{Factors: []model.Factor{
+			{Name: scoring.FactorBase, Op: scoring.OpSet, Value: score, Contribution: score, Source: "CVSS"},
+			{Name: scoring.FactorDeployment, Op: scoring.OpMul, Value: 1, Source: where},
+		}},
+		GroupID: model.ImageGroupID(repo, "octoacr.azurecr.io/checkout-api"),
+	}
+}
+
+func resolved(f model.Finding, reason string) model.Finding {
+	f.State, f.StateReason, f.SourceUpdatedAt = model.StateResolved, reason, t0.Add(2*time.Hour)
+	return f
+}
+
+// world is a group, its findings and its GitHub issue.
+type world struct {
+	g  model.Group
+	fs []model.Finding
+	is *Issue
+}
+
+func newWorld(fs ...model.Finding) *world {
+	w := &world{g: model.Group{
+		ID: model.ImageGroupID(repo, "octoacr.azurecr.io/checkout-api"), Repository: repo, Kind: model.GroupKindImage,
+		Image: "octoacr.azurecr.io/checkout-api", Status: model.GroupActive, StatusAt: t0.Add(-48 * time.Hour),
+		Owners: []string{"@octocat", "@octo-org/payments"},
+	}}
+	w.set(fs...)
+	return w
+}
+
+// set replaces the findings and renders the desired issue, as triage does.
+func (w *world) set(fs ...model.Finding) {
+	w.fs = fs
+	w.g.Desired = RenderIssue(IssueInput{Group: w.g, Findings: fs})
+}
+
+// step plans at now, checks the plan has the wanted kinds, applies it
+// (with the number GitHub gives a new issue) and checks that planning
+// again gives nothing.
+func (w *world) step(t *testing.T, now time.Time, want ...string) []Action {
+	t.Helper()
+	acts := Plan(w.g, w.fs, w.is, now, policy)
+	if got := kinds(acts); !slices.Equal(got, want) {
+		t.Fatalf("plan %v, want %v\n%s", got, want, dump(acts))
+	}
+	w.is = Apply(&w.g, w.is, acts, now)
+	if w.is != nil && w.is.Number == 0 {
+		w.is.Number, w.is.URL = 7, "https://github.com/"+repo+"/issues/7"
+		w.g.Synced.IssueNumber, w.g.Synced.IssueURL = 7, w.is.URL
+	}
+	if again := Plan(w.g, w.fs, w.is, now, policy); len(again) > 0 {
+		t.Fatalf("planning the applied plan again gives %v", dump(again))
+	}
+	if again := Plan(w.g, w.fs, Recorded(w.g), now, policy); len(again) > 0 {
+		t.Fatalf("planning against the record gives %v", dump(again))
+	}
+	return acts
+}
+
+func kinds(acts []Action) []string {
+	out := []string{}
+	for _, a := range acts {
+		k := string(a.Kind)
+		switch a.Kind {
+		case KindSetStatus:
+			k += ":" + string(a.Status)
+		case KindClose:
+			k += ":" + a.Reason
+		case KindUpdate:
+			var fs []string
+			if a.Update.Title != nil {
+				fs = append(fs, "title")
+			}
+			if a.Update.Body != nil {
+				fs = append(fs, "body")
+			}
+			if a.Update.Labels != nil {
+				fs = append(fs, "labels")
+			}
+			if a.Update.Assignees != nil {
+				fs = append(fs, "assignees")
+			}
+			k += ":" + strings.Join(fs, ",")
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func dump(acts []Action) string {
+	var b strings.Builder
+	for _, a := range acts {
+		fmt.Fprintf(&b, "  %s #%d: %s\n", a.Kind, a.Issue, a.Why)
+		if a.Comment != nil {
+			b.WriteString("    " + strings.ReplaceAll(a.Comment.Body, "\n", "\n    ") + "\n")
+		}
+	}
+	return b.String()
+}
+
+func comment(t *testing.T, acts []Action) string {
+	t.Helper()
+	for _, a := range acts {
+		if a.Kind == KindComment {
+			return a.Comment.Body
+		}
+	}
+	t.Fatalf("no comment in %v", kinds(acts))
+	return ""
+}
+
+// closeBy is a person closing the issue: GitHub's state, then the issues
+// webhook's status (ghapp.Issues).
+func (w *world) closeBy(reason string, at time.Time) {
+	w.is.State, w.is.Reason, w.is.ClosedAt = StateClosed, reason, at
+	w.g.Status, w.g.StatusAt = model.GroupFixClaimed, at
+	if reason == ReasonNotPlanned {
+		w.g.Status = model.GroupRiskAccepted
+	}
+}
+
+func TestPlanOpensAtThreshold(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	acts := w.step(t, t0, "ensure-labels", "open")
+	o := acts[1].Open
+	if *o.Title != w.g.Desired.Title || *o.Body != w.g.Desired.Body {
+		t.Error("open does not carry the desired title and body")
+	}
+	if !slices.Equal(*o.Assignees, []string{"octocat"}) || !slices.Equal(*o.Labels, []string{"security", "priority:high"}) {
+		t.Errorf("assignees %v labels %v", *o.Assignees, *o.Labels)
+	}
+	var names []string
+	for _, l := range acts[0].Labels {
+		names = append(names, l.Name)
+		if len(l.Color) != 6 {
+			t.Errorf("label %s has colour %q", l.Name, l.Color)
+		}
+	}
+	if !slices.Equal(names, []string{"security", "priority:high"}) {
+		t.Errorf("ensure labels %v", names)
+	}
+	if !strings.Contains(*o.Body, "@octo-org/payments") {
+		t.Error("the team owner is not mentioned in the body")
+	}
+}
+
+func TestPlanBelowThresholdDoesNothing(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityMedium, true))
+	w.step(t, t0)
+	w.set(resolved(cve("CVE-2024-1", model.PriorityHigh, true), "healthy"))
+	w.step(t, t0) // resolved, no issue: nothing to close
+}
+
+func TestPlanUpdatesOnlyChangedFields(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+
+	// A second CVE of the same priority: title and body change, labels do not.
+	w.set(cve("CVE-2024-1", model.PriorityHigh, true), cve("CVE-2024-2", model.PriorityHigh, true))
+	w.step(t, t0.Add(time.Hour), "update:title,body")
+
+	// CODEOWNERS changed: the old owner is removed, someone a person
+	// assigned stays, and the team mention leaves the body.
+	w.is.Assignees = append(w.is.Assignees, "hubot")
+	w.g.Owners = []string{"@monalisa"}
+	w.set(w.fs...)
+	acts := w.step(t, t0.Add(2*time.Hour), "update:body,assignees")
+	if got := *acts[0].Update.Assignees; !slices.Equal(got, []string{"monalisa", "hubot"}) {
+		t.Errorf("assignees %v", got)
+	}
+
+	// A person's label survives a label change.
+	w.is.Labels = append(w.is.Labels, "team:payments")
+	w.set(cve("CVE-2024-1", model.PriorityHigh, true), cve("CVE-2024-2", model.PriorityHigh, true), cve("CVE-2024-3", model.PriorityHigh, true))
+	w.g.Desired.Labels = append(w.g.Desired.Labels, "runtime:internet-exposed")
+	acts = w.step(t, t0.Add(3*time.Hour), "ensure-labels", "update:title,body,labels")
+	if got := *acts[1].Update.Labels; !slices.Equal(got, []string{"team:payments", "security", "priority:high", "runtime:internet-exposed"}) {
+		t.Errorf("labels %v", got)
+	}
+	if len(acts[0].Labels) != 1 || acts[0].Labels[0].Name != "runtime:internet-exposed" {
+		t.Errorf("ensure %v", acts[0].Labels)
+	}
+}
+
+func TestPlanPriorityChangeSaysWhy(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.set(cve("CVE-2024-1", model.PriorityCritical, true))
+	acts := w.step(t, t0.Add(time.Hour), "comment", "ensure-labels", "update:title,body,labels")
+	if c := comment(t, acts); !strings.Contains(c, "from High to Critical") || !strings.Contains(c, "| Factor |") {
+		t.Errorf("comment:\n%s", c)
+	}
+}
+
+func TestPlanFixClaimedWaitsThenReopens(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	claimed := t0.Add(time.Hour)
+	w.closeBy(ReasonCompleted, claimed)
+
+	// Within the grace Defender has not rescanned: stays closed.
+	w.step(t, claimed.Add(23*time.Hour))
+	if at := RecheckAt(w.g, policy); !at.Equal(claimed.Add(24 * time.Hour)) {
+		t.Errorf("recheck at %v", at)
+	}
+	// After the grace, still unhealthy on a running workload: reopened,
+	// naming the workload and the evidence.
+	acts := w.step(t, claimed.Add(25*time.Hour), "set-status:active", "reopen", "comment")
+	c := comment(t, acts)
+	for _, want := range []string{"aks-prod-eus/shop/checkout-api", "CVE-2024-1", "Defender for Cloud record", "sha256:aaaa"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("reopen comment lacks %q:\n%s", want, c)
+		}
+	}
+	if w.is.State != StateOpen || w.g.Status != model.GroupActive {
+		t.Errorf("after reopen: %s / %s", w.is.State, w.g.Status)
+	}
+}
+
+func TestPlanFixClaimedNotRunningStaysClosed(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.closeBy(ReasonCompleted, t0.Add(time.Hour))
+	w.set(cve("CVE-2024-1", model.PriorityHigh, false))
+	w.step(t, t0.Add(100*time.Hour))
+}
+
+func TestPlanFixClaimedVerified(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.closeBy(ReasonCompleted, t0.Add(time.Hour))
+	w.set(resolved(cve("CVE-2024-1", model.PriorityHigh, true), "healthy"))
+	acts := w.step(t, t0.Add(3*time.Hour), "set-status:resolved", "comment")
+	if c := comment(t, acts); !strings.Contains(c, "Verified by runtimelink") || !strings.Contains(c, "CVE-2024-1") {
+		t.Errorf("comment:\n%s", c)
+	}
+}
+
+func TestPlanResolvedClosesWithVerification(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true), cve("CVE-2024-2", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.set(resolved(cve("CVE-2024-1", model.PriorityHigh, true), "healthy"), resolved(cve("CVE-2024-2", model.PriorityHigh, true), "deleted"))
+	now := t0.Add(5 * time.Hour)
+	acts := w.step(t, now, "set-status:resolved", "update:body", "comment", "close:completed")
+	c := comment(t, acts)
+	for _, want := range []string{"2026-11-02 14:00 UTC", "CVE-2024-1 on `octoacr.azurecr.io/checkout-api`", "the image runs nowhere any more", "2026-11-02 11:00 UTC"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("verification lacks %q:\n%s", want, c)
+		}
+	}
+	// Back again: reopened, with the finding named.
+	w.set(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, now.Add(time.Hour), "set-status:active", "reopen", "update:title,body", "comment")
+}
+
+func TestPlanRiskAcceptedNeverReopens(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.closeBy(ReasonNotPlanned, t0.Add(time.Hour))
+	w.step(t, t0.Add(100*time.Hour)) // long after any grace
+
+	// The priority rises: said once, never reopened.
+	w.set(cve("CVE-2024-1", model.PriorityCritical, true))
+	acts := w.step(t, t0.Add(101*time.Hour), "comment")
+	if c := comment(t, acts); !strings.Contains(c, "from High to Critical") || !strings.Contains(c, "does not reopen") {
+		t.Errorf("comment:\n%s", c)
+	}
+	w.step(t, t0.Add(200*time.Hour))
+	// Even when the record of the comment is lost, GitHub's notes say it.
+	w.g.Synced.Notes = nil
+	w.step(t, t0.Add(201*time.Hour))
+}
+
+func TestPlanPersonReopenedIsActive(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.closeBy(ReasonNotPlanned, t0.Add(time.Hour))
+	w.step(t, t0.Add(2*time.Hour))
+	// A person reopens: GitHub's state, then the webhook's status.
+	w.is.State, w.is.Reason = StateOpen, ReasonReopened
+	w.g.Status, w.g.StatusAt = model.GroupActive, t0.Add(3*time.Hour)
+	w.set(cve("CVE-2024-1", model.PriorityCritical, true))
+	w.step(t, t0.Add(4*time.Hour), "comment", "ensure-labels", "update:title,body,labels")
+}
+
+// A webhook can be lost: the issue GitHub shows corrects the status.
+func TestPlanTrustsGitHubWhenTheWebhookWasLost(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	fetched := *w.is
+	fetched.Recorded = false
+	fetched.State, fetched.Reason = StateClosed, ReasonNotPlanned
+	w.is = &fetched
+	w.step(t, t0.Add(time.Hour), "set-status:risk-accepted")
+	if w.g.Status != model.GroupRiskAccepted {
+		t.Errorf("status %s", w.g.Status)
+	}
+}
+
+// The webhook came but the sync step did not read the issue back: the
+// status, newer than the record, wins over it.
+func TestPlanStatusNewerThanRecord(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.g.Status, w.g.StatusAt = model.GroupFixClaimed, t0.Add(time.Hour)
+	if acts := Plan(w.g, w.fs, Recorded(w.g), t0.Add(2*time.Hour), policy); len(acts) > 0 {
+		t.Errorf("a claimed fix within the grace plans %v", kinds(acts))
+	}
+	if acts := Plan(w.g, w.fs, Recorded(w.g), t0.Add(30*time.Hour), policy); !slices.Equal(kinds(acts), []string{"set-status:active", "reopen", "comment"}) {
+		t.Errorf("after the grace: %v", kinds(acts))
+	}
+}
