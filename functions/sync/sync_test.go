@@ -94,6 +94,7 @@ func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 	store, _ := inventorytest.Store(t)
 	sy := &inventorytest.Sync{}
 	gh := githubtest.New(t)
+	gh.AddInstallation(installation, "octo-org")
 	meta := &metadata{}
 	target, _ := url.Parse(gh.Host())
 	proxy := httputil.NewSingleHostReverseProxy(target)

@@ -66,6 +66,7 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 	t.Helper()
 	e := &backfillEnv{clock: githubtest.NewClock(time.Time{}), logs: &syncBuffer{}}
 	e.srv = githubtest.New(t, githubtest.WithClock(e.clock))
+	e.srv.AddInstallation(installationID, "Octo-Org")
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	f, err := github.NewFactory(github.FactoryOptions{
 		BaseURL: e.srv.URL, AppID: e.srv.AppID, PrivateKey: e.srv.PrivateKey, Clock: e.clock, Logger: logger,

@@ -175,6 +175,7 @@ func TestBackfillRejectsBadInput(t *testing.T) {
 func BenchmarkBackfill10k(b *testing.B) {
 	const n = 10000
 	srv := githubtest.New(b)
+	srv.AddInstallation(testInstallation, "octo-org")
 	alerts := map[model.Source][]json.RawMessage{}
 	for _, source := range ghasSources {
 		alerts[source] = githubtest.GenerateAlerts(b, source, n, repos...)

@@ -32,6 +32,7 @@ func newEnv(t *testing.T, lim Limits, opts ...githubtest.Option) *env {
 	t.Helper()
 	clock := githubtest.NewClock(time.Time{})
 	srv := githubtest.New(t, append([]githubtest.Option{githubtest.WithClock(clock)}, opts...)...)
+	srv.AddInstallation(testInstallation, "octo-org")
 	logs := &bytes.Buffer{}
 	f, err := NewFactory(FactoryOptions{
 		BaseURL:    srv.URL,
@@ -62,6 +63,9 @@ func isTokenMint(r githubtest.Request) bool {
 
 func TestInstallationTokenMintedOnceAndReused(t *testing.T) {
 	e := newEnv(t, Limits{})
+	e.srv.Expect(githubtest.Call{Pattern: "POST /app/installations/7/access_tokens", Times: 1, Status: http.StatusCreated},
+		githubtest.Call{Pattern: "GET /repos/{owner}/{repo}", Times: 3})
+	defer e.srv.Verify(t)
 	c := e.client(t, testInstallation)
 	for range 3 {
 		if _, _, err := c.Repositories.Get(context.Background(), "octo-org", "app"); err != nil {
@@ -103,6 +107,8 @@ func TestTokenRefreshedAMinuteBeforeExpiry(t *testing.T) {
 
 func TestTwoInstallationsConcurrently(t *testing.T) {
 	e := newEnv(t, Limits{})
+	e.srv.AddInstallation(11, "octo-org")
+	e.srv.AddInstallation(12, "octo-corp")
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for _, id := range []int64{11, 12} {
@@ -140,6 +146,7 @@ func TestTwoInstallationsConcurrently(t *testing.T) {
 // rotation needs no restart.
 func TestRejectedKeyIsReadAgain(t *testing.T) {
 	srv := githubtest.New(t)
+	srv.AddInstallation(testInstallation, "octo-org")
 	stale := githubtest.GenerateKey(t)
 	var reads atomic.Int32
 	f, err := NewFactory(FactoryOptions{

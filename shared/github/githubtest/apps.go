@@ -1,7 +1,9 @@
 package githubtest
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -11,8 +13,10 @@ import (
 
 func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusNotFound, "Not Found")
+	// GitHub answers a plain 404 for an installation that does not exist or
+	// is not this App's (uninstalled, or another App's id).
+	if err != nil || !s.installed(id) {
+		writeErrorDoc(w, http.StatusNotFound, "Not Found", docsPrefix+"/apps/apps#create-an-installation-access-token-for-an-app")
 		return
 	}
 	tok := randomToken()
@@ -26,6 +30,36 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 		"permissions":          map[string]string{"issues": "write", "security_events": "read", "contents": "read", "attestations": "read"},
 		"repository_selection": "all",
 	})
+}
+
+// AddInstallation installs the App on an organisation: the installation is
+// listed under GET /app/installations and tokens can be minted for it. Adding
+// an id again moves it to org.
+func (s *Server) AddInstallation(id int64, org string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.installations {
+		if s.installations[i].id == id {
+			s.installations[i].org = org
+			return
+		}
+	}
+	s.installations = append(s.installations, installation{id: id, org: org})
+}
+
+// RemoveInstallation uninstalls the App: no new token for id, and the tokens
+// already minted stop working, as on GitHub.
+func (s *Server) RemoveInstallation(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.installations = slices.DeleteFunc(s.installations, func(in installation) bool { return in.id == id })
+	maps.DeleteFunc(s.tokens, func(_ string, t token) bool { return t.installation == id })
+}
+
+func (s *Server) installed(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.installations, func(in installation) bool { return in.id == id })
 }
 
 func (s *Server) handleListInstallations(w http.ResponseWriter, r *http.Request) {

@@ -98,6 +98,7 @@ type Server struct {
 	writes        map[int64][]time.Time // content-creating requests per installation, last hour
 	faults        []*faultState
 	requests      []Request
+	expected      []expectation // see Expect and Verify
 }
 
 type token struct {
@@ -166,13 +167,6 @@ func (s *Server) Host() string { return s.srv.URL }
 
 // PrivateKey returns the App key, in the shape github.FactoryOptions wants.
 func (s *Server) PrivateKey(context.Context) ([]byte, error) { return s.PrivateKeyPEM, nil }
-
-// AddInstallation lists an installation under GET /app/installations.
-func (s *Server) AddInstallation(id int64, org string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.installations = append(s.installations, installation{id: id, org: org})
-}
 
 // SetRateLimit sets an installation's primary quota (0 = the App's JWT calls).
 func (s *Server) SetRateLimit(installation int64, remaining int, reset time.Time) {

@@ -63,8 +63,10 @@ func call(t *testing.T, method, u, auth string, hdr ...string) answer {
 	return answer{resp.StatusCode, resp.Header, b}
 }
 
+// mint installs the App as installation id and mints a token for it.
 func mint(t *testing.T, s *Server, id int64) string {
 	t.Helper()
+	s.AddInstallation(id, "octo-org")
 	a := call(t, "POST", s.URL+"app/installations/"+strconv.FormatInt(id, 10)+"/access_tokens",
 		"Bearer "+appJWT(t, s.PrivateKeyPEM, strconv.FormatInt(s.AppID, 10), 2*time.Minute))
 	if a.status != http.StatusCreated {
@@ -119,6 +121,38 @@ func TestAuthentication(t *testing.T) {
 	}
 	if inst != 5 {
 		t.Errorf("recorded installation = %d, want 5", inst)
+	}
+}
+
+// GitHub mints tokens only for the App's own installations: an unknown id,
+// or one uninstalled since, is a 404 with GitHub's body, and an uninstalled
+// installation's tokens stop working.
+func TestTokensOnlyForKnownInstallations(t *testing.T) {
+	s := New(t)
+	jwt := "Bearer " + appJWT(t, s.PrivateKeyPEM, strconv.FormatInt(s.AppID, 10), 2*time.Minute)
+	wantNotFound := func(what string, a answer) {
+		t.Helper()
+		var body struct {
+			Message string `json:"message"`
+			Doc     string `json:"documentation_url"`
+			Status  string `json:"status"`
+		}
+		if err := json.Unmarshal(a.body, &body); err != nil || a.status != http.StatusNotFound || body.Message != "Not Found" || body.Status != "404" ||
+			body.Doc != "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app" {
+			t.Errorf("%s: %d %s, want GitHub's 404", what, a.status, a.body)
+		}
+	}
+	for _, id := range []string{"5", "0", "-1", "abc"} {
+		wantNotFound("unknown installation "+id, call(t, "POST", s.URL+"app/installations/"+id+"/access_tokens", jwt))
+	}
+	tok := mint(t, s, 5)
+	if a := call(t, "GET", s.URL+"repos/o/r", "token "+tok); a.status != http.StatusOK {
+		t.Fatalf("token of an installed App = %d", a.status)
+	}
+	s.RemoveInstallation(5)
+	wantNotFound("uninstalled", call(t, "POST", s.URL+"app/installations/5/access_tokens", jwt))
+	if a := call(t, "GET", s.URL+"repos/o/r", "token "+tok); a.status != http.StatusUnauthorized {
+		t.Errorf("token of an uninstalled App = %d, want 401", a.status)
 	}
 }
 
