@@ -34,6 +34,9 @@ func Register(srv *invocation.Server, d *app.Deps) {
 		return
 	}
 	h := &Handler{Inventory: inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)}
+	if d.Config != nil {
+		h.Inventory.Cloud = d.Config.Cloud
+	}
 	srv.HandleTrigger(Function, h.Handle)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	DeploymentsToken Secret
 
 	ARM ARM
+	// Cloud is the Azure cloud (RUNTIMELINK_CLOUD, else ARM_ENDPOINT's):
+	// registry hosts derived from resource ids and portal links use it.
+	Cloud mapping.Cloud
 	// Governance turns on writing Defender governance assignments.
 	Governance bool
 	// DryRun plans every write to GitHub and Defender but makes none.

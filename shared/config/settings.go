@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -219,6 +220,29 @@ var table = []setting{
 			return err
 		},
 		show: func(c *Config) string { return c.ARM.Endpoint },
+	},
+	{
+		name: "RUNTIMELINK_CLOUD",
+		doc: "Azure cloud: AzureCloud, AzureUSGovernment or AzureChinaCloud (registry hosts, portal links); " +
+			"unset: the cloud of ARM_ENDPOINT, required when ARM_ENDPOINT is no known cloud's",
+		load: func(c *Config, v string) error {
+			if v == "" {
+				cl, ok := mapping.CloudOfARMEndpoint(c.ARM.Endpoint)
+				if !ok {
+					return errors.New("is required: ARM_ENDPOINT is no known cloud's Resource Manager, so the cloud " +
+						"(AzureCloud, AzureUSGovernment or AzureChinaCloud) cannot be derived")
+				}
+				c.Cloud = cl
+				return nil
+			}
+			cl, ok := mapping.ParseCloud(v)
+			if !ok {
+				return errors.New("is not a known cloud (AzureCloud, AzureUSGovernment or AzureChinaCloud)")
+			}
+			c.Cloud = cl
+			return nil
+		},
+		show: func(c *Config) string { return c.Cloud.Name },
 	},
 	{
 		name: "RUNTIMELINK_SUBSCRIPTIONS",

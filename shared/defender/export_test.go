@@ -223,7 +223,6 @@ func TestParseMessageSamples(t *testing.T) {
 				Severity:        "medium",
 				CVSS:            ptr(5.3),
 				CVSSVector:      "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H",
-				Registry:        "octoacr.azurecr.io",
 				Repository:      "checkout-api",
 				Digest:          imageDigest,
 				FixStatus:       "FixAvailable",

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -59,7 +58,11 @@ type CVE struct {
 	// The legacy format carries no exploitability.
 	Exploit model.Exploitability
 
-	Registry   string   // registry host, e.g. octoacr.azurecr.io
+	// Registry is the registry host the record names (octoacr.azurecr.io);
+	// the legacy format names none: the consumer derives it from
+	// ResourceID in its configured cloud (mapping.Cloud.ACRLoginServer),
+	// since the id alone cannot tell azurecr.io from azurecr.us.
+	Registry   string
 	Repository string   // image repository within the registry
 	Digest     string   // sha256:...
 	Tags       []string // MDVM only
@@ -207,7 +210,7 @@ func legacyCVEs(s *SubAssessment, ad fields) ([]CVE, error) {
 	base := s.baseCVE()
 	base.Digest = strings.ToLower(ad.str("imageDigest"))
 	base.Repository = ad.str("repositoryName")
-	base.Registry = strings.ToLower(firstNonEmpty(ad.str("registryHost"), mapping.ACRLoginServer(s.ResourceID)))
+	base.Registry = strings.ToLower(ad.str("registryHost"))
 	if base.Digest == "" {
 		img := imageFromResourceID(s.Resource.ID)
 		base.Repository, base.Digest = firstNonEmpty(base.Repository, img.repo), img.digest

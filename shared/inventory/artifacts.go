@@ -125,6 +125,10 @@ func (i *Inventory) AddEvidence(ctx context.Context, digest, image string, ev mo
 // the digest deleted, or removes the tag from the digests that carry it
 // when the event names only a tag.
 func (i *Inventory) RecordImageEvent(ctx context.Context, ev registry.Event) (bool, error) {
+	if ev.Registry == "" {
+		// The event names no host: the registry's, in the configured cloud.
+		ev.Registry = i.Cloud.ACRLoginServer(ev.Topic)
+	}
 	image := normalizeImage(ev.Image())
 	switch ev.Action {
 	case registry.ActionPushed:

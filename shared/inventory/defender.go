@@ -101,6 +101,7 @@ type workloadRef struct{ cluster, id string }
 // nothing twice.
 func (i *Inventory) IngestDefender(ctx context.Context, recs []defender.Record) (DefenderStats, error) {
 	b := &batch{inv: i}
+	i.registryHosts(recs)
 	// Each record is the whole current state of its assessment,
 	// sub-assessment or alert: when a batch holds several of one, the last
 	// is the state, and applying the earlier ones would write transitions
@@ -233,10 +234,29 @@ func (b *batch) units(r *defender.Record) []unit {
 	return nil
 }
 
-// cveImage is the normalized image a CVE was found on.
+// registryHosts gives the CVEs that name their registry only by resource
+// id (the legacy format) the login server of that registry in the
+// configured cloud.
+func (i *Inventory) registryHosts(recs []defender.Record) {
+	for k := range recs {
+		s := recs[k].SubAssessment
+		if recs[k].Kind != defender.KindSubAssessment || s == nil {
+			continue
+		}
+		for c := range s.CVEs {
+			if cve := &s.CVEs[c]; cve.Registry == "" {
+				cve.Registry = i.Cloud.ACRLoginServer(firstNonEmpty(cve.ResourceID, s.ResourceID))
+			}
+		}
+	}
+}
+
+// cveImage is the normalized image a CVE was found on. A CVE whose
+// registry is not known keeps its bare repository name: it is an ACR
+// repository, not a Docker Hub one, so no default registry is filled in.
 func cveImage(c *defender.CVE) string {
 	if c.Registry == "" {
-		return normalizeImage(c.Repository)
+		return strings.ToLower(c.Repository)
 	}
 	return normalizeImage(c.Registry + "/" + c.Repository)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
@@ -49,6 +50,11 @@ type Inventory struct {
 	Now      func() time.Time
 	// Workers bounds how many records are written concurrently (default 8).
 	Workers int
+	// Cloud is the Azure cloud the records come from: a registry named
+	// only by its resource id (legacy CVE records, ACR events without a
+	// host) gets its login server there. Zero: no host is derived, the
+	// image is named without one.
+	Cloud mapping.Cloud
 }
 
 // New builds an Inventory on the store, writing findings through

@@ -17,6 +17,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/registry"
@@ -52,6 +53,7 @@ func newEnv(t *testing.T) *env {
 	sy := &inventorytest.Sync{}
 	e := &env{store: s, sync: sy, cnt: c, now: inventorytest.Now}
 	e.inv = inventory.New(s, storeFindings{s}, sy, nil, func() time.Time { return e.now })
+	e.inv.Cloud = mapping.CloudPublic
 	return e
 }
 
@@ -492,5 +494,57 @@ func TestRegistryEvents(t *testing.T) {
 	}
 	if _, err := e.store.Artifacts.Get(ctx, unknown.Digest, unknown.Digest); !errors.Is(err, cosmos.ErrNotFound) {
 		t.Errorf("an unknown digest's deletion created it: %v", err)
+	}
+}
+
+// The legacy CVE format names its registry only by resource id: the
+// image's host is the registry's in the configured cloud, and no host at
+// all is guessed when none is configured.
+func TestLegacyCVERegistryHostPerCloud(t *testing.T) {
+	for _, tt := range []struct {
+		cloud mapping.Cloud
+		image string
+	}{
+		{mapping.CloudPublic, "octoacr.azurecr.io/checkout-api"},
+		{mapping.CloudUSGov, "octoacr.azurecr.us/checkout-api"},
+		{mapping.CloudChina, "octoacr.azurecr.cn/checkout-api"},
+		{mapping.Cloud{}, "checkout-api"},
+	} {
+		t.Run(tt.cloud.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.inv.Cloud = tt.cloud
+			ctx := ctxT(t)
+			if _, err := e.inv.IngestDefender(ctx, records(t, "subassessment-legacy.json", nil)); err != nil {
+				t.Fatal(err)
+			}
+			fs := findingsIn(t, e.store, model.UnmappedRepository)
+			if len(fs) != 1 || fs[0].Image != tt.image || fs[0].ID != model.ImageCVEFindingID(tt.image, "CVE-2023-5363") {
+				t.Fatalf("findings = %+v, want one on %s", fs, tt.image)
+			}
+			a, err := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+			if err != nil || a.Image != tt.image {
+				t.Fatalf("artifact = %+v, %v; want image %s", a, err, tt.image)
+			}
+		})
+	}
+}
+
+// An ACR push that names no host (no request.host, no target URL) gets the
+// login server of its topic's registry in the configured cloud.
+func TestRegistryEventHostPerCloud(t *testing.T) {
+	e := newEnv(t)
+	e.inv.Cloud = mapping.CloudUSGov
+	ctx := ctxT(t)
+	ev, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Registry = "" // as parsed from an event naming neither request.host nor target.url
+	if _, err := e.inv.RecordImageEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+	if a.Image != "octoacr.azurecr.us/checkout-api" || a.Registry != "octoacr.azurecr.us" {
+		t.Errorf("artifact = %+v, want octoacr.azurecr.us/checkout-api", a)
 	}
 }

@@ -260,22 +260,3 @@ func validLabel(l string) bool {
 	}
 	return true
 }
-
-// ACRLoginServer derives an Azure Container Registry's login server from its
-// ARM resource id (…/providers/Microsoft.ContainerRegistry/registries/<name>),
-// or "" when the id names no registry. The public cloud's azurecr.io suffix
-// is assumed: the id cannot tell a sovereign cloud's, so callers prefer a
-// host the source names (ACR events' request.host, MDVM's registryHost).
-func ACRLoginServer(resourceID string) string {
-	const seg = "/providers/microsoft.containerregistry/registries/"
-	lower := strings.ToLower(resourceID)
-	i := strings.Index(lower, seg)
-	if i < 0 {
-		return ""
-	}
-	name, _, _ := strings.Cut(lower[i+len(seg):], "/")
-	if name == "" {
-		return ""
-	}
-	return name + ".azurecr.io"
-}

@@ -118,17 +118,3 @@ func TestImageRefString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
-
-func TestACRLoginServer(t *testing.T) {
-	for id, want := range map[string]string{
-		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/OctoACR":                                            "octoacr.azurecr.io",
-		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/octoacr/providers/Microsoft.Security/assessments/x": "octoacr.azurecr.io",
-		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks":                                            "",
-		"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/":                                                   "",
-		"": "",
-	} {
-		if got := ACRLoginServer(id); got != want {
-			t.Errorf("ACRLoginServer(%q) = %q, want %q", id, got, want)
-		}
-	}
-}

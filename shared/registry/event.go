@@ -13,8 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/runtimelink/runtimelink/shared/mapping"
 )
 
 // Kind is the event type, as Event Grid names it.
@@ -57,8 +55,9 @@ type Event struct {
 	ID     string // the event id (Event Grid retries carry the same one)
 	Action Action // empty for the validation event
 	// Registry is the login server (octoacr.azurecr.io), lower case: from
-	// data.request.host, else the host of data.target.url, else the
-	// registry's resource name under azurecr.io (public cloud).
+	// data.request.host, else the host of data.target.url; "" when the
+	// event names neither (the consumer derives it from Topic in its
+	// configured cloud: mapping.Cloud.ACRLoginServer).
 	Registry   string
 	Repository string
 	Tag        string // empty when the event names no tag (most deletions)
@@ -197,7 +196,7 @@ func ParseEvent(raw []byte) (Event, error) {
 		ev.Tag = firstNonEmpty(ev.Tag, tag)
 		ev.Digest = firstNonEmpty(ev.Digest, digest)
 	}
-	ev.Registry = strings.ToLower(firstNonEmpty(data.Request.Host, urlHost(t.URL), mapping.ACRLoginServer(ev.Topic)))
+	ev.Registry = strings.ToLower(firstNonEmpty(data.Request.Host, urlHost(t.URL)))
 
 	if ev.Repository == "" {
 		return Event{}, fmt.Errorf("%w: %s event %s names no repository", ErrMalformed, ev.Kind, ev.ID)

@@ -24,6 +24,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
 
@@ -164,6 +165,7 @@ func Deps(t testing.TB, store *cosmos.Store, sync queue.Sync) *app.Deps {
 			DeploymentsToken:    "deployments-token",
 		},
 		DeploymentsToken: config.Secret(Token),
+		Cloud:            mapping.CloudPublic,
 	}
 	return &app.Deps{
 		Config:  cfg,
