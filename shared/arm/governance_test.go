@@ -19,7 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
-	"github.com/runtimelink/runtimelink/shared/defender"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -280,7 +280,7 @@ func TestListAssignmentsThroughResourceGraph(t *testing.T) {
 	srv.PutAssignment(otherSub, "not-in-scope", armtest.AssignmentProperties{RemediationDueDate: "2027-01-01T00:00:00Z"})
 	srv.Expect(http.MethodPost, `^/providers/microsoft\.resourcegraph/resources$`)
 
-	g, err := defender.NewGraphClient(staticToken(srv.Token), defender.GraphOptions{Endpoint: srv.URL, Subscriptions: []string{sub}, PageSize: 1})
+	g, err := resourcegraph.NewClient(staticToken(srv.Token), resourcegraph.Options{Endpoint: srv.URL, Subscriptions: []string{sub}, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
