@@ -19,8 +19,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
-	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 )
 
 // The fakes' certificates are signed by a test CA that this process trusts
