@@ -15,6 +15,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 // Bounds of the code↔runtime answers: past them the answer says
@@ -275,7 +276,8 @@ func workloadRuntime(d *app.Deps) http.HandlerFunc {
 		if ns == NoNamespace {
 			ns = ""
 		}
-		out, err := loadWorkloadRuntime(r.Context(), d.Store, cluster, ns, name)
+		q := r.URL.Query()
+		out, err := loadWorkloadRuntime(r.Context(), d.Store, cluster, ns, name, q.Get("environment"), q.Get("region"))
 		switch {
 		case errors.Is(err, cosmos.ErrNotFound):
 			writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such workload"})
@@ -289,9 +291,13 @@ func workloadRuntime(d *app.Deps) http.HandlerFunc {
 }
 
 // loadWorkloadRuntime reads one workload, its digest's artifact and the
-// findings on that digest.
-func loadWorkloadRuntime(ctx context.Context, st *cosmos.Store, cluster, ns, name string) (*WorkloadRuntime, error) {
-	wl, err := st.Workloads.Get(ctx, cluster, model.WorkloadID(cluster, ns, name))
+// findings on that digest. One cluster and deployment name may hold a
+// workload per environment (GitHub's record identity): environment and
+// region (logical and physical environment, "" = any) pick one; of those
+// left, a running one before a gone one, production first, then by
+// environment name.
+func loadWorkloadRuntime(ctx context.Context, st *cosmos.Store, cluster, ns, name, env, region string) (*WorkloadRuntime, error) {
+	wl, err := pickWorkload(ctx, st, cluster, ns, name, env, region)
 	if err != nil {
 		return nil, err
 	}
@@ -370,4 +376,34 @@ func collectBounded[T any](ctx context.Context, c *cosmos.Container[T], q cosmos
 		return nil, false, err
 	}
 	return out, full, nil
+}
+
+func pickWorkload(ctx context.Context, st *cosmos.Store, cluster, ns, name, env, region string) (*model.Workload, error) {
+	ws, err := store.New(st).WorkloadsNamed(ctx, cluster, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	ws = slices.DeleteFunc(ws, func(w model.Workload) bool {
+		return (env != "" && w.Environment != env) || (region != "" && w.Region != region)
+	})
+	if len(ws) == 0 {
+		return nil, cosmos.ErrNotFound
+	}
+	rank := func(w *model.Workload) int {
+		n := 0
+		if w.Status == model.WorkloadGone {
+			n += 2
+		}
+		if !w.Production {
+			n++
+		}
+		return n
+	}
+	slices.SortStableFunc(ws, func(a, b model.Workload) int {
+		if d := rank(&a) - rank(&b); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Environment+"\x00"+a.Region+"\x00"+a.Org, b.Environment+"\x00"+b.Region+"\x00"+b.Org)
+	})
+	return &ws[0], nil
 }

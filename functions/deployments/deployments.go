@@ -85,7 +85,8 @@ func (h *Handler) Single(w http.ResponseWriter, r *http.Request) {
 	respond(w, ws, rec.ReturnRecords)
 }
 
-// Cluster replaces the deployments of one cluster.
+// Cluster stores the deployments of one cluster request (creating or
+// updating the records it names; see inventory.ApplyCluster).
 func (h *Handler) Cluster(w http.ResponseWriter, r *http.Request) {
 	org, body, ok := h.begin(w, r)
 	if !ok {
@@ -96,13 +97,13 @@ func (h *Handler) Cluster(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, body, &req, deployrecord.ResourceDeploymentRecord, deployrecord.DocsClusterRecords, func() error { return req.Validate(cluster) }) {
 		return
 	}
-	ws, gone, err := h.inventory(r).ReplaceCluster(ctx(r), org, cluster, req)
+	ws, err := h.inventory(r).ApplyCluster(ctx(r), org, cluster, req)
 	if err != nil {
 		serverError(w, r, "store cluster deployment records", err)
 		return
 	}
 	invocation.Logger(r.Context()).Info("cluster deployment records stored", "org", org, "cluster", cluster,
-		"deployments", len(ws), "gone", gone)
+		"deployments", len(ws))
 	respond(w, ws, req.ReturnRecords)
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runtimelink/runtimelink/functions/api"
 	"github.com/runtimelink/runtimelink/functions/deployments"
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
@@ -71,7 +72,7 @@ type env struct {
 	sync  *inventorytest.Sync
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	store, cnt := inventorytest.Store(t)
 	sy := &inventorytest.Sync{}
@@ -220,7 +221,7 @@ func TestSingleRecordResponseShape(t *testing.T) {
 		t.Fatalf("records = %v", recs)
 	}
 	r := recs[0].(map[string]any)
-	id := model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api")
+	id := model.DeploymentWorkloadID("octo-org", "production", "eastus", "aks-prod-eus", "shop-checkout-api-api")
 	now := inventorytest.Now.Format(time.RFC3339)
 	want := map[string]any{
 		"id":                   float64(inventory.NumericID(id)),
@@ -278,7 +279,7 @@ func TestGitHubDocsExamples(t *testing.T) {
 		!reflect.DeepEqual(r["tags"], map[string]any{"data-access": "sensitive"}) || r["runtime_risks"] != nil {
 		t.Errorf("record = %v", r)
 	}
-	w, err := e.store.Workloads.Get(context.Background(), "moda-1", model.WorkloadID("moda-1", "", "deployment-pod"))
+	w, err := e.store.Workloads.Get(context.Background(), "moda-1", model.DeploymentWorkloadID("octo-org", "prod", "pacific-east", "moda-1", "deployment-pod"))
 	if err != nil || !w.Production || w.Image != "docker.io/library/awesome-image" || w.Repository != "" {
 		t.Errorf("workload = %+v, %v", w, err)
 	}
@@ -294,7 +295,10 @@ func TestGitHubDocsExamples(t *testing.T) {
 	}
 }
 
-func TestClusterPostReplacesTheSet(t *testing.T) {
+// TestClusterPostKeepsWhatItOmits: the cluster form creates or updates the
+// records it names and, like GitHub's, leaves the cluster's other records
+// as they are; decommissioned is what ends one.
+func TestClusterPostKeepsWhatItOmits(t *testing.T) {
 	e := newEnv(t)
 	status, body := e.post(t, cluster+"aks-stg-weu", bearer, sample(t, "cluster"))
 	if status != 200 || body["total_count"] != float64(1) {
@@ -304,18 +308,22 @@ func TestClusterPostReplacesTheSet(t *testing.T) {
 	if r["cluster"] != "aks-stg-weu" || r["logical_environment"] != "staging" || r["physical_environment"] != "westeurope" {
 		t.Errorf("record = %v", r)
 	}
-	id := model.WorkloadID("aks-stg-weu", "", "batch-report-worker-worker")
+	id := model.DeploymentWorkloadID("octo-org", "staging", "westeurope", "aks-stg-weu", "batch-report-worker-worker")
 	w, _ := e.store.Workloads.Get(context.Background(), "aks-stg-weu", id)
 	if w.Production || w.Repository != "octo-org/report-worker" || w.Status != model.WorkloadRunning {
 		t.Errorf("workload = %+v", w)
 	}
-	// The next post leaves it out: it is gone.
-	status, body = e.post(t, cluster+"aks-stg-weu", bearer, `{"logical_environment":"staging","deployments":[]}`)
+	// The next post leaves it out: it still runs.
+	status, body = e.post(t, cluster+"aks-stg-weu", bearer, `{"logical_environment":"staging","physical_environment":"westeurope","deployments":[]}`)
 	if status != 200 || body["total_count"] != float64(0) {
 		t.Fatalf("empty set: %d %v", status, body)
 	}
-	if w, _ = e.store.Workloads.Get(context.Background(), "aks-stg-weu", id); w.Status != model.WorkloadGone {
+	if w, _ = e.store.Workloads.Get(context.Background(), "aks-stg-weu", id); w.Status != model.WorkloadRunning {
 		t.Errorf("left-out workload status = %v", w.Status)
+	}
+	status, _ = e.post(t, cluster+"aks-stg-weu", bearer, strings.Replace(sample(t, "cluster"), `"status": "deployed"`, `"status": "decommissioned"`, 1))
+	if w, _ = e.store.Workloads.Get(context.Background(), "aks-stg-weu", id); status != 200 || w.Status != model.WorkloadGone {
+		t.Errorf("decommissioned: %d, status %v", status, w.Status)
 	}
 	if got := e.sync.Requests(queue.KindDeployment); len(got) != 2 {
 		t.Errorf("deployment syncs = %v", got)
@@ -331,5 +339,65 @@ func TestStorageFailureAnswers500(t *testing.T) {
 	}
 	if bytes.Contains([]byte(body["message"].(string)), []byte("injected")) {
 		t.Error("internal error leaked")
+	}
+}
+
+// TestEnvironmentsKeptApart posts the same cluster and deployment name for
+// staging and for production: GitHub keeps two records (its identity is
+// logical + physical environment + cluster + deployment_name), and so does
+// runtimelink; the code→runtime view of the repository shows both.
+func TestEnvironmentsKeptApart(t *testing.T) {
+	e := newEnv(t)
+	srv := invocation.NewServer(nil)
+	d := inventorytest.Deps(t, e.store, e.sync)
+	deployments.Register(srv, d)
+	api.Register(srv, d)
+	h := srv.Handler()
+	post := func(env string) map[string]any {
+		body := strings.Replace(sample(t, "single"), `"logical_environment": "production"`, `"logical_environment": "`+env+`"`, 1)
+		req := invocationtest.ForwardedRequest(http.MethodPost, single, strings.NewReader(body), "inv-"+env)
+		req.Header.Set("Authorization", bearer)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out map[string]any
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			t.Fatalf("%s: %d %s", env, rec.Code, rec.Body)
+		}
+		return out["deployment_records"].([]any)[0].(map[string]any)
+	}
+	prod, stg := post("production"), post("staging")
+	if prod["id"] == stg["id"] || prod["logical_environment"] != "production" || stg["logical_environment"] != "staging" {
+		t.Errorf("records: %v and %v", prod, stg)
+	}
+	// Re-posting production updates its own record, not staging's.
+	if again := post("production"); again["id"] != prod["id"] {
+		t.Errorf("production re-post is record %v, was %v", again["id"], prod["id"])
+	}
+
+	req := invocationtest.ForwardedRequest(http.MethodGet, "/api/repos/octo-org/checkout-api/runtime", nil, "inv-view")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var view struct {
+		Running      int      `json:"running"`
+		Production   bool     `json:"production"`
+		Environments []string `json:"environments"`
+		Workloads    []struct {
+			Cluster, DeploymentName, Environment, Status string
+		} `json:"workloads"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &view); rec.Code != 200 || err != nil {
+		t.Fatalf("code→runtime: %d %s", rec.Code, rec.Body)
+	}
+	envs := []string{}
+	for _, w := range view.Workloads {
+		if w.Cluster != "aks-prod-eus" || w.DeploymentName != "shop-checkout-api-api" || w.Status != "running" {
+			t.Errorf("workload %+v", w)
+		}
+		envs = append(envs, w.Environment)
+	}
+	slices.Sort(envs)
+	if view.Running != 2 || !view.Production || !reflect.DeepEqual(envs, []string{"production", "staging"}) ||
+		!reflect.DeepEqual(view.Environments, []string{"production", "staging"}) {
+		t.Errorf("code→runtime view = %+v", view)
 	}
 }

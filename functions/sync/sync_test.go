@@ -207,8 +207,12 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 		t.Errorf("second run: %d, posts %d", r.Status, len(e.meta.posts()))
 	}
 	// Gone: decommissioned.
-	if _, _, err := e.inv.ReplaceCluster(context.Background(), "octo-org", "aks-prod-eus", deployrecord.ClusterRequest{
-		LogicalEnvironment: "production", Deployments: []deployrecord.ClusterDeployment{}}); err != nil {
+	var body struct {
+		Single deployrecord.DeploymentRecord `json:"single"`
+	}
+	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &body)
+	body.Single.Status = deployrecord.StatusDecommissioned
+	if _, err := e.inv.ApplyDeployments(context.Background(), "octo-org", []deployrecord.DeploymentRecord{body.Single}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.run(t, req); r.Status != http.StatusOK {

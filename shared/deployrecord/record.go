@@ -211,3 +211,53 @@ type StoredStorage struct {
 	CreatedAt   string  `json:"created_at"`
 	UpdatedAt   string  `json:"updated_at"`
 }
+
+// Cluster job status values: a job is pending until a worker takes it,
+// in_progress while its deployments are written, and ends completed or
+// failed.
+const (
+	JobPending    = "pending"
+	JobInProgress = "in_progress"
+	JobCompleted  = "completed"
+	JobFailed     = "failed"
+)
+
+// JobResponse answers
+// POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs
+// (202): the job's id and the deployments refused at submission.
+type JobResponse struct {
+	JobID  int64      `json:"job_id"`
+	Errors []JobError `json:"errors"`
+}
+
+// JobError is one deployment a cluster job left out, by image name.
+type JobError struct {
+	Name  string `json:"name"`
+	Cause string `json:"cause"`
+}
+
+// JobStatus answers
+// GET /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}/jobs/{job_id}.
+// StartedAt is set once a worker took the job; TotalCount is the number
+// of deployment records the job stored.
+type JobStatus struct {
+	JobID      int64      `json:"job_id"`
+	Status     string     `json:"status"`
+	StartedAt  string     `json:"started_at,omitempty"`
+	TotalCount int        `json:"total_count"`
+	Errors     []JobError `json:"errors"`
+}
+
+// StorageRecordsList answers
+// GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records.
+type StorageRecordsList struct {
+	TotalCount     int             `json:"total_count"`
+	StorageRecords []StoredStorage `json:"storage_records"`
+}
+
+// DeploymentRecordsList answers
+// GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records.
+type DeploymentRecordsList struct {
+	TotalCount        int                `json:"total_count"`
+	DeploymentRecords []StoredDeployment `json:"deployment_records"`
+}

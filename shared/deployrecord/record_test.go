@@ -272,6 +272,18 @@ func TestValidateSingle(t *testing.T) {
 		{"six tags", func(r *DeploymentRecord) {
 			r.Tags = map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}
 		}, []string{"tags:invalid"}},
+		{"tag value of 101 characters", func(r *DeploymentRecord) { r.Tags = map[string]string{"team": strings.Repeat("v", 101)} },
+			[]string{"tags:invalid"}},
+		{"tag key of 101 characters", func(r *DeploymentRecord) { r.Tags = map[string]string{strings.Repeat("k", 101): "v"} },
+			[]string{"tags:invalid"}},
+		{"tag key and value at 100 characters", func(r *DeploymentRecord) {
+			r.Tags = map[string]string{strings.Repeat("k", 100): strings.Repeat("é", 100)}
+		}, nil},
+		{"cluster with a slash", func(r *DeploymentRecord) { r.Cluster = "aks/prod" }, []string{"cluster:invalid"}},
+		{"cluster with a hash", func(r *DeploymentRecord) { r.Cluster = "aks#1" }, []string{"cluster:invalid"}},
+		{"cluster with a question mark", func(r *DeploymentRecord) { r.Cluster = "aks?x=1" }, []string{"cluster:invalid"}},
+		{"cluster with a backslash", func(r *DeploymentRecord) { r.Cluster = `aks\1` }, []string{"cluster:invalid"}},
+		{"cluster with a space", func(r *DeploymentRecord) { r.Cluster = "aks 1" }, []string{"cluster:invalid"}},
 		{"unknown runtime risk", func(r *DeploymentRecord) { r.RuntimeRisks = []RuntimeRisk{"public"} }, []string{"runtime_risks:invalid"}},
 		{"repeated runtime risk", func(r *DeploymentRecord) {
 			r.RuntimeRisks = []RuntimeRisk{InternetExposed, InternetExposed}
@@ -342,6 +354,18 @@ func TestValidateCluster(t *testing.T) {
 			[]string{"deployments[0].runtime_risks:invalid"}},
 		{"entry with owner/name repository", "c", func(r *ClusterRequest) { r.Deployments[1].GitHubRepository = "o/r" },
 			[]string{"deployments[1].github_repository:invalid"}},
+		{"entry with 50 tags", "c", func(r *ClusterRequest) {
+			r.Deployments[0].Tags = map[string]string{}
+			for i := 0; i < 50; i++ {
+				r.Deployments[0].Tags[fmt.Sprint("k", i)] = "v"
+			}
+		}, []string{"deployments[0].tags:invalid"}},
+		{"entry with a 1.5 MB tag value", "c", func(r *ClusterRequest) {
+			r.Deployments[1].Tags = map[string]string{"blob": strings.Repeat("x", 1500000)}
+		}, []string{"deployments[1].tags:invalid"}},
+		{"entry with five tags at the limits", "c", func(r *ClusterRequest) {
+			r.Deployments[0].Tags = map[string]string{"a": strings.Repeat("v", 100), "b": "", "c": "3", "d": "4", strings.Repeat("e", 100): "5"}
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

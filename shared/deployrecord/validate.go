@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -176,6 +177,45 @@ func (c *checker) status(v string, required bool) {
 	}
 }
 
+// cluster checks a cluster name, the path parameter of the cluster form
+// and the field of a single record alike: a name the path form could not
+// carry (with "/", "#", "?", "\\" or spaces) is refused in both.
+func (c *checker) cluster(v string, required bool) {
+	if c.str("cluster", v, required, 128) && !clusterPattern.MatchString(v) {
+		c.add("cluster", CodeInvalid, "cluster must match ^[a-zA-Z0-9._-]+$")
+	}
+}
+
+// Tag limits of the API: at most MaxTags tags, keys and values at most
+// MaxTagLength characters.
+const (
+	MaxTags      = 5
+	MaxTagLength = 100
+)
+
+// tags checks a deployment's tags against the API's limits, naming each
+// offending key (sorted, so the answer is stable).
+func (c *checker) tags(tags map[string]string) {
+	if len(tags) > MaxTags {
+		c.add("tags", CodeInvalid, "%stags has %d properties, at most %d allowed", c.prefix, len(tags), MaxTags)
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		shown := k
+		if n := utf8.RuneCountInString(k); n > MaxTagLength {
+			shown = string([]rune(k)[:20]) + "..."
+			c.add("tags", CodeInvalid, "%stags key %q is %d characters long, at most %d allowed", c.prefix, shown, n, MaxTagLength)
+		}
+		if n := utf8.RuneCountInString(tags[k]); n > MaxTagLength {
+			c.add("tags", CodeInvalid, "%stags[%q] is %d characters long, at most %d allowed", c.prefix, shown, n, MaxTagLength)
+		}
+	}
+}
+
 func (c *checker) runtimeRisks(risks []RuntimeRisk) {
 	if len(risks) > len(RuntimeRisks) {
 		c.add("runtime_risks", CodeInvalid, "runtime_risks has %d items, at most %d allowed", len(risks), len(RuntimeRisks))
@@ -209,11 +249,9 @@ func (r DeploymentRecord) Validate() error {
 	c.status(r.Status, true)
 	c.str("logical_environment", r.LogicalEnvironment, true, 128)
 	c.str("physical_environment", r.PhysicalEnvironment, false, 128)
-	c.str("cluster", r.Cluster, false, 128)
+	c.cluster(r.Cluster, false)
 	c.str("deployment_name", r.DeploymentName, true, 256)
-	if len(r.Tags) > 5 {
-		c.add("tags", CodeInvalid, "tags has %d properties, at most 5 allowed", len(r.Tags))
-	}
+	c.tags(r.Tags)
 	c.runtimeRisks(r.RuntimeRisks)
 	c.githubRepository(r.GitHubRepository)
 	return c.result(DocsDeploymentRecord)
@@ -224,9 +262,7 @@ func (r DeploymentRecord) Validate() error {
 // deployments[i].field).
 func (r ClusterRequest) Validate(cluster string) error {
 	c := &checker{resource: ResourceDeploymentRecord}
-	if c.str("cluster", cluster, true, 128) && !clusterPattern.MatchString(cluster) {
-		c.add("cluster", CodeInvalid, "cluster must match ^[a-zA-Z0-9._-]+$")
-	}
+	c.cluster(cluster, true)
 	c.str("logical_environment", r.LogicalEnvironment, true, 128)
 	c.str("physical_environment", r.PhysicalEnvironment, false, 128)
 	switch {
@@ -250,6 +286,7 @@ func (r ClusterRequest) Validate(cluster string) error {
 			}
 		}
 		c.githubRepository(d.GitHubRepository)
+		c.tags(d.Tags)
 		c.runtimeRisks(d.RuntimeRisks)
 	}
 	return c.result(DocsClusterRecords)

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,38 +20,70 @@ import (
 const LastSeenInterval = 24 * time.Hour
 
 // ApplyDeployments stores deployment records posted for org as workloads
-// (one per cluster and deployment_name; decommissioned ones marked gone),
-// records each record's github_repository as evidence on its digest, and
-// returns the stored workloads in record order.
+// (one per org, logical environment, physical environment, cluster and
+// deployment_name, as GitHub keys its records; decommissioned ones marked
+// gone), records each record's github_repository as evidence on its
+// digest, and returns the stored workloads in record order.
+//
+// Writes run in bounded parallel (Workers); each is an idempotent,
+// ETag-guarded upsert, so when one fails (after the store's own retries
+// of transient errors) the call fails and the caller's retry of the same
+// records completes the set without duplicating any of it.
 func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []deployrecord.DeploymentRecord) ([]model.Workload, error) {
 	// Images first, then workloads: recording evidence may move findings
 	// to their repository, and a workload change re-scores the findings
 	// of its image; those re-scores must see the findings where they end up.
+	// Records of one digest, image and claim share one artifact write.
 	repos := make([]string, len(recs))
-	units := make([]unit, len(recs))
+	type imageKey struct{ digest, image, claimed string }
+	first := map[imageKey]int{}
+	same := make([]int, len(recs))
+	var units []unit
 	for k := range recs {
 		rec := &recs[k]
-		units[k] = unit{key: rec.Digest, run: func(ctx context.Context) error {
+		key := imageKey{rec.Digest, normalizeImage(rec.Name), mapping.NormalizeRepository(rec.GitHubRepository, org)}
+		if j, ok := first[key]; ok {
+			same[k] = j
+			continue
+		}
+		first[key], same[k] = k, k
+		units = append(units, unit{key: rec.Digest, run: func(ctx context.Context) error {
 			repo, err := i.recordImage(ctx, org, rec)
 			repos[k] = repo
 			return err
-		}}
+		}})
 	}
 	if err := i.run(ctx, units); err != nil {
 		return nil, err
 	}
+	// Defender's cluster-level risks reach a cluster's new workloads; read
+	// them once per partition, not once per new workload.
+	inherited := map[string][]model.Risk{}
+	for k := range recs {
+		cluster, _, _, _ := workloadKey(org, &recs[k])
+		if _, ok := inherited[cluster]; ok {
+			continue
+		}
+		risks, err := i.clusterRisks(ctx, cluster)
+		if err != nil {
+			return nil, err
+		}
+		inherited[cluster] = risks
+	}
 	out := make([]model.Workload, len(recs))
+	units = units[:0]
 	for k := range recs {
 		rec := &recs[k]
-		units[k] = unit{key: clusterKey(rec.Cluster, rec.LogicalEnvironment, rec.PhysicalEnvironment) + "|" + rec.DeploymentName,
+		cluster, id, _, _ := workloadKey(org, rec)
+		units = append(units, unit{key: cluster + "|" + id,
 			run: func(ctx context.Context) error {
-				w, err := i.applyRecord(ctx, org, rec, repos[k])
+				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], inherited[cluster])
 				if err != nil {
 					return err
 				}
 				out[k] = *w
 				return nil
-			}}
+			}})
 	}
 	if err := i.run(ctx, units); err != nil {
 		return nil, err
@@ -58,69 +91,35 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 	return out, nil
 }
 
-// ReplaceCluster stores the full set of deployments of one cluster for org:
-// every posted deployment as ApplyDeployments does, and every running
-// workload of that cluster and org that the set leaves out is marked gone.
-// It returns the stored workloads of the posted set and how many went.
-func (i *Inventory) ReplaceCluster(ctx context.Context, org, cluster string, req deployrecord.ClusterRequest) ([]model.Workload, int, error) {
-	ws, err := i.ApplyDeployments(ctx, org, req.Records(cluster))
-	if err != nil {
-		return nil, 0, err
-	}
-	posted := make(map[string]bool, len(ws))
-	for _, w := range ws {
-		posted[w.ID] = true
-	}
-	running, err := collect(ctx, i.Store.Workloads, cosmos.Query{
-		SQL:          "SELECT * FROM c WHERE c.status = @running",
-		Params:       map[string]any{"@running": string(model.WorkloadRunning)},
-		PartitionKey: cluster,
-	}, maxRelink)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list running workloads of cluster %s: %w", cluster, err)
-	}
-	gone := 0
-	for _, w := range running {
-		if posted[w.ID] || !strings.EqualFold(w.Org, org) {
-			continue
-		}
-		changed, err := i.markGone(ctx, w.Cluster, w.ID)
-		if err != nil {
-			return nil, gone, err
-		}
-		if changed {
-			gone++
-		}
-	}
-	return ws, gone, nil
+// ApplyCluster stores the deployments of one cluster request for org, as
+// ApplyDeployments does, and returns the stored workloads in request order.
+//
+// Like GitHub's "set cluster deployment records", it creates or updates
+// the records the request names and leaves every other record of the
+// cluster as it is: a deployment ends only with a decommissioned record.
+// A cluster reporter's snapshot is not the whole cluster: deployment-tracker
+// may watch one namespace or skip excluded ones, leaves out pods without a
+// resolved digest or owner, and several reporters may share a cluster
+// name; reading an omission as "gone" would lower the score of findings in
+// workloads that still run.
+func (i *Inventory) ApplyCluster(ctx context.Context, org, cluster string, req deployrecord.ClusterRequest) ([]model.Workload, error) {
+	return i.ApplyDeployments(ctx, org, req.Records(cluster))
 }
 
-// markGone sets a workload gone.
-func (i *Inventory) markGone(ctx context.Context, cluster, id string) (bool, error) {
-	var before *model.Workload
-	now := i.now()
-	after, changed, err := i.Store.Workloads.Update(ctx, cluster, id, func(w *model.Workload, exists bool) error {
-		if !exists || w.Status == model.WorkloadGone {
-			return cosmos.ErrSkip
-		}
-		before = cloneWorkload(w)
-		w.Status, w.LastSeen = model.WorkloadGone, now
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("mark workload %s gone: %w", id, err)
-	}
-	if changed {
-		return true, i.workloadChanged(ctx, before, after)
-	}
-	return false, nil
-}
-
-// workloadKey is the partition, id, namespace and name of a record's workload.
-func workloadKey(rec *deployrecord.DeploymentRecord) (cluster, id, ns, name string) {
+// workloadKey is the partition, id, namespace and name of the workload of
+// a record posted for org.
+func workloadKey(org string, rec *deployrecord.DeploymentRecord) (cluster, id, ns, name string) {
 	cluster = clusterKey(rec.Cluster, rec.LogicalEnvironment, rec.PhysicalEnvironment)
 	ns, name = splitDeploymentName(rec.DeploymentName)
-	return cluster, model.WorkloadID(cluster, ns, name), ns, name
+	id = model.DeploymentWorkloadID(org, rec.LogicalEnvironment, rec.PhysicalEnvironment, rec.Cluster, rec.DeploymentName)
+	return cluster, id, ns, name
+}
+
+// WorkloadIDOf is the partition and id of the workload a deployment
+// record posted for org is stored as.
+func WorkloadIDOf(org string, rec *deployrecord.DeploymentRecord) (cluster, id string) {
+	cluster, id, _, _ = workloadKey(org, rec)
+	return cluster, id
 }
 
 // recordImage records the record's image on its artifact, and its
@@ -128,7 +127,7 @@ func workloadKey(rec *deployrecord.DeploymentRecord) (cluster, id, ns, name stri
 // and returns the repository the image resolves to: the artifact's, by its
 // strongest evidence, else the record's own claim.
 func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployrecord.DeploymentRecord) (string, error) {
-	_, id, _, _ := workloadKey(rec)
+	_, id, _, _ := workloadKey(org, rec)
 	image := normalizeImage(rec.Name)
 	claimed := mapping.NormalizeRepository(rec.GitHubRepository, org)
 	var art *model.Artifact
@@ -156,10 +155,11 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 }
 
 // applyRecord stores the workload of one deployment record, built from the
-// image's repository.
-func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string) (*model.Workload, error) {
+// image's repository; a new workload starts with the cluster's inherited
+// (cluster-level) risks.
+func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, inherited []model.Risk) (*model.Workload, error) {
 	now := i.now()
-	cluster, id, ns, name := workloadKey(rec)
+	cluster, id, ns, name := workloadKey(org, rec)
 	image := normalizeImage(rec.Name)
 
 	own := make([]model.Risk, 0, len(rec.RuntimeRisks))
@@ -175,20 +175,26 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		tags = rec.Tags
 	}
 
-	var before *model.Workload
+	var before, legacy *model.Workload
 	after, changed, err := i.Store.Workloads.Update(ctx, cluster, id, func(w *model.Workload, exists bool) error {
-		before = nil
+		before, legacy = nil, nil
 		if exists {
 			before = cloneWorkload(w)
 		} else {
 			w.ID, w.Cluster, w.FirstSeen = id, cluster, now
-			// Defender's cluster-level risks (assessments, attack paths)
-			// reached the cluster's other workloads before this one existed.
-			inherited, err := i.clusterRisks(ctx, cluster)
+			w.Risks = slices.Clone(inherited)
+			old, err := i.legacyWorkload(ctx, org, rec)
 			if err != nil {
 				return err
 			}
-			w.Risks = inherited
+			if old != nil {
+				// The same deployment, stored under its id from before
+				// org and environments were part of it: it continues here.
+				legacy = old
+				w.FirstSeen, w.Risks, w.DeploymentRecordHash = old.FirstSeen, slices.Clone(old.Risks), old.DeploymentRecordHash
+				before = cloneWorkload(old)
+				before.ID = id
+			}
 		}
 		if w.Org == "" || !strings.EqualFold(w.Org, org) {
 			w.Org = org
@@ -208,12 +214,37 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 	if err != nil {
 		return nil, fmt.Errorf("store deployment %s: %w", id, err)
 	}
+	if legacy != nil {
+		if err := i.Store.Workloads.Delete(ctx, legacy.Cluster, legacy.ID); err != nil {
+			return nil, fmt.Errorf("retire workload %s, now %s: %w", legacy.ID, id, err)
+		}
+	}
 	if changed {
 		if err := i.workloadChanged(ctx, before, after); err != nil {
 			return nil, err
 		}
 	}
 	return after, nil
+}
+
+// legacyWorkload is the document a record's workload was stored as before
+// its id held org and environments (model.WorkloadID of cluster, namespace
+// and name), when it exists and is this record's: same org, same logical
+// and physical environment. A deployment of another environment that
+// overwrote it under the old id is not this one and stays as it is.
+func (i *Inventory) legacyWorkload(ctx context.Context, org string, rec *deployrecord.DeploymentRecord) (*model.Workload, error) {
+	cluster, _, ns, name := workloadKey(org, rec)
+	old, err := i.Store.Workloads.Get(ctx, cluster, model.WorkloadID(cluster, ns, name))
+	switch {
+	case errors.Is(err, cosmos.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read earlier workload of %s: %w", rec.DeploymentName, err)
+	}
+	if !strings.EqualFold(old.Org, org) || old.Environment != rec.LogicalEnvironment || old.Region != rec.PhysicalEnvironment {
+		return nil, nil
+	}
+	return old, nil
 }
 
 // contentChanged reports whether w differs from before in anything but

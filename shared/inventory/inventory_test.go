@@ -232,7 +232,7 @@ func TestDeploymentRecordMapsImageAndMovesFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := ws[0]
-	if w.ID != model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api") || w.Repository != "octo-org/checkout-api" ||
+	if w.ID != model.DeploymentWorkloadID("octo-org", "production", "eastus", "aks-prod-eus", "shop-checkout-api-api") || w.Repository != "octo-org/checkout-api" ||
 		!w.Production || w.Environment != "production" || w.Region != "eastus" || w.Image != checkoutImage ||
 		w.Status != model.WorkloadRunning || !w.FirstSeen.Equal(e.now) || !w.LastSeen.Equal(e.now) ||
 		!reflect.DeepEqual(w.Risks, []model.Risk{{Factor: model.RiskInternetExposed, Source: "deployment-record"}}) {
@@ -322,7 +322,7 @@ func TestRepostedRecordCostsReadsAndLastSeenIsDaily(t *testing.T) {
 	}
 }
 
-func TestClusterPostReplacesTheClusterSet(t *testing.T) {
+func TestClusterPostCreatesAndUpdatesOnly(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	d := func(name, digest string) deployrecord.ClusterDeployment {
@@ -330,28 +330,129 @@ func TestClusterPostReplacesTheClusterSet(t *testing.T) {
 	}
 	dA, dB := "sha256:"+strings.Repeat("a1", 32), "sha256:"+strings.Repeat("b2", 32)
 	req := deployrecord.ClusterRequest{LogicalEnvironment: "staging", Deployments: []deployrecord.ClusterDeployment{d("a", dA), d("b", dB)}}
-	ws, gone, err := e.inv.ReplaceCluster(ctx, "octo-org", "aks-stg", req)
-	if err != nil || len(ws) != 2 || gone != 0 {
-		t.Fatalf("first post: %d, %d, %v", len(ws), gone, err)
+	ws, err := e.inv.ApplyCluster(ctx, "octo-org", "aks-stg", req)
+	if err != nil || len(ws) != 2 {
+		t.Fatalf("first post: %d, %v", len(ws), err)
 	}
-	// Another org's workload on a cluster of the same name is not touched.
+	// Another org's workload on a cluster of the same name and deployment
+	// name is its own record.
 	if _, err := e.inv.ApplyDeployments(ctx, "other-org", []deployrecord.DeploymentRecord{{Name: "x.io/c", Digest: dA,
-		Status: "deployed", LogicalEnvironment: "staging", Cluster: "aks-stg", DeploymentName: "c"}}); err != nil {
+		Status: "deployed", LogicalEnvironment: "staging", Cluster: "aks-stg", DeploymentName: "a"}}); err != nil {
 		t.Fatal(err)
 	}
+	// A later snapshot without b leaves b as it is (GitHub's semantics: a
+	// deployment ends with a decommissioned record, not by omission);
+	// decommissioned in a snapshot marks it gone.
 	req.Deployments = req.Deployments[:1]
-	ws, gone, err = e.inv.ReplaceCluster(ctx, "octo-org", "aks-stg", req)
-	if err != nil || len(ws) != 1 || gone != 1 {
-		t.Fatalf("second post: %d, %d, %v", len(ws), gone, err)
+	if ws, err = e.inv.ApplyCluster(ctx, "octo-org", "aks-stg", req); err != nil || len(ws) != 1 {
+		t.Fatalf("second post: %d, %v", len(ws), err)
 	}
-	status := map[string]model.WorkloadStatus{}
-	_ = e.store.Workloads.Query(ctx, cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: "aks-stg"}, func(w *model.Workload) error {
-		status[w.Name] = w.Status
-		return nil
-	})
-	want := map[string]model.WorkloadStatus{"a": model.WorkloadRunning, "b": model.WorkloadGone, "c": model.WorkloadRunning}
-	if !reflect.DeepEqual(status, want) {
-		t.Errorf("statuses = %v, want %v", status, want)
+	status := func() map[string]model.WorkloadStatus {
+		out := map[string]model.WorkloadStatus{}
+		_ = e.store.Workloads.Query(ctx, cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: "aks-stg"}, func(w *model.Workload) error {
+			out[w.Org+"/"+w.Name] = w.Status
+			return nil
+		})
+		return out
+	}
+	want := map[string]model.WorkloadStatus{"octo-org/a": model.WorkloadRunning, "octo-org/b": model.WorkloadRunning, "other-org/a": model.WorkloadRunning}
+	if got := status(); !reflect.DeepEqual(got, want) {
+		t.Errorf("statuses = %v, want %v", got, want)
+	}
+	b := d("b", dB)
+	b.Status = deployrecord.StatusDecommissioned
+	req.Deployments = []deployrecord.ClusterDeployment{b}
+	if _, err = e.inv.ApplyCluster(ctx, "octo-org", "aks-stg", req); err != nil {
+		t.Fatal(err)
+	}
+	want["octo-org/b"] = model.WorkloadGone
+	if got := status(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after decommission: statuses = %v, want %v", got, want)
+	}
+}
+
+// TestDeploymentIdentity checks GitHub's identity of a record (org,
+// logical environment, physical environment, cluster, deployment_name):
+// records differing in any one are kept apart, and deployment names that
+// escaping used to fold together stay apart.
+func TestDeploymentIdentity(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	digest := "sha256:" + strings.Repeat("c3", 32)
+	base := deployrecord.DeploymentRecord{Name: "octoacr.azurecr.io/svc", Digest: digest, Status: "deployed",
+		LogicalEnvironment: "production", PhysicalEnvironment: "westeurope", Cluster: "aks-1", DeploymentName: "team/svc/app"}
+	vary := []func(r *deployrecord.DeploymentRecord){
+		func(r *deployrecord.DeploymentRecord) {},
+		func(r *deployrecord.DeploymentRecord) { r.LogicalEnvironment = "staging" },
+		func(r *deployrecord.DeploymentRecord) { r.PhysicalEnvironment = "northeurope" },
+		func(r *deployrecord.DeploymentRecord) { r.PhysicalEnvironment = "" },
+		func(r *deployrecord.DeploymentRecord) { r.Cluster = "aks-2" },
+		func(r *deployrecord.DeploymentRecord) { r.Cluster = "" },
+		func(r *deployrecord.DeploymentRecord) { r.DeploymentName = "team/svc:app" },
+		func(r *deployrecord.DeploymentRecord) { r.DeploymentName = "team:svc/app" },
+		func(r *deployrecord.DeploymentRecord) { r.DeploymentName = "team_svc_app" },
+	}
+	var recs []deployrecord.DeploymentRecord
+	for _, v := range vary {
+		r := base
+		v(&r)
+		recs = append(recs, r)
+	}
+	ws, err := e.inv.ApplyDeployments(ctx, "octo-org", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for k, w := range ws {
+		if j, dup := seen[w.Cluster+"|"+w.ID]; dup {
+			t.Errorf("records %d and %d share workload %s", j, k, w.ID)
+		}
+		seen[w.Cluster+"|"+w.ID] = k
+		got, err := e.store.Workloads.Get(ctx, w.Cluster, w.ID)
+		if err != nil || got.Environment != recs[k].LogicalEnvironment || got.Region != recs[k].PhysicalEnvironment ||
+			inventory.DeploymentName(got) != recs[k].DeploymentName {
+			t.Errorf("record %d stored as %+v, %v", k, got, err)
+		}
+	}
+	// The same five again (org in another case) is the same record.
+	again, err := e.inv.ApplyDeployments(ctx, "Octo-Org", recs[:1])
+	if err != nil || again[0].ID != ws[0].ID {
+		t.Errorf("re-post = %v, %v; want workload %s", again, err, ws[0].ID)
+	}
+}
+
+// TestLegacyWorkloadContinues: a workload stored under its id from before
+// environments were part of it continues under its new id on its next
+// record (first seen kept, the old document gone); a legacy document of
+// another environment is left alone.
+func TestLegacyWorkloadContinues(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	first := inventorytest.Now.Add(-30 * 24 * time.Hour)
+	legacy := model.Workload{ID: model.WorkloadID("aks-1", "team", "svc"), Cluster: "aks-1", Namespace: "team", Name: "svc",
+		Org: "octo-org", Image: "octoacr.azurecr.io/svc", Digest: "sha256:" + strings.Repeat("d4", 32),
+		Environment: "production", Production: true, Status: model.WorkloadRunning, FirstSeen: first, LastSeen: first}
+	if _, err := e.store.Workloads.Put(ctx, &legacy); err != nil {
+		t.Fatal(err)
+	}
+	rec := deployrecord.DeploymentRecord{Name: "octoacr.azurecr.io/svc", Digest: legacy.Digest, Status: "deployed",
+		LogicalEnvironment: "staging", Cluster: "aks-1", DeploymentName: "team/svc"}
+	if _, err := e.inv.ApplyDeployments(ctx, "octo-org", []deployrecord.DeploymentRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Workloads.Get(ctx, "aks-1", legacy.ID); err != nil {
+		t.Errorf("the production legacy document went on a staging record: %v", err)
+	}
+	rec.LogicalEnvironment = "production"
+	ws, err := e.inv.ApplyDeployments(ctx, "octo-org", []deployrecord.DeploymentRecord{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ws[0].FirstSeen.Equal(first) || ws[0].ID == legacy.ID {
+		t.Errorf("continued workload = %+v", ws[0])
+	}
+	if _, err := e.store.Workloads.Get(ctx, "aks-1", legacy.ID); !errors.Is(err, cosmos.ErrNotFound) {
+		t.Errorf("legacy document still there: %v", err)
 	}
 }
 

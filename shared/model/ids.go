@@ -3,6 +3,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -34,9 +35,26 @@ func ImageGroupID(repository, image string) string {
 // AlertGroupID is the group of one GHAS alert finding.
 func AlertGroupID(findingID string) string { return "alert:" + findingID }
 
-// WorkloadID identifies one workload within its cluster.
+// WorkloadID identifies one workload within its cluster by namespace and
+// name. Deployment records are stored under DeploymentWorkloadID; this is
+// the id they had before (inventory moves such a document to its new id
+// on the deployment's next record) and the id of fixtures in tests.
 func WorkloadID(cluster, namespace, name string) string {
 	return idPart(cluster) + ":" + idPart(namespace) + ":" + idPart(name)
+}
+
+// DeploymentWorkloadID identifies the workload of a deployment record as
+// GitHub's artifact-metadata API identifies the record: one per org (case
+// folded: GitHub org names are not case sensitive), logical environment,
+// physical environment, cluster and deployment_name, each taken exactly as
+// posted. The id is a hash of the five, so it is injective for every
+// practical purpose (no escaping can make "team/svc:x" and "team:svc/x"
+// meet), fits Cosmos DB's id rules and length whatever the names hold,
+// and is the same for the same five.
+func DeploymentWorkloadID(org, logicalEnv, physicalEnv, cluster, deploymentName string) string {
+	b, _ := json.Marshal([]string{strings.ToLower(org), logicalEnv, physicalEnv, cluster, deploymentName})
+	sum := sha256.Sum256(b)
+	return "dr-" + hex.EncodeToString(sum[:16])
 }
 
 // InstallationDocID is the id of the installation document of an org.

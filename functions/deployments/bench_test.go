@@ -1,0 +1,69 @@
+package deployments_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+)
+
+// clusterBody is a cluster request of n deployments shaped like
+// deployment-tracker's start-up snapshot: one image per workload, the
+// "{{namespace}}/{{deploymentName}}/{{containerName}}" deployment names,
+// tags and runtime risks as its metadata aggregator fills them.
+func clusterBody(n int, logicalEnv string) string {
+	type dep struct {
+		Name           string            `json:"name"`
+		Digest         string            `json:"digest"`
+		Version        string            `json:"version"`
+		Status         string            `json:"status"`
+		DeploymentName string            `json:"deployment_name"`
+		RuntimeRisks   []string          `json:"runtime_risks,omitempty"`
+		Tags           map[string]string `json:"tags,omitempty"`
+	}
+	deps := make([]dep, n)
+	for k := range deps {
+		deps[k] = dep{
+			Name:           fmt.Sprintf("contoso.azurecr.io/team%d/svc%d", k%20, k),
+			Digest:         fmt.Sprintf("sha256:%064x", k+1),
+			Version:        "1.0." + fmt.Sprint(k),
+			Status:         "deployed",
+			DeploymentName: fmt.Sprintf("team%d/svc%d/app", k%20, k),
+			Tags:           map[string]string{"team": fmt.Sprintf("team%d", k%20)},
+		}
+		if k%3 == 0 {
+			deps[k].RuntimeRisks = []string{"internet-exposed"}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{
+		"logical_environment": logicalEnv, "physical_environment": "westeurope",
+		"partial_success": true, "deployments": deps,
+	})
+	return string(b)
+}
+
+// BenchmarkClusterPost1000 posts a cluster request of the largest size the
+// endpoint accepts (1,000 deployments, all new) to the handler on the
+// local Cosmos DB emulator and reports the seconds it took.
+func BenchmarkClusterPost1000(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b)
+		body := clusterBody(1000, "production")
+		b.StartTimer()
+		start := time.Now()
+		req := invocationtest.ForwardedRequest(http.MethodPost, cluster+"aks-bench", strings.NewReader(body), "inv-bench")
+		req.Header.Set("Authorization", bearer)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/request")
+	}
+}
