@@ -190,19 +190,19 @@ func decode(w http.ResponseWriter, r *http.Request, body []byte, v any, resource
 	if err == nil {
 		err = validate()
 	}
-	var pe *deployrecord.ParseError
-	var ve *deployrecord.ValidationError
-	switch {
-	case err == nil:
+	if err == nil {
 		return true
-	case errors.As(err, &pe):
-		invocation.Logger(r.Context()).Warn("deployment record is not JSON", "error", err)
-		writeJSON(w, pe.HTTPStatus(), pe)
-	case errors.As(err, &ve):
-		invocation.Logger(r.Context()).Warn("deployment record rejected", "error", err)
-		writeJSON(w, ve.HTTPStatus(), ve)
-	default:
+	}
+	status, answer, ok := deployrecord.Refusal(err)
+	switch {
+	case !ok:
 		serverError(w, r, "decode deployment record", err)
+	case status == http.StatusBadRequest:
+		invocation.Logger(r.Context()).Warn("deployment record is not JSON", "error", err)
+		writeJSON(w, status, answer)
+	default:
+		invocation.Logger(r.Context()).Warn("deployment record rejected", "error", err)
+		writeJSON(w, status, answer)
 	}
 	return false
 }

@@ -3,14 +3,9 @@ package sync_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"strings"
-	gosync "sync"
 	"testing"
 	"time"
 
@@ -39,76 +34,25 @@ const (
 	installation = 77
 )
 
-// metadata is GitHub's artifact-metadata endpoints as the fake sees them:
-// it records every POST and answers with the configured status.
-type metadata struct {
-	mu       gosync.Mutex
-	status   int
-	requests []posted
-}
-
-type posted struct {
-	Path, Auth, Accept string
-	Body               string
-}
-
-func (m *metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	m.mu.Lock()
-	m.requests = append(m.requests, posted{Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Accept: r.Header.Get("Accept"), Body: string(b)})
-	status := m.status
-	m.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	switch {
-	case r.Method != http.MethodPost:
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"message":"Not Found"}`))
-	case status == 0 || status == http.StatusOK:
-		_, _ = w.Write([]byte(`{"total_count":1}`))
-	default:
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(`{"message":"injected","status":"` + http.StatusText(status) + `"}`))
-	}
-}
-
-func (m *metadata) posts() []posted {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]posted(nil), m.requests...)
-}
-
 type env struct {
 	srv   http.Handler
 	store *cosmos.Store
 	sync  *inventorytest.Sync
 	gh    *githubtest.Server
-	meta  *metadata
 	inv   *inventory.Inventory
 	seq   int
 }
 
 // newEnv runs the sync function against a fake GitHub: githubtest for App
-// authentication and attestations, the metadata fake for the records.
+// authentication, attestations and the artifact-metadata records.
 func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 	t.Helper()
 	store, _ := inventorytest.Store(t)
 	sy := &inventorytest.Sync{}
 	gh := githubtest.New(t)
 	gh.AddInstallation(installation, "octo-org")
-	meta := &metadata{}
-	target, _ := url.Parse(gh.Host())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/artifacts/metadata/") {
-			meta.ServeHTTP(w, r)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-
 	d := inventorytest.Deps(t, store, sy)
-	d.Config.GitHub.APIURL = front.URL + "/"
+	d.Config.GitHub.APIURL = gh.URL
 	d.Config.GitHub.AppID = gh.AppID
 	d.Config.DryRun = dryRun
 	d.Secrets = keyvault.NewEnv(map[string]string{
@@ -129,8 +73,29 @@ func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv.Handler(), store: store, sync: sy, gh: gh, meta: meta,
+	return &env{srv: srv.Handler(), store: store, sync: sy, gh: gh,
 		inv: inventory.New(store, tri, sy, d.Logger, d.Now)}
+}
+
+// posts are the artifact-metadata requests GitHub received.
+func (e *env) posts() []githubtest.Request {
+	var out []githubtest.Request
+	for _, r := range e.gh.Requests() {
+		if r.Method == http.MethodPost && strings.Contains(r.Path, "/artifacts/metadata/") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordJSON is v as JSON, to compare with the body runtimelink must send.
+func recordJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func (e *env) run(t *testing.T, r queue.SyncRequest) invocationtest.Response {
@@ -182,16 +147,17 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
-	posts := e.meta.posts()
+	posts := e.posts()
 	if len(posts) != 1 {
 		t.Fatalf("posts = %+v", posts)
 	}
 	p := posts[0]
-	if p.Path != "/orgs/octo-org/artifacts/metadata/deployment-record" || !strings.HasPrefix(p.Auth, "token ") && !strings.HasPrefix(p.Auth, "Bearer ") {
-		t.Errorf("request %s auth %q", p.Path, p.Auth)
+	if p.Path != "/orgs/octo-org/artifacts/metadata/deployment-record" || p.Installation != installation || p.Status != http.StatusOK {
+		t.Errorf("request %s by installation %d: %d", p.Path, p.Installation, p.Status)
 	}
-	if !jsonEqual(t, p.Body, wantDeployment) {
-		t.Errorf("body\n got %s\nwant %s", p.Body, wantDeployment)
+	recs := e.gh.DeploymentRecords("octo-org")
+	if len(recs) != 1 || !jsonEqual(t, recordJSON(t, recs[0].DeploymentRecord), wantDeployment) {
+		t.Fatalf("records on GitHub = %+v\nwant %s", recs, wantDeployment)
 	}
 	// The attestation was looked up (none exists: the record keeps the
 	// deployment record's repository).
@@ -203,8 +169,8 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 		t.Error("the pushed record's hash was not kept")
 	}
 	// Nothing changed: nothing is sent again.
-	if r := e.run(t, req); r.Status != http.StatusOK || len(e.meta.posts()) != 1 {
-		t.Errorf("second run: %d, posts %d", r.Status, len(e.meta.posts()))
+	if r := e.run(t, req); r.Status != http.StatusOK || len(e.posts()) != 1 {
+		t.Errorf("second run: %d, posts %d", r.Status, len(e.posts()))
 	}
 	// Gone: decommissioned.
 	var body struct {
@@ -218,9 +184,9 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Fatalf("status %d", r.Status)
 	}
-	posts = e.meta.posts()
-	if len(posts) != 2 || !strings.Contains(posts[1].Body, `"status":"decommissioned"`) {
-		t.Errorf("after gone: %+v", posts)
+	recs = e.gh.DeploymentRecords("octo-org")
+	if posts := e.posts(); len(posts) != 2 || len(recs) != 1 || recs[0].Status != deployrecord.StatusDecommissioned {
+		t.Errorf("after gone: %d posts, records %+v", len(posts), recs)
 	}
 }
 
@@ -238,9 +204,9 @@ func TestAttestationFoundIsEvidenceAndNamesTheRepository(t *testing.T) {
 	if a.Repository != "octo-org/checkout-service" || a.Commit != "788437584c2522f27feab10d8e631bab3e9e783a" || a.Evidence[0].Kind != model.EvidenceAttestation {
 		t.Errorf("artifact = %+v", a)
 	}
-	posts := e.meta.posts()
-	if len(posts) != 1 || !strings.Contains(posts[0].Body, `"github_repository":"checkout-service"`) {
-		t.Errorf("posts = %+v", posts)
+	recs := e.gh.DeploymentRecords("octo-org")
+	if posts := e.posts(); len(posts) != 1 || len(recs) != 1 || recs[0].GitHubRepository != "checkout-service" {
+		t.Errorf("%d posts, records %+v", len(posts), recs)
 	}
 	// The attestation is recorded: no second lookup.
 	_ = e.run(t, req)
@@ -262,13 +228,15 @@ func TestStorageRecordPushed(t *testing.T) {
 	if r := e.run(t, reqs[len(reqs)-1]); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
-	posts := e.meta.posts()
+	posts := e.posts()
 	want := `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","registry_url":"https://octoacr.azurecr.io",` +
 		`"repository":"checkout-api","status":"active","github_repository":"checkout-api","return_records":false}`
-	if len(posts) != 1 || posts[0].Path != "/orgs/octo-org/artifacts/metadata/storage-record" || !jsonEqual(t, posts[0].Body, want) {
-		t.Errorf("posts = %+v", posts)
+	recs := e.gh.StorageRecords("octo-org")
+	if len(posts) != 1 || posts[0].Path != "/orgs/octo-org/artifacts/metadata/storage-record" || posts[0].Status != http.StatusOK ||
+		len(recs) != 1 || !jsonEqual(t, recordJSON(t, recs[0].StorageRecord), want) {
+		t.Errorf("posts = %+v, records on GitHub = %+v", posts, recs)
 	}
-	if r := e.run(t, reqs[len(reqs)-1]); r.Status != http.StatusOK || len(e.meta.posts()) != 1 {
+	if r := e.run(t, reqs[len(reqs)-1]); r.Status != http.StatusOK || len(e.posts()) != 1 {
 		t.Errorf("unchanged storage record sent again")
 	}
 }
@@ -277,8 +245,8 @@ func TestDryRunSendsNothing(t *testing.T) {
 	e := newEnv(t, true)
 	req := e.deploy(t)
 	r := e.run(t, req)
-	if r.Status != http.StatusOK || len(e.meta.posts()) != 0 {
-		t.Fatalf("status %d, posts %v", r.Status, e.meta.posts())
+	if r.Status != http.StatusOK || len(e.posts()) != 0 {
+		t.Fatalf("status %d, posts %v", r.Status, e.posts())
 	}
 	planned := false
 	for _, l := range r.Logs {
@@ -295,11 +263,12 @@ func TestDryRunSendsNothing(t *testing.T) {
 func TestGitHubFailures(t *testing.T) {
 	e := newEnv(t, false)
 	req := e.deploy(t)
-	e.meta.status = http.StatusBadGateway
+	metadata := "/orgs/octo-org/artifacts/metadata/"
+	e.gh.Inject(githubtest.Fault{Method: http.MethodPost, Path: metadata, Status: http.StatusBadGateway})
 	if r := e.run(t, req); r.Status != http.StatusInternalServerError {
 		t.Errorf("502 from GitHub: status %d, want 500 (retry)", r.Status)
 	}
-	e.meta.status = http.StatusUnprocessableEntity
+	e.gh.Inject(githubtest.Fault{Method: http.MethodPost, Path: metadata, Status: http.StatusUnprocessableEntity})
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Errorf("422 from GitHub: status %d, want 200 (a retry cannot help)", r.Status)
 	}
@@ -307,12 +276,11 @@ func TestGitHubFailures(t *testing.T) {
 		t.Error("a refused record was marked pushed")
 	}
 	// An org without the App installed: acknowledged, nothing sent.
-	e.meta.status = 0
-	n := len(e.meta.posts())
+	n := len(e.posts())
 	other := req
 	_ = e.store.Installations.Delete(context.Background(), "octo-org", model.InstallationDocID("octo-org"))
-	if r := e.run(t, other); r.Status != http.StatusOK || len(e.meta.posts()) != n {
-		t.Errorf("not installed: status %d, posts %d → %d", r.Status, n, len(e.meta.posts()))
+	if r := e.run(t, other); r.Status != http.StatusOK || len(e.posts()) != n {
+		t.Errorf("not installed: status %d, posts %d → %d", r.Status, n, len(e.posts()))
 	}
 }
 
@@ -361,8 +329,9 @@ func TestStorageSyncFindsTheSourceOfAnUnmappedImage(t *testing.T) {
 	if a.Repository != "octo-org/checkout-api" || a.Evidence[0].Kind != model.EvidenceAttestation || a.StorageRecordHash == "" {
 		t.Errorf("artifact = %+v", a)
 	}
-	if posts := e.meta.posts(); len(posts) != 1 || !strings.HasSuffix(posts[0].Path, "/storage-record") {
-		t.Errorf("posts = %+v", posts)
+	if posts, recs := e.posts(), e.gh.StorageRecords("octo-org"); len(posts) != 1 || !strings.HasSuffix(posts[0].Path, "/storage-record") ||
+		len(recs) != 1 || recs[0].GitHubRepository != "checkout-api" {
+		t.Errorf("posts = %+v, records on GitHub = %+v", posts, recs)
 	}
 }
 

@@ -77,6 +77,20 @@ func (e *ParseError) Error() string   { return "problems parsing JSON: " + e.Err
 func (e *ParseError) Unwrap() error   { return e.Err }
 func (e *ParseError) HTTPStatus() int { return http.StatusBadRequest }
 
+// Refusal is GitHub's answer to err from Decode or Validate: the status and
+// the body to encode; ok is false for any other error.
+func Refusal(err error) (status int, body any, ok bool) {
+	var pe *ParseError
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &pe):
+		return pe.HTTPStatus(), pe, true
+	case errors.As(err, &ve):
+		return ve.HTTPStatus(), ve, true
+	}
+	return 0, nil, false
+}
+
 // Decode reads a request body into v (a *DeploymentRecord, *ClusterRequest
 // or *StorageRecord): a body that is not a JSON object is a *ParseError; a
 // field of the wrong JSON type is a *ValidationError naming it. Unknown
@@ -124,6 +138,10 @@ var (
 	repositoryPattern = regexp.MustCompile(`^[A-Za-z0-9.\-_]+$`)
 	clusterPattern    = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 )
+
+// ValidDigest reports whether GitHub accepts digest as an artifact digest
+// ("sha256:" and 64 lower-case hex digits).
+func ValidDigest(digest string) bool { return digestPattern.MatchString(digest) }
 
 // checker collects field errors in the order fields are checked.
 type checker struct {

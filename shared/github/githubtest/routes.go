@@ -21,6 +21,13 @@ func (s *Server) routes() {
 	// attestations.go: artifact attestations.
 	m.HandleFunc("GET /orgs/{org}/attestations/{digest}", s.handleAttestations)
 
+	// artifactmetadata.go: deployment and storage records.
+	m.HandleFunc("POST /orgs/{org}/artifacts/metadata/deployment-record", s.handleDeploymentRecord)
+	m.HandleFunc("POST /orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}", s.handleClusterRecords)
+	m.HandleFunc("POST /orgs/{org}/artifacts/metadata/storage-record", s.handleStorageRecord)
+	m.HandleFunc("GET /orgs/{org}/artifacts/{subject_digest}/metadata/deployment-records", s.handleListDeploymentRecords)
+	m.HandleFunc("GET /orgs/{org}/artifacts/{subject_digest}/metadata/storage-records", s.handleListStorageRecords)
+
 	// repos.go: repositories and their contents.
 	m.HandleFunc("GET /repos/{owner}/{repo}", s.handleRepo)
 	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", s.handleContents)

@@ -98,7 +98,9 @@ type Server struct {
 	writes        map[int64][]time.Time // content-creating requests per installation, last hour
 	faults        []*faultState
 	requests      []Request
-	expected      []expectation // see Expect and Verify
+	expected      []expectation                // see Expect and Verify
+	metadata      map[string]*artifactMetadata // by lower-case org
+	metadataIDs   int64
 }
 
 type token struct {
@@ -145,6 +147,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		files:        make(map[string]map[string][]byte),
 		attestations: make(map[string][]storedAttestation),
 		blobs:        make(map[string][]byte),
+		metadata:     make(map[string]*artifactMetadata),
 		repos:        make(map[string]*repoIssues),
 		writes:       make(map[int64][]time.Time),
 	}
