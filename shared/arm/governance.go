@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,23 +158,6 @@ func New(cred azcore.TokenCredential, o Options) (*Client, error) {
 	return c, nil
 }
 
-// assessmentIDRE matches {resourceId}/providers/Microsoft.Security/assessments/{name}.
-var assessmentIDRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+(/.+)?/providers/Microsoft\.Security/assessments/[-\w._()]+$`)
-
-// AssessmentOf returns the assessment id a Defender record id names: an
-// assessment id itself, or the parent of a sub-assessment id
-// (…/assessments/{name}/subAssessments/{id}). ok is false for anything else.
-func AssessmentOf(id string) (assessmentID string, ok bool) {
-	id = strings.TrimRight(id, "/")
-	if i := strings.Index(strings.ToLower(id), "/subassessments/"); i >= 0 {
-		id = id[:i]
-	}
-	if !assessmentIDRE.MatchString(id) {
-		return "", false
-	}
-	return id, true
-}
-
 // wire is the API's shape of an assignment.
 type wire struct {
 	ID         string         `json:"id,omitempty"`
@@ -285,7 +267,7 @@ func (c *Client) url(path string) string { return c.endpoint + path }
 // PutAssignment creates or replaces a (the whole resource: what a is
 // missing is cleared) and returns what ARM stored.
 func (c *Client) PutAssignment(ctx context.Context, a model.GovernanceAssignment) (model.GovernanceAssignment, error) {
-	if _, ok := AssessmentOf(a.AssessmentID); !ok || a.Key == "" {
+	if _, ok := model.AssessmentOf(a.AssessmentID); !ok || a.Key == "" {
 		return model.GovernanceAssignment{}, fmt.Errorf("put governance assignment: %q / %q is not an assessment id and key", a.AssessmentID, a.Key)
 	}
 	if a.RemediationDueDate.IsZero() {
@@ -329,7 +311,7 @@ func (c *Client) DeleteAssignment(ctx context.Context, assessmentID, key string)
 // ARM (GovernanceAssignments_List at the assessment's resource scope),
 // what a group's sync reads; ListAssignments is the nightly view.
 func (c *Client) AssessmentAssignments(ctx context.Context, assessmentID string) ([]model.GovernanceAssignment, error) {
-	if _, ok := AssessmentOf(assessmentID); !ok {
+	if _, ok := model.AssessmentOf(assessmentID); !ok {
 		return nil, fmt.Errorf("list governance assignments: %q is not an assessment id", assessmentID)
 	}
 	next := c.url(assessmentID + "/governanceAssignments?api-version=" + GovernanceAPIVersion)

@@ -366,7 +366,7 @@ func TestAssessmentOf(t *testing.T) {
 		"": "",
 		"/subscriptions/" + sub + "/providers/Microsoft.Security/assessments/a b": "",
 	} {
-		got, ok := AssessmentOf(in)
+		got, ok := model.AssessmentOf(in)
 		if got != want || ok != (want != "") {
 			t.Errorf("AssessmentOf(%q) = %q, %v", in, got, ok)
 		}

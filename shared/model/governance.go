@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"regexp"
+	"strings"
+	"time"
+)
 
 // GovernanceAssignment is a Defender for Cloud governance assignment: who
 // owns the remediation of one assessment and by when, and the ticket that
@@ -31,3 +35,42 @@ type GovernanceAssignment struct {
 func (a GovernanceAssignment) ID() string {
 	return a.AssessmentID + "/governanceAssignments/" + a.Key
 }
+
+// GroupGovernance is what runtimelink knows of a group's governance
+// assignments in Defender for Cloud.
+type GroupGovernance struct {
+	// Assignments are the assignments on the group's assessments as last
+	// read from Defender or written by runtimelink: a security manager's
+	// and runtimelink's own.
+	Assignments []GovernanceAssignment `json:"assignments,omitempty"`
+	// ReadAt is when Assignments were last read from Defender.
+	ReadAt time.Time `json:"readAt,omitzero"`
+	// Since anchors runtimelink's due dates: when it first assigned the
+	// group (the due date is Since + the priority's time to fix).
+	Since time.Time `json:"since,omitzero"`
+	// Priority, Owner and Due are what runtimelink itself last set on its
+	// own assignment. Defender showing another owner or due date on it
+	// means a person changed them there: they are kept and shown in the
+	// issue until the priority changes.
+	Priority Priority  `json:"priority,omitempty"`
+	Owner    string    `json:"owner,omitempty"`
+	Due      time.Time `json:"due,omitzero"`
+}
+
+// AssessmentOf returns the assessment id a Defender record id names: an
+// assessment id itself, or the parent of a sub-assessment id
+// (…/assessments/{name}/subAssessments/{id}). ok is false for anything else
+// (an alert, a malformed id).
+func AssessmentOf(id string) (assessmentID string, ok bool) {
+	id = strings.TrimRight(id, "/")
+	if i := strings.Index(strings.ToLower(id), "/subassessments/"); i >= 0 {
+		id = id[:i]
+	}
+	if !assessmentIDRE.MatchString(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// assessmentIDRE matches {resourceId}/providers/Microsoft.Security/assessments/{name}.
+var assessmentIDRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+(/.+)?/providers/Microsoft\.Security/assessments/[-\w._()]+$`)

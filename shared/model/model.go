@@ -329,7 +329,10 @@ type Group struct {
 	Desired DesiredIssue `json:"desired"`
 	Synced  SyncedIssue  `json:"synced"`
 
-	DefenderTicket *DefenderTicket `json:"defenderTicket,omitempty"`
+	// Governance is the group's side in Defender for Cloud: the governance
+	// assignments on its assessments (nil when it has none or governance
+	// is off).
+	Governance *GroupGovernance `json:"governance,omitempty"`
 }
 
 // DesiredIssue is what the GitHub issue of a group should look like.
@@ -361,13 +364,6 @@ type SyncedIssue struct {
 	// Notes are the keys of the one-time comments already posted.
 	Notes []string  `json:"notes,omitempty"`
 	At    time.Time `json:"at"`
-}
-
-// DefenderTicket links a group to a Defender governance assignment.
-type DefenderTicket struct {
-	AssessmentID  string `json:"assessmentId"`
-	AssignmentKey string `json:"assignmentKey"`
-	TicketStatus  string `json:"ticketStatus"`
 }
 
 // Delivery records a processed webhook delivery (redelivery dedupe).

@@ -145,7 +145,11 @@ func (pl *planner) noIssue(st model.GroupStatus) {
 	}
 	pl.ensureLabels(nil)
 	title, body, labels, assignees := pl.d.Title, pl.d.Body, pl.d.Labels, pl.assignees(nil)
-	pl.add(Action{Kind: KindOpen, Why: fmt.Sprintf("%s finding at or above %s with no issue", pl.d.Priority, pl.p.minPriority()),
+	why := fmt.Sprintf("%s finding at or above %s with no issue", pl.d.Priority, pl.p.minPriority())
+	if pl.d.Priority.Rank() < pl.p.minPriority().Rank() {
+		why = fmt.Sprintf("%s finding a security manager assigned in Defender for Cloud, with no issue", pl.d.Priority)
+	}
+	pl.add(Action{Kind: KindOpen, Why: why,
 		Open: &Fields{Title: &title, Body: &body, Labels: &labels, Assignees: &assignees}})
 }
 
@@ -231,6 +235,9 @@ func RecheckAt(g model.Group, p Policy) time.Time {
 
 // wantsIssue: an active finding is at or above the threshold.
 func (pl *planner) wantsIssue() bool {
+	if len(pl.active) > 0 && ManagerAssigned(pl.g) {
+		return true // a security manager asked for it in Defender
+	}
 	min := pl.p.minPriority()
 	return slices.ContainsFunc(pl.active, func(f model.Finding) bool { return f.Priority.Rank() >= min.Rank() })
 }

@@ -144,6 +144,8 @@ type Action struct {
 	Comment *Comment          `json:"comment,omitempty"`
 	// Reason is the close reason of KindClose.
 	Reason string `json:"stateReason,omitempty"`
+	// Assignment is the governance assignment of KindPutAssignment.
+	Assignment *model.GovernanceAssignment `json:"assignment,omitempty"`
 }
 
 // Fields are issue fields. A nil field is left as it is; Labels and

@@ -64,7 +64,9 @@ func RenderIssue(in IssueInput) model.DesiredIssue {
 
 	d := model.DesiredIssue{Assignees: assigneesOf(in.Group.Owners)}
 	for _, f := range active {
-		if f.Priority.Rank() >= threshold.Rank() {
+		// A security manager's assignment in Defender asks for the issue
+		// whatever the priority.
+		if f.Priority.Rank() >= threshold.Rank() || ManagerAssigned(in.Group) {
 			d.Open = true
 		}
 	}
@@ -185,6 +187,8 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	b.WriteString(".\n")
 	if len(active) == 0 {
 		b.WriteString("\nEvery finding of this group is closed (fixed, dismissed or resolved).\n")
+	} else if top.Priority.Rank() < threshold.Rank() && ManagerAssigned(g) {
+		fmt.Fprintf(&b, "\nBelow the %s threshold, opened because a security manager assigned it in Microsoft Defender for Cloud.\n", threshold)
 	} else if top.Priority.Rank() < threshold.Rank() {
 		fmt.Fprintf(&b, "\nBelow the %s threshold for an open issue.\n", threshold)
 	}
@@ -231,6 +235,20 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	if teams := teamsOf(g.Owners); len(teams) > 0 {
 		b.WriteString("\n### Owners\n\n")
 		b.WriteString("CODEOWNERS of `" + mdCode(AffectedPath(g, shown)) + "`: " + strings.Join(teams, ", ") + "\n")
+	}
+	if side := DefenderSide(g); len(side) > 0 {
+		b.WriteString("\n### Microsoft Defender for Cloud\n\n")
+		for _, a := range side {
+			owner := "no owner"
+			if a.Owner != "" {
+				owner = "owner `" + mdCode(a.Owner) + "`"
+			}
+			fmt.Fprintf(&b, "- Governance assignment on recommendation `%s`: %s, due %s", mdCode(assessmentName(a.AssessmentID)), owner, a.RemediationDueDate.UTC().Format("2006-01-02"))
+			if !a.ETA.IsZero() {
+				fmt.Fprintf(&b, ", ETA %s", a.ETA.UTC().Format("2006-01-02"))
+			}
+			b.WriteString(".\n")
+		}
 	}
 	b.WriteString("\n<sub>Kept up to date by runtimelink from GitHub Advanced Security and Microsoft Defender for Cloud; edits to this description are overwritten.</sub>\n")
 	return b.String()
@@ -452,3 +470,6 @@ func mdCell(s string) string {
 func mdCode(s string) string {
 	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
 }
+
+// assessmentName is the last segment of an assessment id.
+func assessmentName(id string) string { return id[strings.LastIndex(id, "/")+1:] }
