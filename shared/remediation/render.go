@@ -37,7 +37,11 @@ const maxIssueRows = 100
 const MarkerPrefix = "<!-- runtimelink:group="
 
 // Marker is the hidden marker of a group's issue body.
-func Marker(groupID string) string { return MarkerPrefix + groupID + " -->" }
+// A group id is built from names (repository, image) and cannot close
+// the comment early: '<' and '>' are percent-encoded.
+func Marker(groupID string) string {
+	return MarkerPrefix + strings.NewReplacer("<", "%3C", ">", "%3E").Replace(groupID) + " -->"
+}
 
 // RenderIssue computes the desired GitHub issue of a group. It is pure and
 // deterministic (no clock, findings sorted), so the sync step can render
@@ -73,7 +77,7 @@ func RenderIssue(in IssueInput) model.DesiredIssue {
 	if len(shown) > 0 {
 		d.Priority = shown[0].Priority
 	}
-	d.Title = truncate(issueTitle(in.Group, shown, len(active)), MaxTitle)
+	d.Title = truncate(oneLine(issueTitle(in.Group, shown, len(active))), MaxTitle)
 	d.Labels = issueLabels(d.Priority, active)
 	d.Body = boundBody(issueBody(in, fs, active, shown, threshold))
 	d.BodyHash = BodyHash(d.Body)
@@ -176,10 +180,10 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	} else {
 		fmt.Fprintf(&b, " · %s", SourceName(top.Source))
 		if top.AlertNumber > 0 {
-			if top.AlertURL != "" {
-				fmt.Fprintf(&b, " alert [#%d](%s)", top.AlertNumber, top.AlertURL)
+			if u := safeURL(top.AlertURL); u != "" {
+				fmt.Fprintf(&b, " alert [#%d](%s)", top.AlertNumber, u)
 			} else {
-				fmt.Fprintf(&b, " alert #%d", top.AlertNumber)
+				fmt.Fprintf(&b, " alert `#%d`", top.AlertNumber) // a bare #N would reference issue N
 			}
 		}
 		fmt.Fprintf(&b, " in `%s`", mdCode(g.Repository))
@@ -222,7 +226,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 
 	fmt.Fprintf(&b, "\n### Why %s\n\n", top.Priority)
 	if g.Kind == model.GroupKindImage {
-		fmt.Fprintf(&b, "Score of %s:\n\n", vulnName(top))
+		fmt.Fprintf(&b, "Score of %s:\n\n", mdCell(vulnName(top)))
 	}
 	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score))
 
@@ -379,9 +383,10 @@ func vulnName(f *model.Finding) string {
 
 func vulnCell(f *model.Finding) string {
 	name := mdCell(vulnName(f))
-	if f.CVE != "" {
+	// Only an id of the documented shape becomes part of a link.
+	if cveRE.MatchString(f.CVE) {
 		name = "[" + name + "](https://nvd.nist.gov/vuln/detail/" + f.CVE + ")"
-	} else if f.GHSA != "" {
+	} else if ghsaRE.MatchString(f.GHSA) {
 		name = "[" + name + "](https://github.com/advisories/" + f.GHSA + ")"
 	}
 	if t := oneLine(f.Title); t != "" && t != vulnName(f) {
@@ -411,10 +416,10 @@ func relatedLine(r *model.Finding) string {
 	default:
 		b.WriteString(SourceName(r.Source))
 		if r.AlertNumber > 0 {
-			if r.AlertURL != "" {
-				fmt.Fprintf(&b, " alert [#%d](%s)", r.AlertNumber, r.AlertURL)
+			if u := safeURL(r.AlertURL); u != "" {
+				fmt.Fprintf(&b, " alert [#%d](%s)", r.AlertNumber, u)
 			} else {
-				fmt.Fprintf(&b, " alert #%d", r.AlertNumber)
+				fmt.Fprintf(&b, " alert `#%d`", r.AlertNumber)
 			}
 		}
 		if r.Location.Manifest != "" {
@@ -456,20 +461,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// mdCell makes text safe in a Markdown table cell and inert in an issue:
-// no line breaks, no column breaks, no @-mentions, no HTML.
-func mdCell(s string) string {
-	s = oneLine(s)
-	r := strings.NewReplacer("|", "\\|", "@", "@\u200b", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
-}
-
-// mdCode makes text safe inside a code span.
-func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
-}
+func oneLine(s string) string { return truncate(strings.Join(strings.Fields(s), " "), maxField) }
 
 // assessmentName is the last segment of an assessment id.
 func assessmentName(id string) string { return id[strings.LastIndex(id, "/")+1:] }

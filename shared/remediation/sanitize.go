@@ -2,6 +2,7 @@ package remediation
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -59,3 +60,44 @@ func boundBody(body string) string {
 	}
 	return body[:cut] + tail
 }
+
+// Text from alerts, records and CODEOWNERS is untrusted: whoever wrote an
+// alert's title or an image's name must not be able to add a link, an
+// image, HTML, a table column, a mention or a cross-reference to the
+// issue. mdCell and mdCode make it inert.
+
+// inertText backslash-escapes every ASCII punctuation mark that starts
+// Markdown syntax (links, images, emphasis, code, tables), turns HTML into
+// entities, and breaks with a zero-width space what GitHub links in plain
+// text after Markdown — mentions, #N and GH-N references, bare URLs —
+// which no backslash stops.
+var inertText = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"(", `\(`, ")", `\)`, "!", `\!`, "|", `\|`, "~", `\~`, "{", `\{`, "}", `\}`,
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	"@", "@\u200b", "#", "#\u200b",
+	"GH-", "GH\u200b-", "gh-", "gh\u200b-", "Gh-", "Gh\u200b-", "gH-", "gH\u200b-",
+	"://", ":\u200b//", "www.", "www\u200b.", "WWW.", "WWW\u200b.",
+)
+
+// maxField bounds one piece of untrusted text in an issue: longer is no
+// use to a reader, and a body is bounded anyway.
+const maxField = 1000
+
+// mdCell makes text inert on one line, safe in a Markdown table cell.
+func mdCell(s string) string { return inertText.Replace(oneLine(truncate(s, 4*maxField))) }
+
+// inertCode makes text safe inside a single-backtick code span, where
+// Markdown is not parsed but a backtick ends the span, a line break ends
+// a table row, and an unescaped pipe ends a table cell. A backslash is
+// shown as a look-alike: in a code span it cannot be escaped, and before
+// a pipe it would undo the pipe's escape.
+var inertCode = strings.NewReplacer("`", "'", `\`, "\u29f5", "|", `\|`, "\n", " ", "\r", " ", "-->", "--\u200b>")
+
+// mdCode makes text safe inside a code span.
+func mdCode(s string) string { return inertCode.Replace(truncate(s, maxField)) }
+
+var (
+	cveRE  = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+	ghsaRE = regexp.MustCompile(`^GHSA(-[23456789cfghjmpqrvwx]{4}){3}$`)
+)
