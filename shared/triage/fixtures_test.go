@@ -54,6 +54,9 @@ func cveFindings(t testing.TB, rel, repository string) []model.Finding {
 			t.Fatalf("%s: not a sub-assessment", rel)
 		}
 		for _, c := range sa.CVEs {
+			if c.Registry == "" { // the legacy format: the inventory derives it in its cloud
+				c.Registry = mapping.CloudPublic.ACRLoginServer(sa.ResourceID)
+			}
 			image, err := mapping.NormalizeImage(c.Registry + "/" + c.Repository)
 			if err != nil {
 				t.Fatalf("%s: image: %v", rel, err)
