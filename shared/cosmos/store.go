@@ -48,6 +48,9 @@ type Store struct {
 	Deliveries    *Container[model.Delivery]
 	Installations *Container[model.Installation]
 	Leases        *Container[model.Lease]
+	// WriteBudgets live in the leases container too (partition /id): one
+	// small document per installation, only ever read by id.
+	WriteBudgets *Container[model.WriteBudget]
 
 	client *azcosmos.Client
 	db     *azcosmos.DatabaseClient
@@ -155,6 +158,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		func(d *model.Installation) (string, string) { return d.ID, d.Org })
 	s.Leases = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
 		func(d *model.Lease) (string, string) { return d.ID, d.ID })
+	s.WriteBudgets = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
+		func(d *model.WriteBudget) (string, string) { return d.ID, d.ID })
 	if err != nil {
 		return nil, err
 	}

@@ -331,41 +331,67 @@ func (x *Issues) Comments(ctx context.Context, repo string, number int) ([]Comme
 // and description. An existing label is left as the repository's people
 // made it. created counts the labels created (content-creating calls).
 func (x *Issues) EnsureLabels(ctx context.Context, repo string, labels []Label) (created int, err error) {
+	missing, err := x.MissingLabels(ctx, repo, labels)
+	if err != nil {
+		return 0, err
+	}
+	return x.CreateLabels(ctx, repo, missing)
+}
+
+// MissingLabels reads which of labels the repository lacks (reads only, so
+// a caller can count the content-creating calls before making them).
+func (x *Issues) MissingLabels(ctx context.Context, repo string, labels []Label) ([]Label, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
-		return 0, fmt.Errorf("ensure labels: %w", err)
+		return nil, fmt.Errorf("check labels: %w", err)
 	}
 	now := x.cache.clock.Now()
+	var missing []Label
 	for _, l := range labels {
-		key := strings.ToLower(repo) + "\x00" + strings.ToLower(l.Name)
+		key := labelKey(repo, l.Name)
 		if ok, hit := x.cache.labels.get(key, now); hit && ok {
 			continue
 		}
-		op := fmt.Sprintf("label %q in %s", l.Name, repo)
 		_, _, err := x.c.Issues.GetLabel(ctx, owner, name, l.Name)
 		switch {
 		case err == nil:
+			x.cache.labels.put(key, true, now.Add(x.cache.ttl))
 		case statusOf(err) == http.StatusNotFound:
-			lab := &gh.Label{Name: gh.String(l.Name), Color: gh.String(l.Color)}
-			if l.Description != "" {
-				lab.Description = gh.String(l.Description)
-			}
-			_, _, err = x.c.Issues.CreateLabel(ctx, owner, name, lab)
-			switch {
-			case err == nil:
-				created++
-			case isAlreadyExists(err):
-				// Another instance made it between our read and our create.
-			default:
-				return created, classify("create "+op, err, false)
-			}
+			missing = append(missing, l)
 		default:
-			return created, classify("get "+op, err, false)
+			return nil, classify(fmt.Sprintf("get label %q in %s", l.Name, repo), err, false)
 		}
-		x.cache.labels.put(key, true, now.Add(x.cache.ttl))
+	}
+	return missing, nil
+}
+
+// CreateLabels creates labels; one that exists already (another instance
+// made it meanwhile) is fine.
+func (x *Issues) CreateLabels(ctx context.Context, repo string, labels []Label) (created int, err error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return 0, fmt.Errorf("create labels: %w", err)
+	}
+	now := x.cache.clock.Now()
+	for _, l := range labels {
+		lab := &gh.Label{Name: gh.String(l.Name), Color: gh.String(l.Color)}
+		if l.Description != "" {
+			lab.Description = gh.String(l.Description)
+		}
+		_, _, err := x.c.Issues.CreateLabel(ctx, owner, name, lab)
+		switch {
+		case err == nil:
+			created++
+		case isAlreadyExists(err):
+		default:
+			return created, classify(fmt.Sprintf("create label %q in %s", l.Name, repo), err, false)
+		}
+		x.cache.labels.put(labelKey(repo, l.Name), true, now.Add(x.cache.ttl))
 	}
 	return created, nil
 }
+
+func labelKey(repo, label string) string { return strings.ToLower(repo) + "\x00" + strings.ToLower(label) }
 
 func isAlreadyExists(err error) bool {
 	var er *gh.ErrorResponse

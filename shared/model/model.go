@@ -410,3 +410,19 @@ type Lease struct {
 	// Cursor lets a job that stopped at its time budget resume.
 	Cursor string `json:"cursor,omitempty"`
 }
+
+// WriteBudget is an installation's record of the content-creating GitHub
+// calls runtimelink made in the last hour, shared by every instance so
+// together they stay inside GitHub's secondary limits (leases container,
+// id WriteBudgetID(org)).
+type WriteBudget struct {
+	Meta
+	ID  string `json:"id"` // partition key
+	Org string `json:"org"`
+	// Writes are the times of the calls reserved, oldest first, within
+	// the longest window.
+	Writes []time.Time `json:"writes"`
+}
+
+// WriteBudgetID is the id of an org's write budget.
+func WriteBudgetID(org string) string { return "github-writes:" + InstallationDocID(org) }

@@ -1,0 +1,155 @@
+package groupsync
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+// Pacing across instances, highest priority first.
+//
+// GitHub's secondary limits (about 80 content-creating requests a minute
+// and 500 an hour) are per installation, while the Functions host runs as
+// many sync instances as it likes. The transport of one process paces its
+// own writes, which is not enough: the instances must share one view. So
+// each installation has one small budget document in Cosmos DB
+// (model.WriteBudget: the times of the writes reserved in the last hour),
+// and a sync reserves the exact number of content-creating calls its plan
+// needs before making any of them, with an ETag-guarded read-modify-write:
+// two instances never both take the last slot of a window. A sync that
+// cannot have its slots is not held in its invocation: its message goes
+// back on the queue with the delay after which the window has room
+// (Deferred), so a backlog costs queue time, never a 403.
+//
+// The queue is first-in first-out, and a large org's backlog is enqueued
+// in whatever order ingest found things; yet the first issues opened must
+// be the Critical ones. The order therefore comes from the state, not the
+// queue: before it reserves, a sync asks the store whether a group of a
+// higher priority in the same org is waiting for its sync (desired state
+// ahead of the synced state, with an issue to open or keep: PendingAbove).
+// If one is, this sync steps back (Deferred, by a delay that grows with
+// that backlog, spread with jitter) and the slots go to the higher one,
+// whose own message is on the queue too. Critical never waits for High;
+// within one priority the queue order stands. The check is one small
+// cross-partition count within the org, made only by syncs that are about
+// to write and are below Critical.
+
+// Limits are the per-installation secondary limits group sync keeps to.
+// Minute and Hour are the window lengths (a test scales them down with
+// the fake's).
+type Limits struct {
+	PerMinute, PerHour int
+	Minute, Hour       time.Duration
+}
+
+// DefaultLimits stay a little under GitHub's 80 a minute and 500 an hour:
+// a reservation is made just before its call, and the few milliseconds
+// between the two must not push GitHub's own sliding window over.
+var DefaultLimits = Limits{PerMinute: 76, PerHour: 475, Minute: time.Minute, Hour: time.Hour}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.PerMinute <= 0 {
+		l.PerMinute = d.PerMinute
+	}
+	if l.PerHour <= 0 {
+		l.PerHour = d.PerHour
+	}
+	if l.Minute <= 0 {
+		l.Minute = d.Minute
+	}
+	if l.Hour <= 0 {
+		l.Hour = d.Hour
+	}
+	return l
+}
+
+// Budget is the shared state pacing needs (shared/store).
+type Budget interface {
+	// UpdateWriteBudget is an ETag-guarded read-modify-write of an org's
+	// budget document (a fresh one when there is none).
+	UpdateWriteBudget(ctx context.Context, org string, fn func(b *model.WriteBudget) error) error
+	// PendingAbove counts the groups of org whose sync is behind and whose
+	// priority ranks above rank (model.Priority.Rank).
+	PendingAbove(ctx context.Context, org string, rank int) (int, error)
+}
+
+// admit reserves n writes at now in a sliding-window log: it returns the
+// new log, or the wait after which n writes fit (and the log unchanged).
+func admit(log []time.Time, n int, now time.Time, l Limits) ([]time.Time, time.Duration) {
+	// Forget what left the hour window.
+	cut := 0
+	for cut < len(log) && !log[cut].After(now.Add(-l.Hour)) {
+		cut++
+	}
+	log = log[cut:]
+	if n > l.PerMinute || n > l.PerHour {
+		n = min(l.PerMinute, l.PerHour) // a plan larger than a window still goes, alone
+	}
+	var wait time.Duration
+	if over := len(log) + n - l.PerHour; over > 0 {
+		wait = max(wait, log[over-1].Add(l.Hour).Sub(now))
+	}
+	inMinute := 0
+	for i := len(log) - 1; i >= 0 && log[i].After(now.Add(-l.Minute)); i-- {
+		inMinute++
+	}
+	if over := inMinute + n - l.PerMinute; over > 0 {
+		first := len(log) - inMinute
+		wait = max(wait, log[first+over-1].Add(l.Minute).Sub(now))
+	}
+	if wait > 0 {
+		return log, wait
+	}
+	for range n {
+		log = append(log, now)
+	}
+	return log, 0
+}
+
+// reserve takes n content-creating calls from org's budget for a sync at
+// priority p, or says how long to wait (Deferred).
+func (s *Syncer) reserve(ctx context.Context, org string, n int, p model.Priority) error {
+	if n == 0 {
+		return nil
+	}
+	l := s.Limits.withDefaults()
+	if p.Rank() < model.PriorityCritical.Rank() {
+		above, err := s.Store.PendingAbove(ctx, org, p.Rank())
+		if err != nil {
+			return fmt.Errorf("pending syncs above %s in %s: %w", p, org, err)
+		}
+		if above > 0 {
+			// Their writes take about above/PerMinute minutes; come back
+			// when they are likely done, spread so the waiting do not all
+			// return at once.
+			d := time.Duration(float64(l.Minute) * float64(above) / float64(l.PerMinute))
+			d = max(d, l.Minute/4)
+			d += time.Duration(rand.Int64N(int64(d/2) + 1))
+			return &Deferred{Delay: d, Reason: fmt.Sprintf("%d groups of higher priority than %s are waiting in %s", above, p, org)}
+		}
+	}
+	var wait time.Duration
+	err := s.Store.UpdateWriteBudget(ctx, org, func(b *model.WriteBudget) error {
+		log, w := admit(b.Writes, n, s.now(), l)
+		wait = w
+		if w > 0 {
+			return model.ErrSkip
+		}
+		b.Writes = log
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reserve %d writes for %s: %w", n, org, err)
+	}
+	if wait > 0 {
+		// Spread the returns a little: many syncs refused at once would
+		// otherwise all come back in the same instant.
+		wait += time.Duration(rand.Int64N(int64(l.Minute/20) + 1))
+		return &Deferred{Delay: wait, Reason: fmt.Sprintf("GitHub write budget of %s spent", org)}
+	}
+	return nil
+}
