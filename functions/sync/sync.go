@@ -17,10 +17,16 @@ import (
 	"github.com/runtimelink/runtimelink/shared/artifactsync"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
+	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/remediation"
+	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // Function and binding names, as in function.json.
@@ -53,6 +59,9 @@ type Handler struct {
 	Artifacts *artifactsync.Syncer
 	// Backfill loads an org's alerts; nil when the GitHub App is off.
 	Backfill *ghapp.Backfiller
+	// Groups reconciles finding groups with their issues (in dry-run, or
+	// with the GitHub App off, it plans and writes nothing).
+	Groups *groupsync.Syncer
 }
 
 // New builds the handler from the app's dependencies. With the GitHub App
@@ -66,6 +75,13 @@ func New(d *app.Deps) (*Handler, error) {
 	inv := inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)
 	s := &artifactsync.Syncer{Store: d.Store, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
 	h := &Handler{Artifacts: s, Sync: d.Sync}
+	h.Groups = &groupsync.Syncer{
+		Store:  store.New(d.Store),
+		Policy: remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
+		DryRun: d.Config.DryRun,
+		Logger: d.Logger,
+		Now:    d.Now,
+	}
 	if !d.Config.GitHub.Enabled() {
 		return h, nil
 	}
@@ -90,6 +106,21 @@ func New(d *app.Deps) (*Handler, error) {
 		Provenance: github.NewAttestations(github.AttestationOptions{Logger: d.Logger}),
 	}
 	h.Backfill = &ghapp.Backfiller{Store: d.Store, Triage: tri, GitHub: f, Logger: d.Logger, Now: d.Now}
+	st := h.Groups.Store.(*store.Store)
+	h.Groups.GitHub = &groupsync.AppGitHub{
+		Client: func(ctx context.Context, org string) (*gh.Client, error) {
+			inst, err := st.InstallationOf(ctx, org)
+			if errors.Is(err, model.ErrNotFound) || (err == nil && (inst.Status != model.InstallationActive || inst.InstallationID <= 0)) {
+				return nil, fmt.Errorf("the GitHub App is not installed on %s", org)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return f.Installation(ctx, inst.InstallationID)
+		},
+		Cache:      github.NewIssueCache(0, nil),
+		Codeowners: github.NewCodeownersFetcher(github.CodeownersOptions{}),
+	}
 	return h, nil
 }
 
@@ -129,7 +160,7 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 		}
 		log.Info("storage sync done", "digest", req.Digest, "outcome", string(out))
 	case queue.KindGroup:
-		return syncGroup(ctx, log, req)
+		return h.syncGroup(ctx, log, req, msg.DequeueCount > 1)
 	case queue.KindBackfill:
 		if h.Backfill == nil {
 			log.Warn("backfill requested but the GitHub App is not configured", "org", req.Org)
@@ -155,15 +186,48 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 	return nil
 }
 
-// syncGroup reconciles a finding group's GitHub issue and Defender
-// governance assignment.
-//
-// Group sync (issues, labels, assignees, comments, governance
-// assignments) is not built yet: no issue covers it so far (see the README's
-// status). Until it is, the request is acknowledged and logged, and the
-// nightly sweep re-enqueues every group whose last sync is behind, so no
-// desired change is lost when it ships.
-func syncGroup(_ context.Context, log *slog.Logger, req queue.SyncRequest) error {
-	log.Warn("group sync not implemented yet", "repository", req.Repository, "groupId", req.GroupID)
+// syncGroup reconciles a finding group's GitHub issue. When GitHub or the
+// write budget asks to wait, the request goes back on the queue with that
+// visibility delay and the invocation succeeds: a rate limit is not a
+// failure and must not walk the message towards the poison queue. A
+// GitHub 5xx or a store failure fails the invocation (host retry).
+func (h *Handler) syncGroup(ctx context.Context, log *slog.Logger, req queue.SyncRequest, retry bool) error {
+	g := *h.Groups
+	g.Logger = log
+	log = log.With("repository", req.Repository, "groupId", req.GroupID)
+	res, err := g.Sync(ctx, req.Repository, req.GroupID, retry)
+	var d *groupsync.Deferred
+	if errors.As(err, &d) {
+		dq, ok := h.Sync.(queue.Delayed)
+		if !ok {
+			return err
+		}
+		if err := dq.EnqueueSyncAfter(ctx, req, d.Delay); err != nil {
+			return fmt.Errorf("put group %s back for %s: %w", req.GroupID, d.Delay, err)
+		}
+		log.Info("group sync deferred", "delaySeconds", int64(d.Delay.Seconds()), "reason", d.Reason)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sync group %s: %w", req.GroupID, err)
+	}
+	kinds := make([]string, 0, len(res.Actions))
+	for _, a := range res.Actions {
+		kinds = append(kinds, string(a.Kind))
+	}
+	msg := "group sync done"
+	if !res.Applied && len(res.Actions) > 0 {
+		msg = "group sync planned (dry run)"
+	}
+	log.Info(msg, "priority", string(res.Priority), "actions", kinds, "calls", res.Calls)
+	if at := res.RecheckAt; !at.IsZero() {
+		// The plan changes with time alone (a claimed fix's grace ends):
+		// look again then, rather than only at the nightly sweep.
+		if dq, ok := h.Sync.(queue.Delayed); ok {
+			if err := dq.EnqueueSyncAfter(ctx, req, min(time.Until(at), queue.MaxDelay)); err != nil {
+				log.Warn("could not schedule the recheck; the nightly sweep will", "error", err)
+			}
+		}
+	}
 	return nil
 }

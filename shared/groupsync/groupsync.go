@@ -26,15 +26,14 @@ import (
 	"github.com/runtimelink/runtimelink/shared/remediation"
 )
 
-// Store is the state group sync reads and writes (shared/store).
+// Store is the state group sync reads and writes (*store.Store).
 type Store interface {
-	// Group reads a group; nil when there is none.
+	// Group reads a group; the error wraps model.ErrNotFound when there is none.
 	Group(ctx context.Context, repository, id string) (*model.Group, error)
-	// GroupFindings reads every finding of a group.
-	GroupFindings(ctx context.Context, g *model.Group) ([]model.Finding, error)
-	// RelatedFindings reads the findings outside the group that its
-	// findings name in Related (shown in the body).
-	RelatedFindings(ctx context.Context, fs []model.Finding) ([]model.Finding, error)
+	// FindingsOfGroup reads every finding of a group.
+	FindingsOfGroup(ctx context.Context, repository, groupID string) ([]model.Finding, error)
+	// FindingsByID reads findings by id (the related findings the body shows).
+	FindingsByID(ctx context.Context, ids []string) ([]model.Finding, error)
 	// UpdateGroup is an ETag-guarded read-modify-write of a group.
 	UpdateGroup(ctx context.Context, repository, id string, fn func(g *model.Group, exists bool) error) (*model.Group, bool, error)
 	Budget
@@ -85,6 +84,9 @@ type Result struct {
 	Calls int `json:"calls"`
 	// Issue is the issue after the sync (nil when the group has none).
 	Issue *remediation.Issue `json:"issue,omitempty"`
+	// RecheckAt is when the plan changes with time alone (a claimed fix
+	// whose grace ends); zero when only a change of state changes it.
+	RecheckAt time.Time `json:"recheckAt,omitzero"`
 }
 
 // Deferred says the sync must run again later, and when: GitHub asked to
@@ -133,10 +135,13 @@ func Org(repository string) string {
 func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry bool) (*Result, error) {
 	res := &Result{Repository: repository, GroupID: groupID}
 	g, err := s.Store.Group(ctx, repository, groupID)
-	if err != nil || g == nil {
+	if errors.Is(err, model.ErrNotFound) {
+		return res, nil // deleted or never written: nothing to sync
+	}
+	if err != nil {
 		return res, err
 	}
-	fs, err := s.Store.GroupFindings(ctx, g)
+	fs, err := s.Store.FindingsOfGroup(ctx, repository, groupID)
 	if err != nil {
 		return res, err
 	}
@@ -147,6 +152,7 @@ func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry boo
 		}
 	}
 	counted := &countingAPI{IssueAPI: api}
+	loaded := *g
 	if err := s.render(ctx, g, fs); err != nil {
 		return res, err
 	}
@@ -160,6 +166,9 @@ func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry boo
 	now := s.now()
 	actions := remediation.Plan(*g, fs, actual, now, s.Policy)
 	res.Actions = actions
+	if at := remediation.RecheckAt(*g, s.Policy); at.After(now) {
+		res.RecheckAt = at
+	}
 	if s.DryRun || counted.IssueAPI == nil {
 		after := *g
 		res.Issue = remediation.Apply(&after, actual, actions, now)
@@ -168,15 +177,18 @@ func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry boo
 	if len(actions) == 0 {
 		// In step. Record what was read from GitHub, so the next run trusts
 		// the record and asks nothing.
-		if actual != nil && !actual.Recorded {
-			err = s.record(ctx, g, actual, nil, now)
-		} else if g.Synced.Hash != g.Desired.Hash {
-			err = s.markInStep(ctx, g)
+		after := *g
+		switch {
+		case actual != nil && !actual.Recorded:
+			remediation.Record(&after, actual, now)
+		case g.Synced.Hash != g.Desired.Hash:
+			after.Synced.Hash = g.Desired.Hash
 		}
+		err = s.save(ctx, &loaded, &after)
 		res.Issue = actual
 		return res, err
 	}
-	is, err := s.apply(ctx, g, fs, actual, actions, counted)
+	is, err := s.apply(ctx, &loaded, g, actual, actions, counted)
 	res.Calls, res.Applied, res.Issue = counted.calls, err == nil, is
 	return res, err
 }
@@ -200,12 +212,28 @@ func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding)
 		return nil
 	}
 	g.Owners = owners
-	related, err := s.Store.RelatedFindings(ctx, fs)
+	related, err := s.related(ctx, fs)
 	if err != nil {
 		return err
 	}
 	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: s.Policy.MinPriority})
 	return nil
+}
+
+// related loads the findings outside fs that fs name in Related.
+func (s *Syncer) related(ctx context.Context, fs []model.Finding) ([]model.Finding, error) {
+	var ids []string
+	for _, f := range fs {
+		for _, id := range f.Related {
+			if !slices.ContainsFunc(fs, func(o model.Finding) bool { return o.ID == id }) && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.Store.FindingsByID(ctx, ids)
 }
 
 // actual is the issue to plan against: the record when it can be trusted,
@@ -228,7 +256,7 @@ func (s *Syncer) actual(ctx context.Context, g *model.Group, api IssueAPI, retry
 		if err != nil {
 			return nil, err
 		}
-		return toActual(i, g.Synced.Notes), nil
+		return s.withNotes(ctx, api, toActual(i, g.Synced.Notes))
 	}
 	if !g.Desired.Open {
 		return nil, nil // nothing to find: no issue would be opened
@@ -248,20 +276,31 @@ func (s *Syncer) byMarker(ctx context.Context, g *model.Group, api IssueAPI) (*r
 		return nil, err
 	}
 	s.log().Info("issue found again by its marker", "repository", g.Repository, "groupId", g.ID, "issue", i.Number)
-	return toActual(i, nil), nil
+	return s.withNotes(ctx, api, toActual(i, nil))
+}
+
+// withNotes adds the keys of the one-time comments found on the issue: a
+// comment said once stays said even when its record was lost.
+func (s *Syncer) withNotes(ctx context.Context, api IssueAPI, is *remediation.Issue) (*remediation.Issue, error) {
+	cs, err := api.Comments(ctx, is.Repository, is.Number)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notesFromComments(cs) {
+		if !slices.Contains(is.Notes, n) {
+			is.Notes = append(is.Notes, n)
+		}
+	}
+	return is, nil
 }
 
 func toActual(i *github.Issue, notes []string) *remediation.Issue {
 	return &remediation.Issue{
 		Repository: i.Repository, Number: i.Number, URL: i.HTMLURL, State: i.State, Reason: i.StateReason,
 		Title: i.Title, Body: i.Body, BodyHash: remediation.BodyHash(i.Body),
-		Labels: slices.Clone(i.Labels), Assignees: slices.Clone(i.Assignees), Notes: notesIn(i.Body, notes),
+		Labels: slices.Clone(i.Labels), Assignees: slices.Clone(i.Assignees), Notes: slices.Clone(notes),
 	}
 }
-
-// notesIn keeps the recorded notes (comments are not read back: a note's
-// record lives on the group).
-func notesIn(_ string, notes []string) []string { return slices.Clone(notes) }
 
 // issueRepo is where the group's issue lives: its repository of origin.
 func issueRepo(g *model.Group) string { return g.Repository }
@@ -304,6 +343,11 @@ func (c *countingAPI) Update(ctx context.Context, repo string, n int, p github.I
 func (c *countingAPI) Comment(ctx context.Context, repo string, n int, body string) (*github.Comment, error) {
 	c.calls++
 	return c.IssueAPI.Comment(ctx, repo, n, body)
+}
+
+func (c *countingAPI) Comments(ctx context.Context, repo string, n int) ([]github.Comment, error) {
+	c.calls++
+	return c.IssueAPI.Comments(ctx, repo, n)
 }
 
 func (c *countingAPI) EnsureLabels(ctx context.Context, repo string, ls []github.Label) (int, error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
@@ -113,6 +114,30 @@ func (c *Client) EnqueueSync(ctx context.Context, r SyncRequest) error {
 	}
 	if _, err := c.q.EnqueueMessage(ctx, body, nil); err != nil {
 		return fmt.Errorf("enqueue sync %s %s: %w", r.Kind, r.key(), err)
+	}
+	return nil
+}
+
+// Delayed enqueues a request that becomes visible only after a delay: a
+// sync that GitHub (or the write budget) asked to wait.
+type Delayed interface {
+	EnqueueSyncAfter(ctx context.Context, r SyncRequest, delay time.Duration) error
+}
+
+// MaxDelay is the longest visibility delay used: Azure Storage queues take
+// up to 7 days, and the delay must stay under the message's time to live.
+const MaxDelay = 6 * 24 * time.Hour
+
+// EnqueueSyncAfter puts one request on the queue, invisible for delay
+// (rounded up to whole seconds, at most MaxDelay).
+func (c *Client) EnqueueSyncAfter(ctx context.Context, r SyncRequest, delay time.Duration) error {
+	body, err := Encode(r)
+	if err != nil {
+		return err
+	}
+	secs := int32(min(MaxDelay, max(delay, 0)+time.Second-1) / time.Second)
+	if _, err := c.q.EnqueueMessage(ctx, body, &azqueue.EnqueueMessageOptions{VisibilityTimeout: &secs}); err != nil {
+		return fmt.Errorf("enqueue sync %s %s after %s: %w", r.Kind, r.key(), delay, err)
 	}
 	return nil
 }

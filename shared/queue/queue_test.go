@@ -98,3 +98,41 @@ func TestDecodeBackfill(t *testing.T) {
 		t.Fatalf("decoded %+v, %v; want %+v", got, err, want)
 	}
 }
+
+func TestEnqueueAfterHidesTheMessageOnAzurite(t *testing.T) {
+	st := localstack.ForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := queue.New(queue.Options{ConnectionString: st.QueueConnectionString, Queue: "sync-delayed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateIfMissing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	req := queue.SyncRequest{Kind: queue.KindGroup, Repository: "octo-org/app", GroupID: "image:later"}
+	if err := c.EnqueueSyncAfter(ctx, req, 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := azqueue.NewQueueClientFromConnectionString(st.QueueConnectionString, "sync-delayed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := raw.DequeueMessage(ctx, nil); err != nil || len(resp.Messages) != 0 {
+		t.Fatalf("dequeue at once: %v, %d messages; want none yet", err, len(resp.Messages))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := raw.DequeueMessage(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Messages) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed message never became visible")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -113,7 +113,34 @@ func Store(t testing.TB) (*cosmos.Store, *Counter) {
 type Sync struct {
 	mu       sync.Mutex
 	requests []queue.SyncRequest
+	delays   []time.Duration // per request; 0 when enqueued without a delay
 	Err      error
+}
+
+// EnqueueSyncAfter implements queue.Delayed.
+func (s *Sync) EnqueueSyncAfter(_ context.Context, r queue.SyncRequest, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return s.Err
+	}
+	for len(s.delays) < len(s.requests) {
+		s.delays = append(s.delays, 0)
+	}
+	s.requests = append(s.requests, r)
+	s.delays = append(s.delays, d)
+	return nil
+}
+
+// Delays returns the visibility delay of each request (0: none), in order.
+func (s *Sync) Delays() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]time.Duration(nil), s.delays...)
+	for len(out) < len(s.requests) {
+		out = append(out, 0)
+	}
+	return out
 }
 
 // EnqueueSync implements queue.Sync.

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+// What group sync (shared/groupsync) asks besides the group itself: the
+// backlog above a priority, and the shared budget of GitHub writes.
+
+// A group is pending when its desired issue is ahead of what was synced
+// and there is an issue to open or to keep. A group never synced has no
+// synced hash at all (omitempty), which compares as undefined in Cosmos
+// DB SQL, hence IS_DEFINED.
+const sqlPendingAbove = "SELECT c.id, c.repository FROM c WHERE STARTSWITH(c.repository, @prefix) " +
+	"AND (NOT IS_DEFINED(c.synced.hash) OR c.desired.hash != c.synced.hash) " +
+	"AND (c.desired.open = true OR c.synced.issueNumber > 0) " +
+	"AND ARRAY_CONTAINS(@priorities, c.desired.priority)"
+
+// PendingAbove counts the groups of org (repositories "org/...") that are
+// pending and whose desired priority ranks above rank, up to
+// maxPendingCount. Cross-partition: an org's groups sit in one partition
+// per repository; only ids are read, and only syncs below Critical that
+// are about to write ask it (groupsync's pacing). The count is made here,
+// not with COUNT: the Go SDK does not merge aggregates across partitions.
+func (s *Store) PendingAbove(ctx context.Context, org string, rank int) (int, error) {
+	var above []string
+	for _, p := range []model.Priority{model.PriorityCritical, model.PriorityHigh, model.PriorityMedium, model.PriorityLow} {
+		if p.Rank() > rank {
+			above = append(above, string(p))
+		}
+	}
+	if len(above) == 0 {
+		return 0, nil
+	}
+	q := cosmos.Query{SQL: sqlPendingAbove, Params: map[string]any{
+		"@prefix": strings.ToLower(org) + "/", "@priorities": above}}
+	gs, _, err := collectBounded(ctx, s.db.Groups, q, maxPendingCount)
+	if err != nil {
+		return 0, fmt.Errorf("count pending groups of %s above rank %d: %w", org, rank, err)
+	}
+	return len(gs), nil
+}
+
+// maxPendingCount bounds PendingAbove: past it the answer only says "many".
+const maxPendingCount = 5000
+
+// UpdateWriteBudget is an ETag-guarded read-modify-write of an org's
+// budget of GitHub writes (created on first use). Partition: the budget's
+// id (leases container).
+func (s *Store) UpdateWriteBudget(ctx context.Context, org string, fn func(b *model.WriteBudget) error) error {
+	id := model.WriteBudgetID(org)
+	_, _, err := s.db.WriteBudgets.Update(ctx, id, id, func(b *model.WriteBudget, exists bool) error {
+		if !exists {
+			b.ID, b.Org = id, org
+		}
+		return fn(b)
+	})
+	return err
+}
+
+// Until the store layer's own findings operations land (issue 9), group
+// sync reads a group's findings with these two.
+
+// FindingsOfGroup lists the findings whose groupId is groupID.
+// Partition: repository (a group and its findings share it).
+func (s *Store) FindingsOfGroup(ctx context.Context, repository, groupID string) ([]model.Finding, error) {
+	q := cosmos.Query{SQL: "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group", PartitionKey: repository,
+		Params: map[string]any{"@repo": repository, "@group": groupID}}
+	fs, err := collect(ctx, s.db.Findings, q)
+	if err != nil {
+		return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
+	}
+	return fs, nil
+}
+
+// FindingsByID reads the findings with one of ids. Cross-partition: the
+// ids come from Finding.Related, whose findings may sit under another
+// spelling of the repository.
+func (s *Store) FindingsByID(ctx context.Context, ids []string) ([]model.Finding, error) {
+	q := cosmos.Query{SQL: "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)", Params: map[string]any{"@ids": nonNil(ids)}}
+	fs, err := collect(ctx, s.db.Findings, q)
+	if err != nil {
+		return nil, fmt.Errorf("load findings by id: %w", err)
+	}
+	return fs, nil
+}
+
+// InstallationOf reads the App's installation in org; the error wraps
+// model.ErrNotFound when there is none. Cross-partition: the partition is
+// the login as GitHub spells it, the id its lower case, and callers know
+// the org only from a repository name.
+func (s *Store) InstallationOf(ctx context.Context, org string) (*model.Installation, error) {
+	q := cosmos.Query{SQL: "SELECT * FROM c WHERE c.id = @id", Params: map[string]any{"@id": model.InstallationDocID(org)}}
+	is, _, err := collectBounded(ctx, s.db.Installations, q, 1)
+	if err != nil {
+		return nil, fmt.Errorf("installation of %s: %w", org, err)
+	}
+	if len(is) == 0 {
+		return nil, fmt.Errorf("installation of %s: %w", org, model.ErrNotFound)
+	}
+	return &is[0], nil
+}
