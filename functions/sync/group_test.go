@@ -46,7 +46,9 @@ func TestGroupSyncOpensTheIssueOnce(t *testing.T) {
 	if len(is) != 1 || !strings.HasPrefix(is[0].Title, "[Critical]") {
 		t.Fatalf("issues = %+v", is)
 	}
-	if n := e.gh.Count(func(r githubtest.Request) bool { return r.Method == "POST" && r.Path == "/repos/"+req.Repository+"/issues" }); n != 1 {
+	if n := e.gh.Count(func(r githubtest.Request) bool {
+		return r.Method == "POST" && r.Path == "/repos/"+req.Repository+"/issues"
+	}); n != 1 {
 		t.Errorf("issue creates = %d", n)
 	}
 }
