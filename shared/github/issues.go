@@ -391,7 +391,9 @@ func (x *Issues) CreateLabels(ctx context.Context, repo string, labels []Label) 
 	return created, nil
 }
 
-func labelKey(repo, label string) string { return strings.ToLower(repo) + "\x00" + strings.ToLower(label) }
+func labelKey(repo, label string) string {
+	return strings.ToLower(repo) + "\x00" + strings.ToLower(label)
+}
 
 func isAlreadyExists(err error) bool {
 	var er *gh.ErrorResponse
