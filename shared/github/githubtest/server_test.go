@@ -19,7 +19,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
-func appJWT(t *testing.T, pemKey []byte, iss string, ttl time.Duration) string {
+func appJWT(t testing.TB, pemKey []byte, iss string, ttl time.Duration) string {
 	t.Helper()
 	block, _ := pem.Decode(pemKey)
 	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
@@ -42,7 +42,7 @@ type answer struct {
 	body   []byte
 }
 
-func call(t *testing.T, method, u, auth string, hdr ...string) answer {
+func call(t testing.TB, method, u, auth string, hdr ...string) answer {
 	t.Helper()
 	req, err := http.NewRequest(method, u, nil)
 	if err != nil {
@@ -64,7 +64,7 @@ func call(t *testing.T, method, u, auth string, hdr ...string) answer {
 }
 
 // mint installs the App as installation id and mints a token for it.
-func mint(t *testing.T, s *Server, id int64) string {
+func mint(t testing.TB, s *Server, id int64) string {
 	t.Helper()
 	s.AddInstallation(id, "octo-org")
 	a := call(t, "POST", s.URL+"app/installations/"+strconv.FormatInt(id, 10)+"/access_tokens",
