@@ -52,7 +52,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	if err != nil {
 		d.Logger.Error("deployments disabled: cannot build triage", "error", err)
 	} else {
-		h.Inventory = inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)
+		h.Inventory = d.Inventory(tri)
 	}
 	srv.HandleHTTP(RouteSingle, http.HandlerFunc(h.Single))
 	srv.HandleHTTP(RouteCluster, http.HandlerFunc(h.Cluster))

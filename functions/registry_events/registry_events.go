@@ -33,10 +33,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 		})
 		return
 	}
-	h := &Handler{Inventory: inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)}
-	if d.Config != nil {
-		h.Inventory.Cloud = d.Config.Cloud
-	}
+	h := &Handler{Inventory: d.Inventory(tri)}
 	srv.HandleTrigger(Function, h.Handle)
 }
 

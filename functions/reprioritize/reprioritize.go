@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"github.com/runtimelink/runtimelink/shared/app"
-	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/triage"
@@ -48,7 +47,9 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 		o.AttackPaths = g
 		// The inventory writes the risks, tells triage what changed and
 		// enqueues the workloads' deployment records for GitHub.
-		o.Applier = inventory.New(d.Store, t, d.Sync, log, d.Now)
+		inv := d.Inventory(t)
+		inv.Logger = log
+		o.Applier = inv
 	} else {
 		log.Info("resource graph: off (RUNTIMELINK_SUBSCRIPTIONS not set)")
 	}

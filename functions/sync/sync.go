@@ -18,7 +18,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/groupsync"
-	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -72,7 +71,7 @@ func New(d *app.Deps) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := inventory.New(d.Store, tri, d.Sync, d.Logger, d.Now)
+	inv := d.Inventory(tri)
 	s := &artifactsync.Syncer{Store: d.Store, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
 	h := &Handler{Artifacts: s, Sync: d.Sync}
 	h.Groups = &groupsync.Syncer{

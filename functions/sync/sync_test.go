@@ -74,7 +74,7 @@ func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 		t.Fatal(err)
 	}
 	return &env{srv: srv.Handler(), store: store, sync: sy, gh: gh,
-		inv: inventory.New(store, tri, sy, d.Logger, d.Now)}
+		inv: d.Inventory(tri)}
 }
 
 // posts are the artifact-metadata requests GitHub received.
@@ -121,7 +121,7 @@ func (e *env) deploy(t *testing.T) queue.SyncRequest {
 	if _, err := e.inv.IngestDefender(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	return inventory.DeploymentSyncRequest(&ws[0])
+	return queue.DeploymentSync(ws[0].Org, ws[0].Cluster, ws[0].ID)
 }
 
 const wantDeployment = `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","status":"deployed",` +

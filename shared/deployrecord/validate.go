@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -61,8 +60,10 @@ func (e *ValidationError) Error() string {
 	return "validation failed: " + strings.Join(parts, "; ")
 }
 
-// HTTPStatus is the status to answer with: 422.
-func (e *ValidationError) HTTPStatus() int { return http.StatusUnprocessableEntity }
+// HTTPStatus is the status to answer with: 422 (Unprocessable Entity).
+// A number, not net/http's constant: the domain that validates records
+// imports no HTTP.
+func (e *ValidationError) HTTPStatus() int { return 422 }
 
 // ParseError is GitHub's 400 answer to a body that is not JSON:
 // {"message":"Problems parsing JSON","documentation_url":...,"status":"400"}.
@@ -75,7 +76,7 @@ type ParseError struct {
 
 func (e *ParseError) Error() string   { return "problems parsing JSON: " + e.Err.Error() }
 func (e *ParseError) Unwrap() error   { return e.Err }
-func (e *ParseError) HTTPStatus() int { return http.StatusBadRequest }
+func (e *ParseError) HTTPStatus() int { return 400 } // Bad Request
 
 // Refusal is GitHub's answer to err from Decode or Validate: the status and
 // the body to encode; ok is false for any other error.

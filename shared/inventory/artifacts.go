@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/registry"
@@ -20,7 +19,7 @@ import (
 var errRelinkFirst = errors.New("re-link before storing the new source")
 
 // UpdateArtifact applies fn to the artifact of digest (a new one when
-// absent; fn may return cosmos.ErrSkip to write nothing), re-resolves its
+// absent; fn may return model.ErrSkip to write nothing), re-resolves its
 // source repository and commit from its evidence and, when the repository
 // changes, moves the workloads and findings of the digest to it. When the
 // storage record GitHub should hold changed, a storage sync is enqueued.
@@ -28,7 +27,7 @@ func (i *Inventory) UpdateArtifact(ctx context.Context, digest string, fn func(a
 	relinked := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		var from, to string
-		a, changed, err := i.Store.Artifacts.Update(ctx, digest, digest, func(a *model.Artifact, exists bool) error {
+		a, changed, err := i.Store.UpdateArtifact(ctx, digest, func(a *model.Artifact, exists bool) error {
 			if !exists {
 				a.ID, a.Digest = digest, digest
 			}
@@ -60,7 +59,7 @@ func (i *Inventory) UpdateArtifact(ctx context.Context, digest string, fn func(a
 				c.RuntimeChanged()
 			}
 			if rec, _, ok := StorageRecord(a); ok && RecordHash(rec) != a.StorageRecordHash {
-				if err := i.enqueue(ctx, StorageSyncRequest(a)); err != nil {
+				if err := i.enqueueStorage(ctx, a); err != nil {
 					return a, true, err
 				}
 			}
@@ -113,7 +112,7 @@ func (i *Inventory) AddEvidence(ctx context.Context, digest, image string, ev mo
 		fillImage(a, image)
 		merged, added := mapping.MergeEvidence(a.Evidence, ev)
 		if !added && exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		a.Evidence = merged
 		return nil
@@ -144,14 +143,14 @@ func (i *Inventory) RecordImageEvent(ctx context.Context, ev registry.Event) (bo
 		if err == nil && changed && a.Repository == "" && IsACR(a.Registry) {
 			// No source known yet: the storage sync looks up the image's
 			// attestation, and pushes the record once it knows the repository.
-			err = i.enqueue(ctx, StorageSyncRequest(a))
+			err = i.enqueueStorage(ctx, a)
 		}
 		return changed, err
 	case registry.ActionDeleted:
 		if ev.Digest != "" {
 			_, changed, err := i.UpdateArtifact(ctx, ev.Digest, func(a *model.Artifact, exists bool) error {
 				if !exists {
-					return cosmos.ErrSkip // never seen: nothing to mark
+					return model.ErrSkip // never seen: nothing to mark
 				}
 				fillImage(a, image)
 				a.Deleted = true
@@ -166,20 +165,16 @@ func (i *Inventory) RecordImageEvent(ctx context.Context, ev registry.Event) (bo
 
 // untag removes a tag from every digest of an image that carries it.
 func (i *Inventory) untag(ctx context.Context, image, tag string) (bool, error) {
-	q := cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.image = @image AND ARRAY_CONTAINS(c.tags, @tag)",
-		Params: map[string]any{"@image": image, "@tag": tag},
-	}
-	arts, err := collect(ctx, i.Store.Artifacts, q, maxRelink)
+	arts, _, err := i.Store.ArtifactsTagged(ctx, image, tag, maxRelink)
 	if err != nil {
-		return false, fmt.Errorf("find digests of %s:%s: %w", image, tag, err)
+		return false, err
 	}
 	changedAny := false
 	for _, a := range arts {
 		_, changed, err := i.UpdateArtifact(ctx, a.Digest, func(a *model.Artifact, exists bool) error {
 			k := slices.Index(a.Tags, tag)
 			if !exists || k < 0 {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			a.Tags = slices.Delete(a.Tags, k, k+1)
 			return nil
@@ -197,24 +192,6 @@ func (i *Inventory) untag(ctx context.Context, image, tag string) (bool, error) 
 // wrong, and the nightly run repairs the rest.
 const maxRelink = 5000
 
-var errEnough = errors.New("enough results")
-
-// collect runs q and returns at most limit results.
-func collect[T any](ctx context.Context, c *cosmos.Container[T], q cosmos.Query, limit int) ([]T, error) {
-	var out []T
-	err := c.Query(ctx, q, func(doc *T) error {
-		out = append(out, *doc)
-		if len(out) >= limit {
-			return errEnough
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return nil, err
-	}
-	return out, nil
-}
-
 // relink points the workloads and findings of a digest at its new source
 // repository: workloads get the repository (and their runtime context
 // change is announced), findings move from the old partition (the old
@@ -222,18 +199,15 @@ func collect[T any](ctx context.Context, c *cosmos.Container[T], q cosmos.Query,
 func (i *Inventory) relink(ctx context.Context, digest, from, to string) error {
 	i.logger().Info("image source changed; re-linking workloads and findings",
 		"digest", digest, "from", from, "to", to)
-	ws, err := collect(ctx, i.Store.Workloads, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.digest = @digest",
-		Params: map[string]any{"@digest": digest},
-	}, maxRelink)
+	ws, _, err := i.Store.WorkloadsOnDigests(ctx, []string{digest}, maxRelink)
 	if err != nil {
 		return fmt.Errorf("re-link digest %s: find workloads: %w", digest, err)
 	}
 	for _, w := range ws {
 		var before *model.Workload
-		after, changed, err := i.Store.Workloads.Update(ctx, w.Cluster, w.ID, func(cur *model.Workload, exists bool) error {
+		after, changed, err := i.Store.UpdateWorkload(ctx, w.Cluster, w.ID, func(cur *model.Workload, exists bool) error {
 			if !exists || cur.Digest != digest || cur.Repository == to {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			before = cloneWorkload(cur)
 			cur.Repository = to
@@ -256,11 +230,7 @@ func (i *Inventory) relink(ctx context.Context, digest, from, to string) error {
 		if p == to {
 			continue
 		}
-		fs, err := collect(ctx, i.Store.Findings, cosmos.Query{
-			SQL:          "SELECT * FROM c WHERE ARRAY_CONTAINS(c.digests, @digest)",
-			Params:       map[string]any{"@digest": digest},
-			PartitionKey: p,
-		}, maxRelink)
+		fs, _, err := i.Store.FindingsOnDigestIn(ctx, p, digest, maxRelink)
 		if err != nil {
 			return fmt.Errorf("re-link digest %s: find findings in %s: %w", digest, p, err)
 		}
@@ -300,7 +270,7 @@ func (i *Inventory) moveFinding(ctx context.Context, f *model.Finding, to string
 	if err != nil {
 		return fmt.Errorf("move finding %s from %s to %s: %w", f.ID, from, to, err)
 	}
-	if err := i.Store.Findings.Delete(ctx, from, f.ID); err != nil {
+	if err := i.Store.DeleteFinding(ctx, from, f.ID); err != nil {
 		return fmt.Errorf("move finding %s from %s to %s: %w", f.ID, from, to, err)
 	}
 	return nil

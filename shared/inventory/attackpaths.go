@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -19,9 +18,9 @@ import (
 // carries the path's risk factors with source "attack-path:<path id>", and
 // attack-path risks of paths no longer reported are removed. Only changed
 // workloads are written, and returned; the caller re-scores their findings
-// and enqueues their deployment sync (DeploymentSyncRequest), or uses
+// and enqueues their deployment sync, or uses
 // Inventory.ApplyAttackPaths, which does both.
-func ApplyAttackPaths(ctx context.Context, store *cosmos.Store, paths []defender.AttackPath) ([]model.Workload, error) {
+func ApplyAttackPaths(ctx context.Context, store Workloads, paths []defender.AttackPath) ([]model.Workload, error) {
 	changes, err := applyAttackPaths(ctx, store, paths)
 	if err != nil {
 		return nil, err
@@ -64,7 +63,7 @@ func clusterNameOf(resourceID string) string {
 	return ""
 }
 
-func applyAttackPaths(ctx context.Context, store *cosmos.Store, paths []defender.AttackPath) ([]workloadChange, error) {
+func applyAttackPaths(ctx context.Context, store Workloads, paths []defender.AttackPath) ([]workloadChange, error) {
 	byResource := map[string][]int{} // lower-case resource id → paths
 	byCluster := map[string][]int{}  // lower-case cluster name → paths
 	for k, p := range paths {
@@ -92,24 +91,16 @@ func applyAttackPaths(ctx context.Context, store *cosmos.Store, paths []defender
 	// The workloads on some path now, and those carrying attack-path risk
 	// from before (a path that is gone must lose its risk).
 	refs := map[string]workloadRef{}
-	add := func(q cosmos.Query) error {
-		return store.Workloads.Query(ctx, q, func(w *model.Workload) error {
-			refs[w.Cluster+"\x00"+w.ID] = workloadRef{cluster: w.Cluster, id: w.ID}
-			return nil
-		})
+	add := func(w *model.Workload) error {
+		refs[w.Cluster+"\x00"+w.ID] = workloadRef{cluster: w.Cluster, id: w.ID}
+		return nil
 	}
 	if len(rids) > 0 {
-		if err := add(cosmos.Query{
-			SQL:    "SELECT * FROM c WHERE ARRAY_CONTAINS(@clusters, LOWER(c.cluster)) OR ARRAY_CONTAINS(@rids, LOWER(c.resourceId))",
-			Params: map[string]any{"@clusters": clusters, "@rids": rids},
-		}); err != nil {
+		if err := store.WorkloadsOnClusters(ctx, clusters, rids, add); err != nil {
 			return nil, fmt.Errorf("find workloads on attack paths: %w", err)
 		}
 	}
-	if err := add(cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE EXISTS(SELECT VALUE r FROM r IN c.risks WHERE STARTSWITH(r.source, @prefix))",
-		Params: map[string]any{"@prefix": mapping.RiskSourceAttackPathPrefix},
-	}); err != nil {
+	if err := store.WorkloadsWithRiskFrom(ctx, mapping.RiskSourceAttackPathPrefix, add); err != nil {
 		return nil, fmt.Errorf("find workloads with attack-path risk: %w", err)
 	}
 
@@ -122,9 +113,9 @@ func applyAttackPaths(ctx context.Context, store *cosmos.Store, paths []defender
 	for _, k := range keys {
 		ref := refs[k]
 		var before *model.Workload
-		after, changed, err := store.Workloads.Update(ctx, ref.cluster, ref.id, func(w *model.Workload, exists bool) error {
+		after, changed, err := store.UpdateWorkload(ctx, ref.cluster, ref.id, func(w *model.Workload, exists bool) error {
 			if !exists {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			before = cloneWorkload(w)
 			on := map[int]bool{}

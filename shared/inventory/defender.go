@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -245,7 +245,7 @@ func (i *Inventory) registryHosts(recs []defender.Record) {
 		}
 		for c := range s.CVEs {
 			if cve := &s.CVEs[c]; cve.Registry == "" {
-				cve.Registry = i.Cloud.ACRLoginServer(firstNonEmpty(cve.ResourceID, s.ResourceID))
+				cve.Registry = i.Cloud.ACRLoginServer(cmp.Or(cve.ResourceID, s.ResourceID))
 			}
 		}
 	}
@@ -274,7 +274,7 @@ func (b *batch) artifact(ctx context.Context, digest string, create *defender.CV
 		if create != nil {
 			a, _, e.err = b.inv.UpdateArtifact(ctx, digest, func(a *model.Artifact, exists bool) error {
 				if exists {
-					return cosmos.ErrSkip
+					return model.ErrSkip
 				}
 				a.Registry = create.Registry
 				a.Image = cveImage(create)
@@ -282,8 +282,8 @@ func (b *batch) artifact(ctx context.Context, digest string, create *defender.CV
 				return nil
 			})
 		} else {
-			a, e.err = b.inv.Store.Artifacts.Get(ctx, digest, digest)
-			if errors.Is(e.err, cosmos.ErrNotFound) {
+			a, e.err = b.inv.Store.Artifact(ctx, digest)
+			if errors.Is(e.err, model.ErrNotFound) {
 				a, e.err = &model.Artifact{}, nil
 			}
 		}
@@ -377,7 +377,7 @@ func resolveReason(a defender.Action, s defender.StatusCode) string {
 func (b *batch) resolveDigest(ctx context.Context, repo, id, digest, subID, reason string, at time.Time) (found, changed, resolved bool, err error) {
 	f, changed, err := b.inv.Findings.Upsert(ctx, repo, id, func(f *model.Finding, exists bool) error {
 		if !exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		found = true
 		f.Digests = without(f.Digests, digest)
@@ -398,10 +398,7 @@ func (b *batch) resolveDigest(ctx context.Context, repo, id, digest, subID, reas
 // sub-assessment id: the findings resting on it drop it, and one resting on
 // nothing else is resolved.
 func (b *batch) resolveSubAssessment(ctx context.Context, subID string) error {
-	fs, err := collect(ctx, b.inv.Store.Findings, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE ARRAY_CONTAINS(c.defenderIds, @id)",
-		Params: map[string]any{"@id": subID},
-	}, maxRelink)
+	fs, _, err := b.inv.Store.FindingsOfDefenderRecord(ctx, subID, maxRelink)
 	if err != nil {
 		return fmt.Errorf("find findings of deleted sub-assessment %s: %w", subID, err)
 	}
@@ -411,7 +408,7 @@ func (b *batch) resolveSubAssessment(ctx context.Context, subID string) error {
 	for _, f := range fs {
 		got, changed, err := b.inv.Findings.Upsert(ctx, f.Repository, f.ID, func(f *model.Finding, exists bool) error {
 			if !exists {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			f.DefenderIDs = without(f.DefenderIDs, subID)
 			if len(f.DefenderIDs) == 0 {
@@ -531,12 +528,9 @@ func (b *batch) clusterWorkloads(ctx context.Context, cluster, resourceID string
 	v, _ := b.clusters.LoadOrStore(key, &clusterEntry{})
 	e := v.(*clusterEntry)
 	e.once.Do(func() {
-		ws, err := collect(ctx, b.inv.Store.Workloads, cosmos.Query{
-			SQL:    "SELECT * FROM c WHERE LOWER(c.cluster) = @cluster OR LOWER(c.resourceId) = @rid",
-			Params: map[string]any{"@cluster": cluster, "@rid": resourceID},
-		}, maxRelink)
+		ws, _, err := b.inv.Store.WorkloadsOfCluster(ctx, cluster, resourceID, maxRelink)
 		if err != nil {
-			e.err = fmt.Errorf("find workloads of cluster %s: %w", cluster, err)
+			e.err = err
 			return
 		}
 		for _, w := range ws {
@@ -587,9 +581,9 @@ func (b *batch) applyAssessment(ctx context.Context, r *defender.Record, a *defe
 // it further in the same write); a change is announced and synced.
 func (i *Inventory) setRisks(ctx context.Context, cluster, id, source string, desired []model.Risk, also func(w *model.Workload)) (bool, error) {
 	var before *model.Workload
-	after, changed, err := i.Store.Workloads.Update(ctx, cluster, id, func(w *model.Workload, exists bool) error {
+	after, changed, err := i.Store.UpdateWorkload(ctx, cluster, id, func(w *model.Workload, exists bool) error {
 		if !exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		before = cloneWorkload(w)
 		w.Risks = mapping.MergeRisks(withoutSource(w.Risks, source), desired)
@@ -656,7 +650,7 @@ func (b *batch) applyAlert(ctx context.Context, r *defender.Record, a *defender.
 			f.Severity = a.Severity
 		}
 		f.Digests = union(f.Digests, digest)
-		f.DefenderIDs = union(f.DefenderIDs, firstNonEmpty(a.ARMID, a.AlertID))
+		f.DefenderIDs = union(f.DefenderIDs, cmp.Or(a.ARMID, a.AlertID))
 		if !exists || f.State != state {
 			f.State, f.StateReason = state, reason
 			f.SourceUpdatedAt = b.inv.eventTime(a.TimeGenerated)
@@ -680,13 +674,4 @@ func alertState(action defender.Action, status string) (model.FindingState, stri
 		return model.StateDismissed, "dismissed"
 	}
 	return model.StateOpen, ""
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

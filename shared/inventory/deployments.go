@@ -1,14 +1,16 @@
 package inventory
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -142,7 +144,7 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 	} else {
 		art, _, err = i.UpdateArtifact(ctx, rec.Digest, func(a *model.Artifact, exists bool) error {
 			if exists && a.Image != "" {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			fillImage(a, image)
 			return nil
@@ -151,7 +153,7 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 	if err != nil {
 		return "", fmt.Errorf("deployment %s: %w", id, err)
 	}
-	return firstNonEmpty(art.Repository, claimed), nil
+	return cmp.Or(art.Repository, claimed), nil
 }
 
 // applyRecord stores the workload of one deployment record, built from the
@@ -176,7 +178,7 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 	}
 
 	var before, legacy *model.Workload
-	after, changed, err := i.Store.Workloads.Update(ctx, cluster, id, func(w *model.Workload, exists bool) error {
+	after, changed, err := i.Store.UpdateWorkload(ctx, cluster, id, func(w *model.Workload, exists bool) error {
 		before, legacy = nil, nil
 		if exists {
 			before = cloneWorkload(w)
@@ -215,7 +217,7 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		return nil, fmt.Errorf("store deployment %s: %w", id, err)
 	}
 	if legacy != nil {
-		if err := i.Store.Workloads.Delete(ctx, legacy.Cluster, legacy.ID); err != nil {
+		if err := i.Store.DeleteWorkload(ctx, legacy.Cluster, legacy.ID); err != nil {
 			return nil, fmt.Errorf("retire workload %s, now %s: %w", legacy.ID, id, err)
 		}
 	}
@@ -234,9 +236,9 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 // overwrote it under the old id is not this one and stays as it is.
 func (i *Inventory) legacyWorkload(ctx context.Context, org string, rec *deployrecord.DeploymentRecord) (*model.Workload, error) {
 	cluster, _, ns, name := workloadKey(org, rec)
-	old, err := i.Store.Workloads.Get(ctx, cluster, model.WorkloadID(cluster, ns, name))
+	old, err := i.Store.Workload(ctx, cluster, model.WorkloadID(cluster, ns, name))
 	switch {
-	case errors.Is(err, cosmos.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("read earlier workload of %s: %w", rec.DeploymentName, err)
@@ -248,13 +250,15 @@ func (i *Inventory) legacyWorkload(ctx context.Context, org string, rec *deployr
 }
 
 // contentChanged reports whether w differs from before in anything but
-// LastSeen.
+// LastSeen and the store's metadata: their stored content (the JSON the
+// store hashes to skip unchanged writes) differs.
 func contentChanged(before, w *model.Workload) bool {
-	probe := *w
-	probe.LastSeen = before.LastSeen
-	a, errA := cosmos.ContentHash(before)
-	b, errB := cosmos.ContentHash(&probe)
-	return errA != nil || errB != nil || a != b
+	a, probe := *before, *w
+	a.Meta, probe.Meta = model.Meta{}, model.Meta{}
+	probe.LastSeen = a.LastSeen
+	ja, errA := json.Marshal(&a)
+	jb, errB := json.Marshal(&probe)
+	return errA != nil || errB != nil || !bytes.Equal(ja, jb)
 }
 
 // clusterRiskPrefixes are the sources whose risks hold for a whole cluster.
@@ -272,12 +276,9 @@ func clusterLevel(r model.Risk) bool {
 // clusterRisks returns the cluster-level risks (Defender assessments,
 // attack paths) another workload of the cluster carries.
 func (i *Inventory) clusterRisks(ctx context.Context, cluster string) ([]model.Risk, error) {
-	ws, err := collect(ctx, i.Store.Workloads, cosmos.Query{
-		SQL:          "SELECT * FROM c WHERE ARRAY_LENGTH(c.risks) > 0",
-		PartitionKey: cluster,
-	}, 20)
+	ws, _, err := i.Store.WorkloadsWithRisksIn(ctx, cluster, 20)
 	if err != nil {
-		return nil, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
+		return nil, err
 	}
 	var out []model.Risk
 	for _, w := range ws {

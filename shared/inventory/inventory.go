@@ -14,16 +14,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/queue"
 )
 
 // FindingWriter is where findings enter the state: triage.Triage, which
 // merges, scores, groups and enqueues their sync. merge gets the stored
 // finding (zero value and exists=false when new) and changes it in place,
-// or returns cosmos.ErrSkip to write nothing.
+// or returns model.ErrSkip to write nothing.
 type FindingWriter interface {
 	Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (*model.Finding, bool, error)
 }
@@ -38,12 +36,13 @@ type WorkloadObserver interface {
 
 // Inventory ingests runtime facts into the state store.
 type Inventory struct {
-	Store *cosmos.Store
+	Store Store
 	// Findings is where findings are written (Defender CVEs and alerts):
 	// triage.Triage in the app.
 	Findings FindingWriter
-	// Sync receives deployment and storage sync requests for what changed.
-	Sync queue.Sync
+	// Sync receives deployment and storage sync requests for what changed;
+	// nil enqueues nothing.
+	Sync SyncQueue
 	// Observer is told about workload changes; nil means nobody listens.
 	Observer WorkloadObserver
 	Logger   *slog.Logger
@@ -60,7 +59,7 @@ type Inventory struct {
 // New builds an Inventory on the store, writing findings through
 // findings. When findings also implements WorkloadObserver (triage.Triage's
 // WorkloadChanged), it is told about workload changes too.
-func New(store *cosmos.Store, findings FindingWriter, sync queue.Sync, logger *slog.Logger, now func() time.Time) *Inventory {
+func New(store Store, findings FindingWriter, sync SyncQueue, logger *slog.Logger, now func() time.Time) *Inventory {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -100,26 +99,27 @@ func (i *Inventory) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (i *Inventory) enqueue(ctx context.Context, r queue.SyncRequest) error {
+// enqueueDeployment asks for w's deployment record to be pushed to GitHub.
+func (i *Inventory) enqueueDeployment(ctx context.Context, w *model.Workload) error {
 	if i.Sync == nil {
 		return nil
 	}
-	if err := i.Sync.EnqueueSync(ctx, r); err != nil {
-		return fmt.Errorf("enqueue %s sync: %w", r.Kind, err)
+	if err := i.Sync.EnqueueDeploymentSync(ctx, w.Org, w.Cluster, w.ID); err != nil {
+		return fmt.Errorf("enqueue deployment sync: %w", err)
 	}
 	return nil
 }
 
-// DeploymentSyncRequest is the sync request that pushes w's deployment
-// record to GitHub.
-func DeploymentSyncRequest(w *model.Workload) queue.SyncRequest {
-	return queue.SyncRequest{Kind: queue.KindDeployment, Org: w.Org, Cluster: w.Cluster, WorkloadID: w.ID}
-}
-
-// StorageSyncRequest is the sync request that pushes the storage record of
-// an image digest to GitHub.
-func StorageSyncRequest(a *model.Artifact) queue.SyncRequest {
-	return queue.SyncRequest{Kind: queue.KindStorage, Digest: a.Digest, Repository: a.Repository}
+// enqueueStorage asks for the storage record of a's digest to be pushed to
+// GitHub.
+func (i *Inventory) enqueueStorage(ctx context.Context, a *model.Artifact) error {
+	if i.Sync == nil {
+		return nil
+	}
+	if err := i.Sync.EnqueueStorageSync(ctx, a.Digest, a.Repository); err != nil {
+		return fmt.Errorf("enqueue storage sync: %w", err)
+	}
+	return nil
 }
 
 // workloadChanged tells the observer and enqueues the deployment sync of a
@@ -136,7 +136,7 @@ func (i *Inventory) workloadChanged(ctx context.Context, before, after *model.Wo
 			// the org whose GitHub receives their deployment record.
 			return nil
 		}
-		return i.enqueue(ctx, DeploymentSyncRequest(after))
+		return i.enqueueDeployment(ctx, after)
 	}
 	return nil
 }

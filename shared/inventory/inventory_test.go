@@ -21,6 +21,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/registry"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -52,7 +53,7 @@ func newEnv(t *testing.T) *env {
 	s, c := inventorytest.Store(t)
 	sy := &inventorytest.Sync{}
 	e := &env{store: s, sync: sy, cnt: c, now: inventorytest.Now}
-	e.inv = inventory.New(s, storeFindings{s}, sy, nil, func() time.Time { return e.now })
+	e.inv = inventory.New(store.New(s), storeFindings{s}, queue.RecordSyncs{Sync: sy}, nil, func() time.Time { return e.now })
 	e.inv.Cloud = mapping.CloudPublic
 	return e
 }
@@ -544,10 +545,10 @@ func TestAttackPaths(t *testing.T) {
 		t.Errorf("syncs = %v", e.sync.Requests(""))
 	}
 	// Same paths again: nothing changes. No paths: the risk goes.
-	if changed, _ := inventory.ApplyAttackPaths(ctx, e.store, []defender.AttackPath{p}); len(changed) != 0 {
+	if changed, _ := inventory.ApplyAttackPaths(ctx, store.New(e.store), []defender.AttackPath{p}); len(changed) != 0 {
 		t.Errorf("reapplied: %d changed", len(changed))
 	}
-	if changed, _ := inventory.ApplyAttackPaths(ctx, e.store, nil); len(changed) != 1 || len(changed[0].Risks) != 1 {
+	if changed, _ := inventory.ApplyAttackPaths(ctx, store.New(e.store), nil); len(changed) != 1 || len(changed[0].Risks) != 1 {
 		t.Errorf("paths gone: %+v", changed)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 // clock is a settable clock, started at the real time so the emulator's
@@ -290,7 +292,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 		t.Fatalf("before: %v", cve.Score)
 	}
 
-	applier := inventory.New(tr.Store, tr, tr.Sync, nil, nil)
+	applier := inventory.New(store.New(tr.Store), tr, queue.RecordSyncs{Sync: tr.Sync}, nil, nil)
 	st, err := tr.Reprioritize(ctx, SweepOptions{AttackPaths: graph, Applier: applier})
 	if err != nil {
 		t.Fatal(err)
