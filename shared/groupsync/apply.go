@@ -26,8 +26,8 @@ type step struct {
 	labels  []github.Label // KindEnsureLabels: the ones the repository lacks
 }
 
-// steps turns the plan into requests: status actions out (they go to the
-// store), adjacent update / reopen / close merged.
+// steps turns the plan's GitHub actions into requests: status actions out
+// (they go to the store), adjacent update / reopen / close merged.
 func steps(actions []remediation.Action) []step {
 	var out []step
 	for _, a := range actions {
@@ -43,8 +43,10 @@ func steps(actions []remediation.Action) []step {
 			st := step{actions: []remediation.Action{a}, kind: remediation.KindUpdate}
 			addToPatch(&st.patch, a)
 			out = append(out, st)
-		default:
+		case remediation.KindEnsureLabels, remediation.KindOpen, remediation.KindComment:
 			out = append(out, step{actions: []remediation.Action{a}, kind: a.Kind})
+		default:
+			// Not a GitHub write (Defender governance has its own applier).
 		}
 	}
 	return out
