@@ -138,6 +138,7 @@ func TestIssueTransitions(t *testing.T) {
 		{"labeled", issue("labeled", nil, "2021-10-07T00:00:00Z", "User", "Codertocat"), 202, model.GroupRiskAccepted},
 	}
 	for i, s := range steps {
+		before := len(e.sync.requests(queue.KindGroup))
 		got := e.post(delivery{event: "issues", id: deliveryID(fmt.Sprint("issue", i)), body: s.body})
 		expectStatus(t, s.name, got, s.status)
 		cur, err := e.store.Groups.Get(ctx, repo, g.ID)
@@ -146,6 +147,15 @@ func TestIssueTransitions(t *testing.T) {
 		}
 		if cur.Status != s.want {
 			t.Errorf("%s: group status %s, want %s", s.name, cur.Status, s.want)
+		}
+		// Every status the event stands for enqueues the group's sync, so
+		// GitHub and Defender follow at once; an ignored event does not.
+		reqs := e.sync.requests(queue.KindGroup)
+		wantSync := s.status == 200 && s.name != "older reopen arrives late"
+		if got := len(reqs) - before; (got == 1) != wantSync || got > 1 {
+			t.Errorf("%s: %d group syncs enqueued, want %v", s.name, got, wantSync)
+		} else if wantSync && (reqs[len(reqs)-1].GroupID != g.ID || reqs[len(reqs)-1].Repository != repo) {
+			t.Errorf("%s: enqueued %+v", s.name, reqs[len(reqs)-1])
 		}
 	}
 	if o, _ := e.store.Groups.Get(ctx, repo, other.ID); o.Status != model.GroupActive {

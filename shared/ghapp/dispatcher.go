@@ -69,7 +69,7 @@ func Handlers(o Options) []Handler {
 		&Alerts{Triage: o.Triage, Now: o.Now},
 		&Installations{Store: o.Store, Sync: o.Sync, Now: o.Now},
 		&Artifacts{Store: o.Store, Now: o.Now},
-		&Issues{Store: o.Store, BotLogin: o.BotLogin, Now: o.Now},
+		&Issues{Store: o.Store, Sync: o.Sync, BotLogin: o.BotLogin, Now: o.Now},
 		Ping{},
 	}
 }

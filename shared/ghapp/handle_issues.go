@@ -11,6 +11,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
 )
 
 // EventIssues is the issues event.
@@ -21,6 +22,9 @@ const EventIssues = "issues"
 // → active. Writing back to GitHub or Defender is the sync step's job.
 type Issues struct {
 	Store *cosmos.Store
+	// Sync gets a sync of every group whose status changed, so its issue
+	// and its Defender assignment follow at once.
+	Sync queue.Sync
 	// BotLogin is the App's own bot ("<app-slug>[bot]"), whose events are
 	// the echo of runtimelink's own writes and are ignored (loop guard).
 	// When it is empty every Bot sender is ignored: without the slug the
@@ -130,6 +134,15 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			return fmt.Errorf("set status of group %s: %w", id, err)
 		}
 		log.Info("group status from issue", "groupId", id, "status", g.Status, "changed", changed)
+		if h.Sync != nil && g != nil && g.Status == target {
+			// Also when the status was already there: a delivery whose
+			// enqueue failed is redelivered, finds the status written, and
+			// must still enqueue (sync is level-triggered: a duplicate is
+			// harmless).
+			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repo, GroupID: id}); err != nil {
+				return fmt.Errorf("enqueue sync of group %s: %w", id, err)
+			}
+		}
 	}
 	return nil
 }
