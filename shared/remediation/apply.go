@@ -39,11 +39,9 @@ func Unsure(g model.Group) bool {
 // calls it to show the outcome. Planning again from its result gives no
 // action.
 func Apply(g *model.Group, actual *Issue, actions []Action, now time.Time) *Issue {
-	var is *Issue
-	if actual != nil {
-		c := *actual
-		c.Labels, c.Assignees, c.Notes = slices.Clone(c.Labels), slices.Clone(c.Assignees), slices.Clone(c.Notes)
-		is = &c
+	_, is, _ := observe(g, actual) // where Plan started from
+	if is != nil {
+		is.Labels, is.Assignees, is.Notes = slices.Clone(is.Labels), slices.Clone(is.Assignees), slices.Clone(is.Notes)
 	}
 	for _, a := range actions {
 		switch a.Kind {

@@ -43,12 +43,10 @@ func Plan(g model.Group, findings []model.Finding, actual *Issue, now time.Time,
 			pl.active = append(pl.active, f)
 		}
 	}
-	var is *Issue
-	if actual != nil {
-		c := *actual
-		is = &c
+	status, is, change := observe(&pl.g, actual)
+	if change != "" {
+		pl.setStatus(status, change)
 	}
-	status := pl.observedStatus(is)
 	switch {
 	case is == nil:
 		pl.noIssue(status)
@@ -74,27 +72,24 @@ type planner struct {
 	out    []Action
 }
 
-// observedStatus is the group's status, corrected by what the issue shows
-// when the status did not see a person's change yet (a lost or late
-// webhook) or when the record of the issue is older than the status.
-func (pl *planner) observedStatus(is *Issue) model.GroupStatus {
-	g := &pl.g
-	st := g.Status
+// observe is the group's status and its issue, each corrected by the
+// other when one did not see a person's change yet: a lost or late webhook
+// (GitHub's issue says closed, the status still active), or a record of
+// the issue older than the status the webhook set. change, when set, is
+// why the status must be written. Plan and Apply both start from it.
+func observe(g *model.Group, actual *Issue) (st model.GroupStatus, is *Issue, change string) {
+	st = g.Status
 	if st == "" {
 		st = model.GroupActive
 	}
-	if is == nil {
-		return st
+	if actual == nil {
+		return st, nil, ""
 	}
+	c := *actual
+	is = &c
 	// A status set after runtimelink last wrote the issue is a person's
 	// doing (the webhook), newer than a recorded issue.
 	personSince := g.StatusAt.After(g.Synced.At)
-	byPerson := func(reason string) model.GroupStatus {
-		if reason == ReasonNotPlanned {
-			return model.GroupRiskAccepted
-		}
-		return model.GroupFixClaimed
-	}
 	switch {
 	case (st == model.GroupFixClaimed || st == model.GroupRiskAccepted) && !is.Closed():
 		if is.Recorded && personSince {
@@ -103,29 +98,28 @@ func (pl *planner) observedStatus(is *Issue) model.GroupStatus {
 			if st == model.GroupRiskAccepted {
 				is.Reason = ReasonNotPlanned
 			}
-			return st
+			return st, is, ""
 		}
 		// GitHub shows it open: a person reopened it.
-		pl.setStatus(model.GroupActive, "the issue was reopened")
-		return model.GroupActive
+		return model.GroupActive, is, "the issue was reopened"
 	case (st == model.GroupActive || st == model.GroupResolved) && is.Closed():
 		if is.Recorded && personSince && st == model.GroupActive {
 			// The record predates the person's reopen.
 			is.State, is.Reason = StateOpen, ReasonReopened
-			return st
+			return st, is, ""
 		}
 		if !is.Recorded && g.Synced.State == StateOpen {
 			// runtimelink left it open: a person closed it and the webhook
 			// has not told us.
-			to := byPerson(is.Reason)
-			pl.setStatus(to, "the issue was closed as "+reasonWord(is.Reason))
-			return to
+			if is.Reason == ReasonNotPlanned {
+				return model.GroupRiskAccepted, is, "the issue was closed as not planned"
+			}
+			return model.GroupFixClaimed, is, "the issue was closed as completed"
 		}
 	case st == model.GroupResolved && !is.Closed() && !is.Recorded && g.Synced.State == StateClosed:
-		pl.setStatus(model.GroupActive, "the issue was reopened")
-		return model.GroupActive
+		return model.GroupActive, is, "the issue was reopened"
 	}
-	return st
+	return st, is, ""
 }
 
 func reasonWord(r string) string {
@@ -159,7 +153,7 @@ func (pl *planner) open(is *Issue, st model.GroupStatus) {
 	if len(pl.active) == 0 {
 		pl.setStatus(model.GroupResolved, "every finding is resolved")
 		pl.update(is)
-		pl.comment(is, "verified@"+stamp(pl.g.StatusAt), pl.verifiedBody())
+		pl.comment(is, "verified@"+pl.episode(), pl.verifiedBody())
 		pl.add(Action{Kind: KindClose, Issue: is.Number, Reason: ReasonCompleted, Why: "every finding is resolved"})
 		return
 	}
@@ -194,7 +188,7 @@ func (pl *planner) closedByUs(is *Issue, st model.GroupStatus) {
 func (pl *planner) fixClaimed(is *Issue) {
 	if len(pl.active) == 0 {
 		pl.setStatus(model.GroupResolved, "runtime verified the claimed fix")
-		pl.comment(is, "verified@"+stamp(pl.g.StatusAt), pl.verifiedBody())
+		pl.comment(is, "verified@"+pl.episode(), pl.verifiedBody())
 		return
 	}
 	if pl.now.Before(pl.reopenAt()) {
@@ -205,9 +199,9 @@ func (pl *planner) fixClaimed(is *Issue) {
 		return // nothing runs it: the fix is trusted until the source agrees
 	}
 	pl.setStatus(model.GroupActive, "still active on a running workload after the reopen grace")
-	pl.add(Action{Kind: KindReopen, Issue: is.Number, Why: fmt.Sprintf("fix claimed %s but still active on a running workload", stamp(pl.g.StatusAt))})
+	pl.add(Action{Kind: KindReopen, Issue: is.Number, Why: fmt.Sprintf("fix claimed %s but still active on a running workload", day(pl.g.StatusAt))})
 	pl.update(is)
-	pl.comment(is, "reopen@"+stamp(pl.g.StatusAt), pl.stillRunningBody(running))
+	pl.comment(is, "reopen@"+pl.episode(), pl.stillRunningBody(running))
 }
 
 // riskAccepted never reopens: a person decided. A priority that rose
@@ -217,7 +211,7 @@ func (pl *planner) riskAccepted(is *Issue) {
 	if len(pl.active) == 0 || accepted == "" || now.Rank() <= accepted.Rank() {
 		return
 	}
-	pl.comment(is, "risk-accepted:"+strings.ToLower(string(now))+"@"+stamp(pl.g.StatusAt), pl.riskRoseBody(accepted, now))
+	pl.comment(is, "risk-accepted:"+strings.ToLower(string(now))+"@"+pl.episode(), pl.riskRoseBody(accepted, now))
 }
 
 // reopenAt is when a claimed fix that runtime has not verified reopens.
@@ -247,9 +241,16 @@ func (pl *planner) add(a Action) {
 	pl.out = append(pl.out, a)
 }
 
-// setStatus records a status; it goes first (see KindSetStatus).
+// setStatus records a status; it goes first (see KindSetStatus). A plan
+// sets one status: a later one (the fix of a claimed fix just observed)
+// replaces the earlier.
 func (pl *planner) setStatus(s model.GroupStatus, why string) {
 	a := Action{Kind: KindSetStatus, Repository: pl.g.Repository, GroupID: pl.g.ID, Status: s, Why: why}
+	if len(pl.out) > 0 && pl.out[0].Kind == KindSetStatus {
+		a.Why = pl.out[0].Why + "; " + why
+		pl.out[0] = a
+		return
+	}
 	pl.out = slices.Insert(pl.out, 0, a)
 }
 
@@ -378,6 +379,17 @@ func issuePriority(is *Issue) model.Priority {
 }
 
 func stamp(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+// episode keys the one-time comments of the group's current status: the
+// time the status was set, or now when this plan sets it (Apply stamps
+// it so). A comment said once per status is said again after the status
+// changed and came back.
+func (pl *planner) episode() string {
+	if len(pl.out) > 0 && pl.out[0].Kind == KindSetStatus && pl.out[0].Status != pl.g.Status {
+		return stamp(pl.now)
+	}
+	return stamp(pl.g.StatusAt)
+}
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
