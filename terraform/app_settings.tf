@@ -33,11 +33,23 @@ locals {
     GITHUB_APP_PRIVATE_KEY_SECRET_NAME = var.github_app_private_key_secret_name
     GITHUB_WEBHOOK_SECRET_SECRET_NAME  = var.github_webhook_secret_secret_name
     DEPLOYMENTS_TOKEN_SECRET_NAME      = var.deployments_token_secret_name
+    GITHUB_COPILOT_TOKEN_SECRET_NAME   = var.github_copilot_token_secret_name
 
     # Azure Resource Manager: Resource Graph scope and governance assignments.
     ARM_ENDPOINT              = var.arm_endpoint
     RUNTIMELINK_SUBSCRIPTIONS = join(",", local.subscription_ids)
     RUNTIMELINK_GOVERNANCE    = tostring(var.governance_enabled)
+
+    RUNTIMELINK_GOVERNANCE_DUE_DAYS      = var.governance_due_days
+    RUNTIMELINK_GOVERNANCE_OWNERS        = jsonencode(var.governance_owners)
+    RUNTIMELINK_GOVERNANCE_DEFAULT_OWNER = var.governance_default_owner
+    RUNTIMELINK_GOVERNANCE_GRACE_PERIOD  = tostring(var.governance_grace_period)
+
+    # Copilot coding agent and security campaigns (off by default).
+    RUNTIMELINK_COPILOT_ASSIGN   = tostring(var.copilot_assign)
+    RUNTIMELINK_CAMPAIGNS        = tostring(var.campaigns_enabled)
+    RUNTIMELINK_CAMPAIGN_LENGTH  = var.campaign_length
+    RUNTIMELINK_CAMPAIGN_MANAGER = var.campaign_manager
 
     # Behaviour.
     RUNTIMELINK_DRY_RUN            = tostring(var.dry_run)

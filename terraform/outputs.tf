@@ -70,6 +70,7 @@ output "key_vault_secret_names" {
     github_app_private_key = var.github_app_private_key_secret_name
     github_webhook_secret  = var.github_webhook_secret_secret_name
     deployments_token      = var.deployments_token_secret_name
+    github_copilot_token   = var.github_copilot_token_secret_name
   }
 }
 

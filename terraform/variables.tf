@@ -152,6 +152,60 @@ variable "governance_enabled" {
   default     = true
 }
 
+variable "governance_due_days" {
+  description = "Days to fix per priority: the due date of the governance assignments runtimelink writes (RUNTIMELINK_GOVERNANCE_DUE_DAYS)."
+  type        = string
+  default     = "Critical=7,High=30,Medium=90,Low=180"
+}
+
+variable "governance_owners" {
+  description = "GitHub login or org/team (as in CODEOWNERS, without @) to the e-mail Defender names as owner of a governance assignment."
+  type        = map(string)
+  default     = {}
+}
+
+variable "governance_default_owner" {
+  description = "Owner e-mail of a governance assignment when no CODEOWNERS owner is in governance_owners. Empty: no owner."
+  type        = string
+  default     = ""
+}
+
+variable "governance_grace_period" {
+  description = "isGracePeriod of the governance assignments: the secure score is not affected before the due date."
+  type        = bool
+  default     = true
+}
+
+variable "copilot_assign" {
+  description = "Assign new Critical issues to Copilot coding agent. Needs a GitHub user token (fine-grained PAT) in the Key Vault secret github_copilot_token_secret_name."
+  type        = bool
+  default     = false
+}
+
+variable "github_copilot_token_secret_name" {
+  description = "Key Vault secret holding the GitHub user token that assigns issues to Copilot coding agent (GitHub refuses installation tokens for it)."
+  type        = string
+  default     = "github-copilot-token"
+}
+
+variable "campaigns_enabled" {
+  description = "Keep one security campaign per org of the code scanning alerts that run in production with a runtime risk factor."
+  type        = bool
+  default     = false
+}
+
+variable "campaign_length" {
+  description = "How far a campaign's end date is rolled forward at each update (Go duration, at least 24h)."
+  type        = string
+  default     = "720h"
+}
+
+variable "campaign_manager" {
+  description = "GitHub login set as manager of the security campaigns. Empty: none."
+  type        = string
+  default     = ""
+}
+
 variable "dry_run" {
   description = "Plan only: compute and log what would change, write nothing to GitHub or Defender."
   type        = bool

@@ -1,9 +1,9 @@
 // Package arm is runtimelink's Azure Resource Manager adapter for Defender
-// for Cloud governance assignments: it puts, reads and deletes the
-// assignment that links an assessment to its GitHub issue, and lists every
-// assignment (a security manager's too) through Resource Graph. Calls go
-// through an azcore pipeline with a bearer token from the app's credential
-// (the managed identity in Azure). Throttling comes back as a
+// for Cloud governance assignments: it puts and reads the assignment that
+// links an assessment to its GitHub issue (it never deletes one), and lists
+// every assignment, a security manager's too, through Resource Graph. Calls
+// go through an azcore pipeline with a bearer token from the app's
+// credential (the managed identity in Azure). Throttling comes back as a
 // *RetryAfterError, a missing role as a *ForbiddenError, both typed so the
 // sync loop can give a message back or report the role in health.
 package arm
@@ -40,6 +40,14 @@ const (
 	// maxListPages bounds an ARM list's nextLink paging.
 	maxListPages = 1000
 )
+
+// Actions are the ARM actions this client's calls need; terraform/roles.tf
+// grants them (and a test there checks it grants no more of them).
+// Resource Graph needs no action of its own: it answers what these read.
+var Actions = []string{
+	"Microsoft.Security/assessments/governanceAssignments/read",
+	"Microsoft.Security/assessments/governanceAssignments/write",
+}
 
 // ErrNotFound says the assignment does not exist (ARM answered 404).
 var ErrNotFound = errors.New("governance assignment not found")
@@ -295,16 +303,6 @@ func (c *Client) GetAssignment(ctx context.Context, assessmentID, key string) (m
 		return model.GovernanceAssignment{}, fmt.Errorf("get governance assignment %s: %w", id, err)
 	}
 	return fromWire(out)
-}
-
-// DeleteAssignment deletes one assignment; deleting one that does not
-// exist is not an error (ARM answers 204).
-func (c *Client) DeleteAssignment(ctx context.Context, assessmentID, key string) error {
-	id := model.GovernanceAssignment{AssessmentID: assessmentID, Key: key}.ID()
-	if err := c.do(ctx, http.MethodDelete, id, nil, nil, http.StatusOK, http.StatusNoContent); err != nil {
-		return fmt.Errorf("delete governance assignment %s: %w", id, err)
-	}
-	return nil
 }
 
 // AssessmentAssignments lists the assignments of one assessment through

@@ -168,9 +168,6 @@ func TestGetMissingIsErrNotFound(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
-	if err := c.DeleteAssignment(context.Background(), assessment, "nope"); err != nil {
-		t.Fatalf("delete of a missing assignment: %v", err)
-	}
 }
 
 func TestThrottlingIsATypedRetryAfter(t *testing.T) {

@@ -50,6 +50,29 @@ type Config struct {
 	Cloud mapping.Cloud
 	// Governance turns on writing Defender governance assignments.
 	Governance bool
+	// GovernanceSet says RUNTIMELINK_GOVERNANCE was set (not defaulted).
+	GovernanceSet bool
+	// GovernanceDueDays is the time to fix, in days, per priority.
+	GovernanceDueDays map[model.Priority]int
+	// GovernanceOwners maps a GitHub login or "org/team" (lower case) to
+	// the e-mail Defender knows the owner by.
+	GovernanceOwners map[string]string
+	// GovernanceDefaultOwner is the owner e-mail when no owner is mapped.
+	GovernanceDefaultOwner string
+	// GovernanceGracePeriod is the isGracePeriod of the assignments.
+	GovernanceGracePeriod bool
+	// CopilotAssign assigns new Critical issues to Copilot coding agent.
+	CopilotAssign bool
+	// CopilotToken is the user token Copilot assignment needs, for local
+	// runs (a Key Vault secret in Azure).
+	CopilotToken Secret
+	// Campaigns keeps one security campaign per org of the runtime-critical
+	// code scanning alerts.
+	Campaigns bool
+	// CampaignLength is how far ends_at is rolled forward at each update.
+	CampaignLength time.Duration
+	// CampaignManager is the login set as the campaign's manager ("" none).
+	CampaignManager string
 	// DryRun plans every write to GitHub and Defender but makes none.
 	DryRun bool
 	// Policy is the raw RUNTIMELINK_POLICY JSON (nil when unset); the
@@ -115,6 +138,8 @@ type SecretNames struct {
 	GitHubAppPrivateKey string
 	GitHubWebhookSecret string
 	DeploymentsToken    string
+	// CopilotToken is the user token for Copilot coding agent assignment.
+	CopilotToken string
 }
 
 // ARM is how to reach Azure Resource Manager and Resource Graph.
@@ -205,6 +230,7 @@ func (c *Config) check() error {
 		{"GITHUB_WEBHOOK_SECRET", c.GitHub.WebhookSecret.IsSet(), true, "webhooks are never accepted unsigned"},
 		{"DEPLOYMENTS_TOKEN", c.DeploymentsToken.IsSet(), true, "the deployments endpoint is never open"},
 		{"GITHUB_APP_PRIVATE_KEY", c.GitHub.AppPrivateKey.IsSet(), c.GitHub.Enabled(), "GITHUB_APP_ID is set"},
+		{"GITHUB_COPILOT_TOKEN", c.CopilotToken.IsSet(), c.GitHub.Enabled() && c.CopilotAssign, "RUNTIMELINK_COPILOT_ASSIGN=true needs a user token"},
 	}
 	for _, l := range local {
 		switch {
@@ -224,6 +250,9 @@ func (c *Config) RequiredSecrets() []string {
 	names := []string{c.Secrets.GitHubWebhookSecret, c.Secrets.DeploymentsToken}
 	if c.GitHub.Enabled() {
 		names = append(names, c.Secrets.GitHubAppPrivateKey)
+	}
+	if c.GitHub.Enabled() && c.CopilotAssign {
+		names = append(names, c.Secrets.CopilotToken)
 	}
 	return names
 }
@@ -246,10 +275,31 @@ func (c *Config) Integrations() map[string]string {
 	} else {
 		m["keyvault"] = "off: KEYVAULT_URL not set, secrets come from local settings"
 	}
-	if c.Governance {
+	switch {
+	case c.Governance && len(c.ARM.Subscriptions) == 0:
+		m["governance"] = "on" + dry + "; security managers' assignments are read on each group sync only (RUNTIMELINK_SUBSCRIPTIONS not set, no nightly Resource Graph read)"
+	case c.Governance:
 		m["governance"] = "on" + dry
-	} else {
+	case c.GovernanceSet:
 		m["governance"] = "off: RUNTIMELINK_GOVERNANCE=false"
+	default:
+		m["governance"] = "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only"
+	}
+	switch {
+	case c.CopilotAssign && !c.GitHub.Enabled():
+		m["copilot"] = "off: RUNTIMELINK_COPILOT_ASSIGN=true but GITHUB_APP_ID not set"
+	case c.CopilotAssign:
+		m["copilot"] = "on" + dry + ": new Critical issues are assigned to Copilot coding agent with the user token in secret " + c.Secrets.CopilotToken
+	default:
+		m["copilot"] = "off: RUNTIMELINK_COPILOT_ASSIGN not true"
+	}
+	switch {
+	case c.Campaigns && !c.GitHub.Enabled():
+		m["campaigns"] = "off: RUNTIMELINK_CAMPAIGNS=true but GITHUB_APP_ID not set"
+	case c.Campaigns:
+		m["campaigns"] = "on" + dry
+	default:
+		m["campaigns"] = "off: RUNTIMELINK_CAMPAIGNS not true"
 	}
 	if n := len(c.ARM.Subscriptions); n > 0 {
 		m["resourcegraph"] = fmt.Sprintf("on: %d subscription(s)", n)

@@ -85,7 +85,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"GitHub.AppID", c.GitHub.AppID, int64(0)},
 		{"GitHub.Enabled", c.GitHub.Enabled(), false},
 		{"KeyVaultURL", c.KeyVaultURL, ""},
-		{"Secrets", c.Secrets, SecretNames{"github-app-private-key", "github-webhook-secret", "deployments-token"}},
+		{"Secrets", c.Secrets, SecretNames{"github-app-private-key", "github-webhook-secret", "deployments-token", "github-copilot-token"}},
 		{"ARM.Endpoint", c.ARM.Endpoint, "https://management.azure.com/"},
 		{"ARM.Subscriptions", len(c.ARM.Subscriptions), 0},
 		{"Governance", c.Governance, false},
@@ -224,6 +224,49 @@ func TestLoadSettings(t *testing.T) {
 			check: func(t *testing.T, c *Config) { eq(t, c.GitHub.AppPrivateKey.Value(), pkcs8) }},
 		{name: "private key with escaped newlines", set: map[string]string{"GITHUB_APP_ID": "9", "GITHUB_APP_PRIVATE_KEY": escaped},
 			check: func(t *testing.T, c *Config) { eq(t, c.GitHub.AppPrivateKey.Value(), pkcs1) }},
+		{name: "governance settings", set: map[string]string{
+			"RUNTIMELINK_GOVERNANCE_DUE_DAYS":      "critical=3, Medium=60",
+			"RUNTIMELINK_GOVERNANCE_OWNERS":        `{"@Octo-Org/Payments":"payments@octo.example","octocat":"octocat@octo.example"}`,
+			"RUNTIMELINK_GOVERNANCE_DEFAULT_OWNER": "secops@octo.example",
+			"RUNTIMELINK_GOVERNANCE_GRACE_PERIOD":  "false"},
+			check: func(t *testing.T, c *Config) {
+				if !maps.Equal(c.GovernanceDueDays, map[model.Priority]int{model.PriorityCritical: 3, model.PriorityHigh: 30, model.PriorityMedium: 60, model.PriorityLow: 180}) {
+					t.Errorf("due days %v", c.GovernanceDueDays)
+				}
+				if !maps.Equal(c.GovernanceOwners, map[string]string{"octo-org/payments": "payments@octo.example", "octocat": "octocat@octo.example"}) {
+					t.Errorf("owners %v", c.GovernanceOwners)
+				}
+				eq(t, c.GovernanceDefaultOwner, "secops@octo.example")
+				eq(t, c.GovernanceGracePeriod, false)
+			}},
+		{name: "due days malformed", set: map[string]string{"RUNTIMELINK_GOVERNANCE_DUE_DAYS": "Critical=0"},
+			wantErr: `config: RUNTIMELINK_GOVERNANCE_DUE_DAYS holds "Critical=0", which is not Priority=days (days 1-3650), e.g. Critical=7`},
+		{name: "owners not JSON", set: map[string]string{"RUNTIMELINK_GOVERNANCE_OWNERS": "octocat=a@b.c"},
+			wantErr: `config: RUNTIMELINK_GOVERNANCE_OWNERS is not a JSON object of strings: invalid character 'o' looking for beginning of value`},
+		{name: "owner not an e-mail", set: map[string]string{"RUNTIMELINK_GOVERNANCE_OWNERS": `{"octocat":"octocat"}`},
+			wantErr: `config: RUNTIMELINK_GOVERNANCE_OWNERS maps "octocat" to "octocat": want a login or org/team and an e-mail address`},
+		{name: "default owner not an e-mail", set: map[string]string{"RUNTIMELINK_GOVERNANCE_DEFAULT_OWNER": "secops"},
+			wantErr: `config: RUNTIMELINK_GOVERNANCE_DEFAULT_OWNER="secops" is not an e-mail address`},
+		{name: "copilot with its token", set: map[string]string{"GITHUB_APP_ID": "9", "GITHUB_APP_PRIVATE_KEY": pkcs1,
+			"RUNTIMELINK_COPILOT_ASSIGN": "true", "GITHUB_COPILOT_TOKEN": "github_pat_VALUE-x1", "GITHUB_COPILOT_TOKEN_SECRET_NAME": "copilot-pat"},
+			check: func(t *testing.T, c *Config) {
+				eq(t, c.CopilotAssign, true)
+				eq(t, c.CopilotToken.Value(), "github_pat_VALUE-x1")
+				eq(t, c.Secrets.CopilotToken, "copilot-pat")
+				eq(t, c.RequiredSecrets()[3], "copilot-pat")
+			}},
+		{name: "copilot without its token", set: map[string]string{"GITHUB_APP_ID": "9", "GITHUB_APP_PRIVATE_KEY": pkcs1, "RUNTIMELINK_COPILOT_ASSIGN": "true"},
+			wantErr: "config: GITHUB_COPILOT_TOKEN is required when KEYVAULT_URL is not set (RUNTIMELINK_COPILOT_ASSIGN=true needs a user token)"},
+		{name: "campaigns", set: map[string]string{"RUNTIMELINK_CAMPAIGNS": "true", "RUNTIMELINK_CAMPAIGN_LENGTH": "336h", "RUNTIMELINK_CAMPAIGN_MANAGER": "octo-secops"},
+			check: func(t *testing.T, c *Config) {
+				eq(t, c.Campaigns, true)
+				eq(t, c.CampaignLength, 14*24*time.Hour)
+				eq(t, c.CampaignManager, "octo-secops")
+			}},
+		{name: "campaign too short", set: map[string]string{"RUNTIMELINK_CAMPAIGN_LENGTH": "1h"},
+			wantErr: `config: RUNTIMELINK_CAMPAIGN_LENGTH="1h" must be at least 24h`},
+		{name: "campaign manager malformed", set: map[string]string{"RUNTIMELINK_CAMPAIGN_MANAGER": "octo org"},
+			wantErr: `config: RUNTIMELINK_CAMPAIGN_MANAGER="octo org" is not a GitHub login`},
 		{name: "app id malformed", set: map[string]string{"GITHUB_APP_ID": "12ab"},
 			wantErr: `config: GITHUB_APP_ID="12ab" is not a GitHub App id (a positive integer)`},
 		{name: "app id negative", set: map[string]string{"GITHUB_APP_ID": "-4"},
@@ -258,7 +301,9 @@ func TestLoadSettings(t *testing.T) {
 			wantErr: `config: KEYVAULT_URL="http://kv.vault.azure.net" is not an absolute https URL`},
 		{name: "secret names set", set: map[string]string{"GITHUB_APP_PRIVATE_KEY_SECRET_NAME": "app-key",
 			"GITHUB_WEBHOOK_SECRET_SECRET_NAME": "hook", "DEPLOYMENTS_TOKEN_SECRET_NAME": "Deploy-2"},
-			check: func(t *testing.T, c *Config) { eq(t, c.Secrets, SecretNames{"app-key", "hook", "Deploy-2"}) }},
+			check: func(t *testing.T, c *Config) {
+				eq(t, c.Secrets, SecretNames{"app-key", "hook", "Deploy-2", "github-copilot-token"})
+			}},
 		{name: "app key secret name malformed", set: map[string]string{"GITHUB_APP_PRIVATE_KEY_SECRET_NAME": "app_key"},
 			wantErr: `config: GITHUB_APP_PRIVATE_KEY_SECRET_NAME="app_key" is not a Key Vault secret name (1-127 letters, digits and dashes)`},
 		{name: "webhook secret name malformed", set: map[string]string{"GITHUB_WEBHOOK_SECRET_SECRET_NAME": "hook/1"},
@@ -450,7 +495,7 @@ func TestNamesAreWhatLoadReads(t *testing.T) {
 
 func TestLocalOnly(t *testing.T) {
 	want := []string{"COSMOS_KEY", "COSMOS_EMULATOR", "GITHUB_APP_PRIVATE_KEY", "GITHUB_WEBHOOK_SECRET",
-		"DEPLOYMENTS_TOKEN", "FUNCTIONS_CUSTOMHANDLER_PORT", "AzureWebJobsStorage", "WEBSITE_INSTANCE_ID"}
+		"DEPLOYMENTS_TOKEN", "FUNCTIONS_CUSTOMHANDLER_PORT", "AzureWebJobsStorage", "WEBSITE_INSTANCE_ID", "GITHUB_COPILOT_TOKEN"}
 	got := LocalOnly()
 	slices.Sort(want)
 	slices.Sort(got)
@@ -527,20 +572,42 @@ func TestIntegrations(t *testing.T) {
 		{"local, nothing optional", minimal(), map[string]string{
 			"github":        "off: GITHUB_APP_ID not set",
 			"keyvault":      "off: KEYVAULT_URL not set, secrets come from local settings",
-			"governance":    "off: RUNTIMELINK_GOVERNANCE=false",
+			"governance":    "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
 			"resourcegraph": "off: RUNTIMELINK_SUBSCRIPTIONS not set",
+			"copilot":       "off: RUNTIMELINK_COPILOT_ASSIGN not true",
+			"campaigns":     "off: RUNTIMELINK_CAMPAIGNS not true",
 		}},
 		{"azure, all on", with(azure(), "RUNTIMELINK_SUBSCRIPTIONS", "0b1f6471-1bf0-4dda-aec3-cb9272f09590"), map[string]string{
 			"github":        "on",
 			"keyvault":      "on",
 			"governance":    "on",
 			"resourcegraph": "on: 1 subscription(s)",
+			"copilot":       "off: RUNTIMELINK_COPILOT_ASSIGN not true",
+			"campaigns":     "off: RUNTIMELINK_CAMPAIGNS not true",
+		}},
+		{"azure, governance without Resource Graph, copilot and campaigns on", with(with(with(azure(), "RUNTIMELINK_COPILOT_ASSIGN", "true"), "RUNTIMELINK_CAMPAIGNS", "true"), "GITHUB_APP_ID", "7"), map[string]string{
+			"github":        "on",
+			"keyvault":      "on",
+			"governance":    "on; security managers' assignments are read on each group sync only (RUNTIMELINK_SUBSCRIPTIONS not set, no nightly Resource Graph read)",
+			"resourcegraph": "off: RUNTIMELINK_SUBSCRIPTIONS not set",
+			"copilot":       "on: new Critical issues are assigned to Copilot coding agent with the user token in secret github-copilot-token",
+			"campaigns":     "on",
+		}},
+		{"governance switched off", with(azure(), "RUNTIMELINK_GOVERNANCE", "false"), map[string]string{
+			"github":        "on",
+			"keyvault":      "on",
+			"governance":    "off: RUNTIMELINK_GOVERNANCE=false",
+			"resourcegraph": "off: RUNTIMELINK_SUBSCRIPTIONS not set",
+			"copilot":       "off: RUNTIMELINK_COPILOT_ASSIGN not true",
+			"campaigns":     "off: RUNTIMELINK_CAMPAIGNS not true",
 		}},
 		{"local github, dry run", with(with(with(minimal(), "GITHUB_APP_ID", "7"), "GITHUB_APP_PRIVATE_KEY", pkcs1), "RUNTIMELINK_DRY_RUN", "true"), map[string]string{
 			"github":        "on (dry run: plans only, no writes)",
 			"keyvault":      "off: KEYVAULT_URL not set, secrets come from local settings",
-			"governance":    "off: RUNTIMELINK_GOVERNANCE=false",
+			"governance":    "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
 			"resourcegraph": "off: RUNTIMELINK_SUBSCRIPTIONS not set",
+			"copilot":       "off: RUNTIMELINK_COPILOT_ASSIGN not true",
+			"campaigns":     "off: RUNTIMELINK_CAMPAIGNS not true",
 		}},
 	}
 	for _, tc := range cases {

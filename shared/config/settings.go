@@ -212,6 +212,8 @@ var table = []setting{
 		func(c *Config) *string { return &c.Secrets.GitHubWebhookSecret }),
 	secretName("DEPLOYMENTS_TOKEN_SECRET_NAME", "deployments-token", "deployments endpoint bearer token",
 		func(c *Config) *string { return &c.Secrets.DeploymentsToken }),
+	secretName("GITHUB_COPILOT_TOKEN_SECRET_NAME", "github-copilot-token", "GitHub user token that assigns issues to Copilot coding agent",
+		func(c *Config) *string { return &c.Secrets.CopilotToken }),
 	{
 		name: "ARM_ENDPOINT", def: "https://management.azure.com/",
 		doc: "Azure Resource Manager endpoint (set for sovereign clouds and tests)",
@@ -272,10 +274,136 @@ var table = []setting{
 				c.Governance = c.InAzure
 				return nil
 			}
+			c.GovernanceSet = true
 			c.Governance, err = parseBool(v)
 			return err
 		},
 		show: func(c *Config) string { return strconv.FormatBool(c.Governance) },
+	},
+	{
+		name: "RUNTIMELINK_GOVERNANCE_DUE_DAYS", def: "Critical=7,High=30,Medium=90,Low=180",
+		doc: "days to fix per priority, the due date of governance assignments (priorities left out keep their default)",
+		load: func(c *Config, v string) error {
+			c.GovernanceDueDays = map[model.Priority]int{model.PriorityCritical: 7, model.PriorityHigh: 30, model.PriorityMedium: 90, model.PriorityLow: 180}
+			for part := range strings.SplitSeq(v, ",") {
+				if strings.TrimSpace(part) == "" {
+					continue
+				}
+				k, n, ok := strings.Cut(part, "=")
+				p, okp := parsePriority(strings.TrimSpace(k))
+				days, err := strconv.Atoi(strings.TrimSpace(n))
+				if !ok || !okp || err != nil || days < 1 || days > 3650 {
+					return quietError{fmt.Errorf("holds %q, which is not Priority=days (days 1-3650), e.g. Critical=7", strings.TrimSpace(part))}
+				}
+				c.GovernanceDueDays[p] = days
+			}
+			return nil
+		},
+		show: func(c *Config) string {
+			var parts []string
+			for _, p := range []model.Priority{model.PriorityCritical, model.PriorityHigh, model.PriorityMedium, model.PriorityLow} {
+				parts = append(parts, fmt.Sprintf("%s=%d", p, c.GovernanceDueDays[p]))
+			}
+			return strings.Join(parts, ",")
+		},
+	},
+	{
+		name: "RUNTIMELINK_GOVERNANCE_OWNERS", quiet: true,
+		doc: `JSON object mapping a GitHub login or org/team to the e-mail Defender names as owner, e.g. {"octo-org/payments":"payments@example.com"}`,
+		load: func(c *Config, v string) error {
+			c.GovernanceOwners = map[string]string{}
+			if v == "" {
+				return nil
+			}
+			var m map[string]string
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				return fmt.Errorf("is not a JSON object of strings: %v", err)
+			}
+			for k, e := range m {
+				key := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(k), "@"))
+				if key == "" || !isEmail(e) {
+					return fmt.Errorf("maps %q to %q: want a login or org/team and an e-mail address", k, e)
+				}
+				c.GovernanceOwners[key] = e
+			}
+			return nil
+		},
+		show: func(c *Config) string {
+			if len(c.GovernanceOwners) == 0 {
+				return ""
+			}
+			b, _ := json.Marshal(c.GovernanceOwners)
+			return string(b)
+		},
+	},
+	{
+		name: "RUNTIMELINK_GOVERNANCE_DEFAULT_OWNER",
+		doc:  "owner e-mail of a governance assignment when no CODEOWNERS owner is mapped; unset leaves it without owner",
+		load: func(c *Config, v string) error {
+			if v != "" && !isEmail(v) {
+				return errors.New("is not an e-mail address")
+			}
+			c.GovernanceDefaultOwner = v
+			return nil
+		},
+		show: func(c *Config) string { return c.GovernanceDefaultOwner },
+	},
+	{
+		name: "RUNTIMELINK_GOVERNANCE_GRACE_PERIOD", def: "true",
+		doc: "isGracePeriod of governance assignments: the secure score is not affected before the due date",
+		load: func(c *Config, v string) (err error) {
+			c.GovernanceGracePeriod, err = parseBool(v)
+			return err
+		},
+		show: func(c *Config) string { return strconv.FormatBool(c.GovernanceGracePeriod) },
+	},
+	{
+		name: "RUNTIMELINK_COPILOT_ASSIGN", def: "false",
+		doc: "assign new Critical issues to Copilot coding agent (needs the user token secret)",
+		load: func(c *Config, v string) (err error) {
+			c.CopilotAssign, err = parseBool(v)
+			return err
+		},
+		show: func(c *Config) string { return strconv.FormatBool(c.CopilotAssign) },
+	},
+	{
+		name: "GITHUB_COPILOT_TOKEN", secret: true, localOnly: true,
+		doc:  "GitHub user token (fine-grained PAT) that assigns issues to Copilot, for local runs; in Azure a Key Vault secret",
+		load: func(c *Config, v string) error { c.CopilotToken = Secret(v); return nil },
+		show: func(c *Config) string { return c.CopilotToken.String() },
+	},
+	{
+		name: "RUNTIMELINK_CAMPAIGNS", def: "false",
+		doc: "keep one security campaign per org of the code scanning alerts that run in production with a runtime risk",
+		load: func(c *Config, v string) (err error) {
+			c.Campaigns, err = parseBool(v)
+			return err
+		},
+		show: func(c *Config) string { return strconv.FormatBool(c.Campaigns) },
+	},
+	{
+		name: "RUNTIMELINK_CAMPAIGN_LENGTH", def: "720h",
+		doc: "how far a campaign's ends_at is rolled forward at each update",
+		load: func(c *Config, v string) (err error) {
+			c.CampaignLength, err = parseDuration(v, true)
+			if err == nil && c.CampaignLength < 24*time.Hour {
+				return errors.New("must be at least 24h")
+			}
+			return err
+		},
+		show: func(c *Config) string { return c.CampaignLength.String() },
+	},
+	{
+		name: "RUNTIMELINK_CAMPAIGN_MANAGER",
+		doc:  "GitHub login set as the campaign manager; unset sets none",
+		load: func(c *Config, v string) error {
+			if v != "" && !isLogin(v) {
+				return errors.New("is not a GitHub login")
+			}
+			c.CampaignManager = v
+			return nil
+		},
+		show: func(c *Config) string { return c.CampaignManager },
 	},
 	{
 		name: "RUNTIMELINK_DRY_RUN", def: "false",
@@ -498,6 +626,33 @@ func isGUID(v string) bool {
 			if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+func parsePriority(v string) (model.Priority, bool) {
+	for _, p := range []model.Priority{model.PriorityCritical, model.PriorityHigh, model.PriorityMedium, model.PriorityLow} {
+		if strings.EqualFold(v, string(p)) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// isEmail accepts what Defender takes as an owner: local@domain.
+func isEmail(v string) bool {
+	local, domain, ok := strings.Cut(v, "@")
+	return ok && local != "" && strings.Contains(domain, ".") && !strings.ContainsAny(v, " \t<>,;\"")
+}
+
+func isLogin(v string) bool {
+	if len(v) < 1 || len(v) > 39 || strings.HasPrefix(v, "-") {
+		return false
+	}
+	for _, r := range v {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' {
+			return false
 		}
 	}
 	return true

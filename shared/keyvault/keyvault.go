@@ -68,6 +68,7 @@ func New(cfg *config.Config, cred azcore.TokenCredential) (Provider, error) {
 			cfg.Secrets.GitHubAppPrivateKey: cfg.GitHub.AppPrivateKey.Value(),
 			cfg.Secrets.GitHubWebhookSecret: cfg.GitHub.WebhookSecret.Value(),
 			cfg.Secrets.DeploymentsToken:    cfg.DeploymentsToken.Value(),
+			cfg.Secrets.CopilotToken:        cfg.CopilotToken.Value(),
 		}), nil
 	}
 	if cred == nil {
