@@ -10,6 +10,7 @@ require (
 	github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue v1.0.0
 	github.com/bradleyfalzon/ghinstallation/v2 v2.11.0
 	github.com/golang-jwt/jwt/v4 v4.5.2
+	github.com/golang/snappy v1.0.0
 	github.com/google/go-github/v62 v62.0.0
 	github.com/yuin/goldmark v1.8.7
 	golang.org/x/time v0.16.0

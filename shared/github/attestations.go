@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang/snappy"
 	gh "github.com/google/go-github/v62/github"
 )
 
@@ -186,16 +187,34 @@ func (a *Attestations) fetchBundle(ctx context.Context, bundleURL string) (json.
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch attestation bundle: status %d", resp.StatusCode)
 	}
-	const maxBundle = 16 << 20
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBundle))
 	if err != nil {
 		return nil, fmt.Errorf("fetch attestation bundle: %w", err)
 	}
-	out, err := snappyDecode(raw, maxBundle)
+	out, err := decompressBundle(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decompress attestation bundle: %w", err)
 	}
 	return out, nil
+}
+
+// maxBundle bounds an attestation bundle, compressed and decompressed: a
+// Sigstore bundle is a few kilobytes.
+const maxBundle = 16 << 20
+
+// decompressBundle decodes the Snappy block format (not the framed stream)
+// GitHub stores bundles in. The length the block announces is checked
+// against maxBundle before anything is allocated for it: the bytes come
+// from the network.
+func decompressBundle(raw []byte) ([]byte, error) {
+	n, err := snappy.DecodedLen(raw)
+	if err != nil {
+		return nil, fmt.Errorf("snappy header: %w", err)
+	}
+	if n > maxBundle {
+		return nil, fmt.Errorf("bundle announces %d bytes decompressed, over the %d allowed", n, maxBundle)
+	}
+	return snappy.Decode(nil, raw)
 }
 
 // provenanceFromBundle decodes the in-toto statement in a Sigstore bundle's

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang/snappy"
 
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 )
@@ -219,5 +223,57 @@ func TestRunIDFrom(t *testing.T) {
 		if got := runIDFrom(in); got != want {
 			t.Errorf("runIDFrom(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+func TestDecompressBundle(t *testing.T) {
+	bundle := []byte(strings.Repeat(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`, 500))
+	tests := []struct {
+		name    string
+		in      []byte
+		want    string
+		wantErr string // in the error; "" for none
+	}{
+		{"encoded by the module", snappy.Encode(nil, bundle), string(bundle), ""},
+		{"literal", []byte{5, 4 << 2, 'h', 'e', 'l', 'l', 'o'}, "hello", ""},
+		// "abc" then a 1-byte-offset copy of 9 from 3 back: an overlapping run.
+		{"copy1 overlapping", []byte{12, 2 << 2, 'a', 'b', 'c', 0x01 | (9-4)<<2, 3}, "abcabcabcabc", ""},
+		{"copy2", []byte{6, 1 << 2, 'a', 'b', 0x02 | (4-1)<<2, 2, 0}, "ababab", ""},
+		{"copy4", []byte{4, 1 << 2, 'x', 'y', 0x03 | (2-1)<<2, 2, 0, 0, 0}, "xyxy", ""},
+		{"copy before start", []byte{4, 0x01 | 0<<2, 5}, "", "corrupt"},
+		{"length mismatch", []byte{9, 1 << 2, 'a', 'b'}, "", "corrupt"},
+		{"truncated literal", []byte{5, 4 << 2, 'h', 'e'}, "", "corrupt"},
+		{"empty", nil, "", "snappy header"},
+		{"unterminated length", []byte{0xff, 0xff}, "", "snappy header"},
+		// A hostile header: 4 GiB announced in five bytes. Refused before
+		// anything is allocated for it.
+		{"4 GiB announced", []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, "", "over the 16777216 allowed"},
+		{"one byte over the cap", binary.AppendUvarint(nil, maxBundle+1), "", "announces 16777217 bytes"},
+	}
+	for _, tt := range tests {
+		got, err := decompressBundle(tt.in)
+		switch {
+		case tt.wantErr == "" && (err != nil || string(got) != tt.want):
+			t.Errorf("%s: decompressBundle = %.40q, %v; want %.40q", tt.name, got, err, tt.want)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// The cap is checked before decoding: a header announcing more than the
+// cap costs no allocation of that size.
+func TestDecompressBundleAllocatesNothingForAHostileHeader(t *testing.T) {
+	hostile := binary.AppendUvarint(nil, 1<<31)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if _, err := decompressBundle(hostile); err == nil {
+			t.Fatal("a 2 GiB header was accepted")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("refusing 10 hostile headers allocated %d bytes", n)
 	}
 }

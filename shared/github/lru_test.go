@@ -1,8 +1,6 @@
 package github
 
 import (
-	"bytes"
-	"strings"
 	"testing"
 	"time"
 )
@@ -35,32 +33,5 @@ func TestLRUBounds(t *testing.T) {
 	}
 	if _, ok := c.get("x", now.Add(time.Minute)); ok {
 		t.Error("entry served at its expiry")
-	}
-}
-
-func TestSnappyDecode(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      []byte
-		want    string
-		wantErr bool
-	}{
-		{"literal", []byte{5, 4 << 2, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
-		// "abc" then a 1-byte-offset copy of 9 from 3 back: an overlapping run.
-		{"copy1 overlapping", []byte{12, 2 << 2, 'a', 'b', 'c', 0x01 | (9-4)<<2, 3}, "abcabcabcabc", false},
-		// "ab" then a 2-byte-offset copy of 4 from 2 back.
-		{"copy2", []byte{6, 1 << 2, 'a', 'b', 0x02 | (4-1)<<2, 2, 0}, "ababab", false},
-		{"copy4", []byte{4, 1 << 2, 'x', 'y', 0x03 | (2-1)<<2, 2, 0, 0, 0}, "xyxy", false},
-		{"long literal with 1 length byte", append([]byte{70, 60 << 2, 69}, bytes.Repeat([]byte("z"), 70)...), strings.Repeat("z", 70), false},
-		{"copy before start", []byte{4, 0x01 | 0<<2, 5}, "", true},
-		{"length mismatch", []byte{9, 1 << 2, 'a', 'b'}, "", true},
-		{"truncated literal", []byte{5, 4 << 2, 'h', 'e'}, "", true},
-		{"over the bound", []byte{0xff, 0xff, 0xff, 0xff, 0x0f}, "", true},
-	}
-	for _, tt := range tests {
-		got, err := snappyDecode(tt.in, 1<<20)
-		if (err != nil) != tt.wantErr || (err == nil && string(got) != tt.want) {
-			t.Errorf("%s: snappyDecode = %q, %v; want %q, err %v", tt.name, got, err, tt.want, tt.wantErr)
-		}
 	}
 }

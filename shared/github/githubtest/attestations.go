@@ -2,13 +2,14 @@ package githubtest
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/golang/snappy"
 )
 
 type storedAttestation struct {
@@ -48,7 +49,7 @@ func (s *Server) AddAttestation(org, digest string, a Attestation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := strconv.Itoa(len(s.blobs) + 1)
-	s.blobs[id] = snappyEncode(a.Bundle)
+	s.blobs[id] = snappy.Encode(nil, a.Bundle)
 	key := strings.ToLower(org) + "|" + strings.ToLower(digest)
 	s.attestations[key] = append(s.attestations[key], storedAttestation{
 		repositoryID: repoID(a.Repository), bundle: a.Bundle, predicateType: st.PredicateType,
@@ -203,26 +204,6 @@ func ProvenanceBundle(t testing.TB, b Build) json.RawMessage {
 	out, err := json.Marshal(bundle)
 	if err != nil {
 		t.Fatalf("encode bundle: %v", err)
-	}
-	return out
-}
-
-// snappyEncode writes the Snappy block format using literals only: valid
-// Snappy that any decoder reads, without the compression.
-func snappyEncode(src []byte) []byte {
-	out := binary.AppendUvarint(nil, uint64(len(src)))
-	for len(src) > 0 {
-		n := min(len(src), 1<<16)
-		switch {
-		case n <= 60:
-			out = append(out, byte(n-1)<<2)
-		case n <= 256:
-			out = append(out, 60<<2, byte(n-1))
-		default:
-			out = append(out, 61<<2, byte(n-1), byte((n-1)>>8))
-		}
-		out = append(out, src[:n]...)
-		src = src[n:]
 	}
 	return out
 }
