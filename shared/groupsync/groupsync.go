@@ -240,7 +240,10 @@ func (s *Syncer) related(ctx context.Context, fs []model.Finding) ([]model.Findi
 // else GitHub's issue, found by number or, with no number, by marker.
 func (s *Syncer) actual(ctx context.Context, g *model.Group, api IssueAPI, retry bool) (*remediation.Issue, error) {
 	rec := remediation.Recorded(*g)
-	if !remediation.Unsure(*g) && !retry && g.Synced.State != openingState {
+	// A status newer than the record is a person's doing (the issues
+	// webhook): read the issue once, so the record learns what they did.
+	personActed := g.Synced.IssueNumber != 0 && g.StatusAt.After(g.Synced.At)
+	if !remediation.Unsure(*g) && !retry && !personActed && g.Synced.State != openingState {
 		return rec, nil
 	}
 	if api == nil {
