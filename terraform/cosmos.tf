@@ -12,6 +12,7 @@ locals {
     deliveries    = { partition_key = "/id", default_ttl = var.deliveries_ttl_seconds }
     installations = { partition_key = "/org", default_ttl = null }
     leases        = { partition_key = "/id", default_ttl = null }
+    jobs          = { partition_key = "/id", default_ttl = 604800 } # async cluster jobs: 7 days (cosmos.JobsTTL)
   }
 
   # Built-in "Cosmos DB Built-in Data Contributor" data-plane role.

@@ -17,18 +17,9 @@ import (
 // "{{namespace}}/{{deploymentName}}/{{containerName}}" deployment names,
 // tags and runtime risks as its metadata aggregator fills them.
 func clusterBody(n int, logicalEnv string) string {
-	type dep struct {
-		Name           string            `json:"name"`
-		Digest         string            `json:"digest"`
-		Version        string            `json:"version"`
-		Status         string            `json:"status"`
-		DeploymentName string            `json:"deployment_name"`
-		RuntimeRisks   []string          `json:"runtime_risks,omitempty"`
-		Tags           map[string]string `json:"tags,omitempty"`
-	}
-	deps := make([]dep, n)
+	deps := make([]trackerBaseRecord, n)
 	for k := range deps {
-		deps[k] = dep{
+		deps[k] = trackerBaseRecord{
 			Name:           fmt.Sprintf("contoso.azurecr.io/team%d/svc%d", k%20, k),
 			Digest:         fmt.Sprintf("sha256:%064x", k+1),
 			Version:        "1.0." + fmt.Sprint(k),

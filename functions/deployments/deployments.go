@@ -29,6 +29,8 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
@@ -54,8 +56,14 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	} else {
 		h.Inventory = d.Inventory(tri)
 	}
+	if d.Store != nil {
+		h.Jobs = store.New(d.Store)
+	}
+	h.Sync = d.Sync
 	srv.HandleHTTP(RouteSingle, http.HandlerFunc(h.Single))
 	srv.HandleHTTP(RouteCluster, http.HandlerFunc(h.Cluster))
+	srv.HandleHTTP(RouteJobs, http.HandlerFunc(h.CreateJob))
+	srv.HandleHTTP(RouteJobStatus, http.HandlerFunc(h.JobStatus))
 }
 
 // Handler serves the deployment-record endpoints.
@@ -64,6 +72,9 @@ type Handler struct {
 	Secrets   keyvault.Provider
 	// TokenSecret names the secret holding the bearer token.
 	TokenSecret string
+	// Jobs keeps async cluster jobs; Sync queues them for the sync function.
+	Jobs *store.Store
+	Sync queue.Sync
 }
 
 // Single stores one deployment record.

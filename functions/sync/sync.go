@@ -15,9 +15,11 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/artifactsync"
+	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/groupsync"
+	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -61,6 +63,8 @@ type Handler struct {
 	// Groups reconciles finding groups with their issues (in dry-run, or
 	// with the GitHub App off, it plans and writes nothing).
 	Groups *groupsync.Syncer
+	// Jobs keeps the async cluster deployment-record jobs.
+	Jobs inventory.ClusterJobs
 }
 
 // New builds the handler from the app's dependencies. With the GitHub App
@@ -73,7 +77,7 @@ func New(d *app.Deps) (*Handler, error) {
 	}
 	inv := d.Inventory(tri)
 	s := &artifactsync.Syncer{Store: d.Store, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
-	h := &Handler{Artifacts: s, Sync: d.Sync}
+	h := &Handler{Artifacts: s, Sync: d.Sync, Jobs: store.New(d.Store)}
 	h.Groups = &groupsync.Syncer{
 		Store:  store.New(d.Store),
 		Policy: remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
@@ -158,6 +162,8 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 			return err
 		}
 		log.Info("storage sync done", "digest", req.Digest, "outcome", string(out))
+	case queue.KindClusterJob:
+		return h.clusterJob(ctx, log, req, msg.DequeueCount)
 	case queue.KindGroup:
 		return h.syncGroup(ctx, log, req, msg.DequeueCount > 1)
 	case queue.KindBackfill:
@@ -228,5 +234,37 @@ func (h *Handler) syncGroup(ctx context.Context, log *slog.Logger, req queue.Syn
 			}
 		}
 	}
+	return nil
+}
+
+// MaxDequeueCount is host.json's extensions.queues.maxDequeueCount (a test
+// in shared/invocation holds host.json to 5): the attempt after which the
+// host moves a message to the poison queue.
+const MaxDequeueCount = 5
+
+// clusterJob runs one async cluster deployment-record job. A failure
+// fails the invocation, so the host retries the message (every write is
+// idempotent); the last attempt marks the job failed, which its status
+// endpoint then answers.
+func (h *Handler) clusterJob(ctx context.Context, log *slog.Logger, req queue.SyncRequest, dequeueCount int) error {
+	if h.Jobs == nil {
+		return errors.New("cluster job: no job store")
+	}
+	inv := *h.Artifacts.Inventory
+	inv.Logger = log
+	job, err := inv.RunClusterJob(ctx, h.Jobs, req.JobID, dequeueCount >= MaxDequeueCount)
+	switch {
+	case job == nil && errors.Is(err, model.ErrNotFound):
+		// Expired (the jobs container's TTL) or never stored: nothing to run.
+		log.Warn("cluster job not found", "jobId", req.JobID, "org", req.Org, "cluster", req.Cluster)
+		return nil
+	case err != nil:
+		log.Error("cluster job failed", "jobId", req.JobID, "org", req.Org, "cluster", req.Cluster, "error", err)
+		if job != nil && job.Status == deployrecord.JobFailed {
+			return nil // recorded as failed; retrying cannot help
+		}
+		return err
+	}
+	log.Info("cluster job done", "jobId", job.JobID, "org", job.Org, "cluster", job.Cluster, "status", job.Status, "totalCount", job.TotalCount)
 	return nil
 }

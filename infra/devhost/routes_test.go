@@ -98,3 +98,37 @@ func TestParseRouteErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDeploymentsRoutes matches the app's own deployments and api routes:
+// every artifact-metadata path of GitHub's API (POSTs and the GETs of job
+// status and listings) reaches deployments, not the function-key api
+// catch-all; a wrong base URL reaches no function.
+func TestDeploymentsRoutes(t *testing.T) {
+	routes := testRoutes(t, "api",
+		httpFn("deployments", "orgs/{org}/artifacts/{*rest}", "get", "post"),
+		httpFn("api", "{*path}", "get"),
+		httpFn("github_webhook", "github/webhook", "post"),
+	)
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	for _, tt := range []struct{ method, path, want string }{
+		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record", "deployments"},
+		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1", "deployments"},
+		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs", "deployments"},
+		{"GET", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs/42", "deployments"},
+		{"POST", "/api/orgs/acme/artifacts/metadata/storage-record", "deployments"},
+		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/deployment-records", "deployments"},
+		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/storage-records", "deployments"},
+		{"GET", "/api/repos/acme/app/runtime", "api"},
+		{"POST", "/api/v3/orgs/acme/artifacts/metadata/deployment-record", ""},
+		{"POST", "/orgs/acme/artifacts/metadata/deployment-record", ""},
+	} {
+		r, _, ok := matchRoute(routes, tt.method, tt.path)
+		got := ""
+		if ok {
+			got = r.fn.Name
+		}
+		if got != tt.want {
+			t.Errorf("%s %s matched %q, want %q", tt.method, tt.path, got, tt.want)
+		}
+	}
+}

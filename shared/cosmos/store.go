@@ -22,6 +22,10 @@ import (
 // a delivery be redelivered for a few days; a week and a day is safely more.
 const DeliveriesTTL = 8 * 24 * time.Hour
 
+// JobsTTL is how long cluster job documents are kept after their last
+// write: far longer than any client polls a job.
+const JobsTTL = 7 * 24 * time.Hour
+
 // Options configure Open.
 type Options struct {
 	Endpoint string
@@ -51,6 +55,10 @@ type Store struct {
 	// WriteBudgets live in the leases container too (partition /id): one
 	// small document per installation, only ever read by id.
 	WriteBudgets *Container[model.WriteBudget]
+	// Jobs, JobParts and JobSlots share the jobs container.
+	Jobs     *Container[model.ClusterJob]
+	JobParts *Container[model.ClusterJobPart]
+	JobSlots *Container[model.ClusterJobSlot]
 
 	client *azcosmos.Client
 	db     *azcosmos.DatabaseClient
@@ -64,6 +72,7 @@ type containerSpec struct {
 
 func specs() []containerSpec {
 	ttl := int32(DeliveriesTTL / time.Second)
+	jobsTTL := int32(JobsTTL / time.Second)
 	return []containerSpec{
 		{model.ContainerArtifacts, "/digest", nil},
 		{model.ContainerWorkloads, "/cluster", nil},
@@ -72,6 +81,7 @@ func specs() []containerSpec {
 		{model.ContainerDeliveries, "/id", &ttl},
 		{model.ContainerInstallations, "/org", nil},
 		{model.ContainerLeases, "/id", nil},
+		{model.ContainerJobs, "/id", &jobsTTL},
 	}
 }
 
@@ -160,6 +170,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		func(d *model.Lease) (string, string) { return d.ID, d.ID })
 	s.WriteBudgets = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
 		func(d *model.WriteBudget) (string, string) { return d.ID, d.ID })
+	jobs := cont(model.ContainerJobs)
+	s.Jobs = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJob) (string, string) { return d.ID, d.ID })
+	s.JobParts = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJobPart) (string, string) { return d.ID, d.ID })
+	s.JobSlots = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJobSlot) (string, string) { return d.ID, d.ID })
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,7 +42,7 @@ type functionJSON struct {
 // their ServeMux patterns.
 func TestFunctionJSONFiles(t *testing.T) {
 	const root = "../.."
-	type httpWant struct{ auth, method, route string }
+	type httpWant struct{ auth, methods, route string } // methods comma-separated
 	want := map[string]struct {
 		trigger, name string
 		http          *httpWant
@@ -49,7 +50,7 @@ func TestFunctionJSONFiles(t *testing.T) {
 	}{
 		"github_webhook": {"httpTrigger", "req", &httpWant{"anonymous", "post", "github/webhook"}, nil},
 		"deployments": {"httpTrigger", "req",
-			&httpWant{"anonymous", "post", "orgs/{org}/artifacts/metadata/deployment-record/{*rest}"}, nil},
+			&httpWant{"anonymous", "get,post", "orgs/{org}/artifacts/{*rest}"}, nil},
 		"api": {"httpTrigger", "req", &httpWant{"function", "get", "{*path}"}, nil},
 		"defender_export": {"eventHubTrigger", "events", nil, func(t *testing.T, fj functionJSON) {
 			b := fj.Bindings[0]
@@ -116,8 +117,8 @@ func TestFunctionJSONFiles(t *testing.T) {
 				if len(fj.Bindings) != 2 || fj.Bindings[1].Type != "http" || fj.Bindings[1].Direction != "out" || fj.Bindings[1].Name != "res" {
 					t.Errorf("bindings = %+v, want the trigger and http out \"res\"", fj.Bindings)
 				}
-				if trig.AuthLevel != w.http.auth || !slices.Equal(trig.Methods, []string{w.http.method}) || trig.Route != w.http.route {
-					t.Errorf("http trigger = %s %v %q, want %s [%s] %q", trig.AuthLevel, trig.Methods, trig.Route, w.http.auth, w.http.method, w.http.route)
+				if trig.AuthLevel != w.http.auth || !slices.Equal(trig.Methods, strings.Split(w.http.methods, ",")) || trig.Route != w.http.route {
+					t.Errorf("http trigger = %s %v %q, want %s [%s] %q", trig.AuthLevel, trig.Methods, trig.Route, w.http.auth, w.http.methods, w.http.route)
 				}
 			}
 			if w.check != nil {

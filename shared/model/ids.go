@@ -57,6 +57,22 @@ func DeploymentWorkloadID(org, logicalEnv, physicalEnv, cluster, deploymentName 
 	return "dr-" + hex.EncodeToString(sum[:16])
 }
 
+// ClusterJobDocID is the id of a cluster job's document.
+func ClusterJobDocID(jobID int64) string { return "job-" + strconv.FormatInt(jobID, 10) }
+
+// ClusterJobPartID is the id of part k of a cluster job's deployments.
+func ClusterJobPartID(jobID int64, k int) string {
+	return ClusterJobDocID(jobID) + "-part-" + strconv.Itoa(k)
+}
+
+// ClusterJobSlotID is the id of the slot of one org (case folded),
+// cluster and environment pair: at most one active job per slot.
+func ClusterJobSlotID(org, cluster, logicalEnv, physicalEnv string) string {
+	b, _ := json.Marshal([]string{strings.ToLower(org), cluster, logicalEnv, physicalEnv})
+	sum := sha256.Sum256(b)
+	return "slot-" + hex.EncodeToString(sum[:16])
+}
+
 // InstallationDocID is the id of the installation document of an org.
 func InstallationDocID(org string) string { return idPart(strings.ToLower(org)) }
 

@@ -3,7 +3,10 @@
 // mapping, scoring and sync. It imports no adapter.
 package model
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Container names and their partition key paths, as fixed by DESIGN.md.
 const (
@@ -14,6 +17,7 @@ const (
 	ContainerDeliveries    = "deliveries"    // partition /id
 	ContainerInstallations = "installations" // partition /org
 	ContainerLeases        = "leases"        // partition /id (run leases, e.g. reprioritize)
+	ContainerJobs          = "jobs"          // partition /id (async cluster deployment-record jobs; expire)
 )
 
 // Meta is embedded in every stored document. The store fills it on read and
@@ -426,3 +430,49 @@ type WriteBudget struct {
 
 // WriteBudgetID is the id of an org's write budget.
 func WriteBudgetID(org string) string { return "github-writes:" + InstallationDocID(org) }
+
+// ClusterJob is one async cluster deployment-record job (POST
+// .../deployment-record/cluster/{cluster}/jobs): the request's
+// environments, how its deployments were stored in parts, and its status
+// as the job-status endpoint answers it.
+type ClusterJob struct {
+	Meta
+	ID                  string            `json:"id"` // ClusterJobDocID(JobID); partition key
+	JobID               int64             `json:"jobId"`
+	Org                 string            `json:"org"`
+	Cluster             string            `json:"cluster"`
+	LogicalEnvironment  string            `json:"logicalEnvironment"`
+	PhysicalEnvironment string            `json:"physicalEnvironment,omitempty"`
+	Parts               int               `json:"parts"`     // ClusterJobPart documents holding the deployments
+	Submitted           int               `json:"submitted"` // deployments in the request
+	Status              string            `json:"status"`    // pending, in_progress, completed, failed
+	TotalCount          int               `json:"totalCount"`
+	Errors              []ClusterJobError `json:"errors,omitempty"`
+	Attempts            int               `json:"attempts,omitempty"`
+	CreatedAt           time.Time         `json:"createdAt"`
+	StartedAt           time.Time         `json:"startedAt,omitzero"`
+	UpdatedAt           time.Time         `json:"updatedAt"`
+}
+
+// ClusterJobError is one deployment a job left out, by image name.
+type ClusterJobError struct {
+	Name  string `json:"name"`
+	Cause string `json:"cause"`
+}
+
+// ClusterJobPart holds some of a job's deployments, as posted (JSON).
+type ClusterJobPart struct {
+	Meta
+	ID          string          `json:"id"` // ClusterJobPartID(JobID, k); partition key
+	JobID       int64           `json:"jobId"`
+	Deployments json.RawMessage `json:"deployments"`
+}
+
+// ClusterJobSlot says which job last held one org, cluster and environment
+// pair: a new job for the pair is refused while that one is active.
+type ClusterJobSlot struct {
+	Meta
+	ID    string    `json:"id"` // ClusterJobSlotID(...); partition key
+	JobID int64     `json:"jobId"`
+	Since time.Time `json:"since"`
+}

@@ -22,10 +22,11 @@ const SyncQueue = "sync"
 
 // Kinds of sync work.
 const (
-	KindGroup      = "group"      // reconcile one finding group's GitHub issue / Defender assignment
-	KindDeployment = "deployment" // push one workload's deployment record to GitHub
-	KindStorage    = "storage"    // push one artifact's storage record to GitHub
-	KindBackfill   = "backfill"   // load an org's existing GHAS alerts (new installation or on demand)
+	KindGroup      = "group"       // reconcile one finding group's GitHub issue / Defender assignment
+	KindDeployment = "deployment"  // push one workload's deployment record to GitHub
+	KindStorage    = "storage"     // push one artifact's storage record to GitHub
+	KindBackfill   = "backfill"    // load an org's existing GHAS alerts (new installation or on demand)
+	KindClusterJob = "cluster-job" // run one async cluster deployment-record job (its status lives in Cosmos DB)
 )
 
 // SyncRequest names one thing whose GitHub/Defender state must be
@@ -39,6 +40,7 @@ type SyncRequest struct {
 	Digest     string `json:"digest,omitempty"`
 	Cluster    string `json:"cluster,omitempty"`
 	WorkloadID string `json:"workloadId,omitempty"`
+	JobID      int64  `json:"jobId,omitempty"`
 }
 
 // Sync enqueues sync requests.
@@ -159,7 +161,7 @@ func Decode(body []byte) (SyncRequest, error) {
 		return r, fmt.Errorf("decode sync request: %w", err)
 	}
 	switch r.Kind {
-	case KindGroup, KindDeployment, KindStorage, KindBackfill:
+	case KindGroup, KindDeployment, KindStorage, KindBackfill, KindClusterJob:
 	default:
 		return r, fmt.Errorf("decode sync request: unknown kind %q", r.Kind)
 	}
@@ -174,6 +176,8 @@ func (r SyncRequest) key() string {
 		return r.WorkloadID
 	case KindBackfill:
 		return r.Org
+	case KindClusterJob:
+		return fmt.Sprint(r.JobID)
 	default:
 		return r.Digest
 	}

@@ -1,10 +1,15 @@
 package store_test
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func TestWorkloadsNamed(t *testing.T) {
@@ -34,5 +39,56 @@ func TestWorkloadsNamed(t *testing.T) {
 	}
 	if ws, err = f.WorkloadsNamed(f.ctx, "aks-9", "team", "svc"); err != nil || len(ws) != 0 {
 		t.Errorf("unknown cluster: %+v, %v", ws, err)
+	}
+}
+
+func TestClusterJobs(t *testing.T) {
+	f := newFixture(t)
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	deps := make([]deployrecord.ClusterDeployment, 600) // three parts
+	for k := range deps {
+		deps[k] = deployrecord.ClusterDeployment{Name: "octoacr.azurecr.io/svc", Digest: fmt.Sprintf("sha256:%064x", k),
+			DeploymentName: fmt.Sprint("ns/svc-", k), Tags: map[string]string{"k": fmt.Sprint(k)}}
+	}
+	job := func(id int64, env string) *model.ClusterJob {
+		return &model.ClusterJob{JobID: id, Org: "Octo-Org", Cluster: "aks-1", LogicalEnvironment: env,
+			Status: deployrecord.JobPending, CreatedAt: now, UpdatedAt: now}
+	}
+	if err := f.SubmitClusterJob(f.ctx, job(1, "production"), deps, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.ClusterJob(f.ctx, 1)
+	if err != nil || got.Parts != 3 || got.Submitted != 600 || got.Status != deployrecord.JobPending {
+		t.Fatalf("job = %+v, %v", got, err)
+	}
+	back, err := f.ClusterJobDeployments(f.ctx, got)
+	if err != nil || !reflect.DeepEqual(back, deps) {
+		t.Errorf("deployments read back: %d, %v", len(back), err)
+	}
+	// The same org (in another case), cluster and environments: refused,
+	// and the refused job is not kept. Another environment is its own slot.
+	if err := f.SubmitClusterJob(f.ctx, job(2, "production"), deps[:1], time.Hour); !errors.Is(err, store.ErrJobConflict) {
+		t.Errorf("second job = %v, want ErrJobConflict", err)
+	}
+	if _, err := f.ClusterJob(f.ctx, 2); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("refused job kept: %v", err)
+	}
+	if err := f.SubmitClusterJob(f.ctx, job(3, "staging"), deps[:1], time.Hour); err != nil {
+		t.Errorf("staging job: %v", err)
+	}
+	// Once the first ends, or goes silent past staleAfter, a new one is taken.
+	if _, err := f.UpdateClusterJob(f.ctx, 3, func(j *model.ClusterJob) error { j.Status = deployrecord.JobCompleted; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SubmitClusterJob(f.ctx, job(4, "staging"), deps[:1], time.Hour); err != nil {
+		t.Errorf("job after a completed one: %v", err)
+	}
+	late := job(5, "production")
+	late.CreatedAt, late.UpdatedAt = now.Add(2*time.Hour), now.Add(2*time.Hour)
+	if err := f.SubmitClusterJob(f.ctx, late, deps[:1], time.Hour); err != nil {
+		t.Errorf("job after a stale one: %v", err)
+	}
+	if _, err := f.UpdateClusterJob(f.ctx, 99, func(*model.ClusterJob) error { return nil }); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("update of an unknown job: %v", err)
 	}
 }
