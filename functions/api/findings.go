@@ -10,13 +10,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
 	"github.com/runtimelink/runtimelink/shared/app"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 // FindingsPage is the answer of GET /api/findings. Next is the cursor of
@@ -32,17 +30,9 @@ const (
 	maxFindingsLimit     = 200
 )
 
-// FindingsFilter is what GET /api/findings selects on. Every list accepts
-// several values (comma-separated or the parameter repeated) and matches
-// any of them; risks must all be present.
-type FindingsFilter struct {
-	Priorities []model.Priority
-	Repository string
-	Risks      []model.RiskFactor
-	Deployed   *bool
-	Sources    []model.Source
-	States     []model.FindingState
-}
+// FindingsFilter is what GET /api/findings selects on (the store's
+// filter: every list matches any of its values; risks must all be present).
+type FindingsFilter = store.FindingsFilter
 
 // findingsParams are the query parameters GET /api/findings knows; "code"
 // is the Functions host's function key.
@@ -119,66 +109,6 @@ func ParseFindingsQuery(v url.Values) (f FindingsFilter, limit int, cursor strin
 	return f, limit, cursor, nil
 }
 
-// Query builds the store query. Every value goes in as a parameter; the
-// SQL text is made only of fixed fragments and generated parameter names.
-func (f FindingsFilter) Query() cosmos.Query {
-	var where []string
-	params := map[string]any{}
-	if len(f.Priorities) > 0 {
-		where = append(where, "ARRAY_CONTAINS(@priorities, c.priority)")
-		params["@priorities"] = f.Priorities
-	}
-	q := cosmos.Query{}
-	if f.Repository != "" {
-		// Findings are stored under the repository as their source spells
-		// it (GitHub's full_name casing, or lower case for image CVEs).
-		norm := mapping.NormalizeRepository(f.Repository, "")
-		if norm == f.Repository {
-			where = append(where, "c.repository = @repository")
-			q.PartitionKey = norm
-		} else {
-			where = append(where, "(c.repository = @repository OR c.repository = @normalized)")
-			params["@normalized"] = norm
-		}
-		params["@repository"] = f.Repository
-	}
-	for i, rf := range f.Risks {
-		name := "@risk" + strconv.Itoa(i)
-		where = append(where, "ARRAY_CONTAINS(c.runtimeRisks, "+name+")")
-		params[name] = string(rf)
-	}
-	if f.Deployed != nil {
-		where = append(where, "c.deployed = @deployed")
-		params["@deployed"] = *f.Deployed
-	}
-	if len(f.Sources) > 0 {
-		where = append(where, "ARRAY_CONTAINS(@sources, c.source)")
-		params["@sources"] = f.Sources
-	}
-	if len(f.States) > 0 {
-		states := make([]string, 0, len(f.States)+1)
-		for _, s := range f.States {
-			states = append(states, string(s))
-			if s == model.StateOpen {
-				states = append(states, "") // a finding without a state is open
-			}
-		}
-		where = append(where, "ARRAY_CONTAINS(@states, c.state)")
-		params["@states"] = states
-	}
-	q.SQL = "SELECT * FROM c"
-	if len(where) > 0 {
-		q.SQL += " WHERE " + strings.Join(where, " AND ")
-	}
-	if q.PartitionKey != "" {
-		// Within one partition the store can order; across partitions
-		// the gateway cannot, and findings come in storage order.
-		q.SQL += " ORDER BY c.score DESC"
-	}
-	q.Params = params
-	return q
-}
-
 func findings(d *app.Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		log := invocation.Logger(r.Context())
@@ -187,10 +117,9 @@ func findings(d *app.Deps) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 			return
 		}
-		docs, next, err := d.Store.Findings.Page(r.Context(), f.Query(), limit, cursor)
+		docs, next, err := d.State().FindingsMatching(r.Context(), f, limit, cursor)
 		if err != nil {
-			var re *azcore.ResponseError
-			if cursor != "" && errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+			if errors.Is(err, store.ErrBadCursor) {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"message": "cursor: not valid for this query"})
 				return
 			}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/config"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -156,8 +155,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 	counts := map[model.Priority]int{}
 	repoCounts := map[string]map[model.Priority]int{}
 	var top []model.Finding
-	q := cosmos.Query{SQL: "SELECT * FROM c WHERE ARRAY_CONTAINS(@states, c.state)", Params: map[string]any{"@states": []string{string(model.StateOpen), ""}}}
-	err := d.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
+	err := d.State().OpenFindings(ctx, func(f *model.Finding) error {
 		rep.Open++
 		counts[f.Priority]++
 		repo := mapping.NormalizeRepository(f.Repository, "")
@@ -194,7 +192,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 		rep.Top = append(rep.Top, topFinding(policy, i+1, f))
 	}
 
-	ws, arts, err := triage.LoadRuntime(ctx, d.Store)
+	ws, arts, err := triage.LoadRuntime(ctx, d.State())
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/runtimeview"
 )
 
 // runtimeApp feeds the sample data through the real functions (as the
@@ -73,7 +74,7 @@ func getJSON(t *testing.T, h http.Handler, path string, v any) int {
 
 func TestCodeToRuntime(t *testing.T) {
 	h := runtimeApp(t)
-	var got api.RepoRuntime
+	var got runtimeview.RepoRuntime
 	if code := getJSON(t, h, "/api/repos/Octo-Org/checkout-api/runtime", &got); code != 200 {
 		t.Fatalf("status %d", code)
 	}
@@ -90,18 +91,18 @@ func TestCodeToRuntime(t *testing.T) {
 		w.Repository != "octo-org/checkout-api" || w.Status != "running" || len(w.Risks) != 3 || !strings.HasSuffix(w.ResourceID, "/aks-prod-eus") {
 		t.Errorf("workload = %+v", w)
 	}
-	want := []api.ImageView{{Image: "octoacr.azurecr.io/checkout-api", Digests: []api.DigestView{{
+	want := []runtimeview.ImageView{{Image: "octoacr.azurecr.io/checkout-api", Digests: []runtimeview.DigestView{{
 		Digest: w.Digest, Tags: []string{"1.4.2"}, Evidence: []string{"deployment-record"}, Running: 1}}}}
 	if !reflect.DeepEqual(got.Images, want) {
 		t.Errorf("images = %+v, want %+v", got.Images, want)
 	}
 
-	var staging api.RepoRuntime
+	var staging runtimeview.RepoRuntime
 	getJSON(t, h, "/api/repos/octo-org/report-worker/runtime", &staging)
 	if staging.Running != 1 || staging.Production || !slices.Equal(staging.Environments, []string{"staging"}) || len(staging.Risks) != 0 {
 		t.Errorf("report-worker = %+v", staging)
 	}
-	var none api.RepoRuntime
+	var none runtimeview.RepoRuntime
 	if code := getJSON(t, h, "/api/repos/octo-org/nothing/runtime", &none); code != 200 || len(none.Workloads) != 0 || none.Images == nil {
 		t.Errorf("unknown repository: %d %+v", code, none)
 	}
@@ -109,7 +110,7 @@ func TestCodeToRuntime(t *testing.T) {
 
 func TestRuntimeToCode(t *testing.T) {
 	h := runtimeApp(t)
-	var got api.WorkloadRuntime
+	var got runtimeview.WorkloadRuntime
 	if code := getJSON(t, h, "/api/workloads/aks-prod-eus/-/shop-checkout-api-api", &got); code != 200 {
 		t.Fatalf("status %d", code)
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
-	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 type nopSync struct{}
@@ -66,7 +65,7 @@ func seed(t *testing.T) *seeded {
 		Store:  store, Sync: &nopSync{}, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
 		Now: func() time.Time { return time.Date(2026, 11, 20, 7, 30, 0, 0, time.UTC) },
 	}
-	tr, err := triage.New(d)
+	tr, err := d.Triage()
 	if err != nil {
 		t.Fatal(err)
 	}

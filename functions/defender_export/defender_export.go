@@ -26,7 +26,7 @@ const (
 
 // Register adds the function to the handler.
 func Register(srv *invocation.Server, d *app.Deps) {
-	tri, err := triage.New(d)
+	tri, err := d.Triage()
 	if err != nil {
 		d.Logger.Error("defender_export disabled: cannot build triage", "error", err)
 		srv.HandleTrigger(Function, func(context.Context, *invocation.Invocation) error {

@@ -50,7 +50,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	if d.Config != nil {
 		h.TokenSecret = d.Config.Secrets.DeploymentsToken
 	}
-	tri, err := triage.New(d)
+	tri, err := d.Triage()
 	if err != nil {
 		d.Logger.Error("deployments disabled: cannot build triage", "error", err)
 	} else {

@@ -22,7 +22,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
-	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // Route is where GitHub posts deliveries.
@@ -76,7 +75,7 @@ func New(d *app.Deps) (*Handler, error) {
 	case d.Config.Secrets.GitHubWebhookSecret == "":
 		return nil, errors.New("github_webhook: the webhook secret has no name")
 	}
-	t, err := triage.New(d)
+	t, err := d.Triage()
 	if err != nil {
 		return nil, fmt.Errorf("github_webhook: %w", err)
 	}

@@ -25,7 +25,7 @@ const (
 
 // Register adds the function to the handler.
 func Register(srv *invocation.Server, d *app.Deps) {
-	tri, err := triage.New(d)
+	tri, err := d.Triage()
 	if err != nil {
 		d.Logger.Error("registry_events disabled: cannot build triage", "error", err)
 		srv.HandleTrigger(Function, func(context.Context, *invocation.Invocation) error {

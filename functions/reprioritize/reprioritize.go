@@ -33,7 +33,7 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	} else if timer.IsPastDue {
 		log.Info("timer is past due; running now")
 	}
-	t, err := triage.New(d)
+	t, err := d.Triage()
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ type Handler struct {
 // not configured (GITHUB_APP_ID unset), records are planned and logged,
 // never sent.
 func New(d *app.Deps) (*Handler, error) {
-	tri, err := triage.New(d)
+	tri, err := d.Triage()
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/registry"
-	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -69,7 +68,7 @@ func newEnv(t *testing.T, dryRun bool, opts ...func(*app.Deps)) *env {
 	}
 	srv := invocation.NewServer(nil)
 	syncfn.Register(srv, d)
-	tri, err := triage.New(d)
+	tri, err := d.Triage()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 func main() {
@@ -78,7 +77,7 @@ func realMain(ctx context.Context, org string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	t, err := triage.New(deps)
+	t, err := deps.Triage()
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func main() {
@@ -158,18 +159,18 @@ func printFindings(ctx context.Context, out io.Writer) error {
 		return errors.New("COSMOS_ENDPOINT is not set: cannot read the findings")
 	}
 	emulator, _ := strconv.ParseBool(os.Getenv("COSMOS_EMULATOR"))
-	db := os.Getenv("COSMOS_DATABASE")
-	if db == "" {
-		db = "runtimelink"
+	database := os.Getenv("COSMOS_DATABASE")
+	if database == "" {
+		database = "runtimelink"
 	}
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	store, err := cosmos.Open(openCtx, cosmos.Options{Endpoint: endpoint, Key: os.Getenv("COSMOS_KEY"), Database: db, Emulator: emulator})
+	db, err := cosmos.Open(openCtx, cosmos.Options{Endpoint: endpoint, Key: os.Getenv("COSMOS_KEY"), Database: database, Emulator: emulator})
 	if err != nil {
 		return fmt.Errorf("open Cosmos DB: %w", err)
 	}
 	var fs []model.Finding
-	err = store.Findings.Query(ctx, cosmos.Query{SQL: "SELECT * FROM c"}, func(f *model.Finding) error {
+	err = store.New(db).AllFindings(ctx, func(f *model.Finding) error {
 		fs = append(fs, *f)
 		return nil
 	})

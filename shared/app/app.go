@@ -17,6 +17,9 @@ import (
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/scoring"
+	"github.com/runtimelink/runtimelink/shared/store"
+	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // Pinger is anything the health answer checks.
@@ -107,4 +110,27 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 		return nil, err
 	}
 	return d, nil
+}
+
+// State is the store layer over d.Store: every query, named for what it
+// answers. The same *store.Store for the same d.Store (store.New).
+func (d *Deps) State() *store.Store { return store.New(d.Store) }
+
+// Triage builds the triage of these dependencies: the store layer, the
+// sync queue, the scoring policy (RUNTIMELINK_POLICY) and the issue
+// threshold of the configuration.
+func (d *Deps) Triage() (*triage.Triage, error) {
+	t := &triage.Triage{Store: d.State(), Logger: d.Logger, Now: d.Now, RuntimeTTL: triage.DefaultRuntimeTTL}
+	if d.Sync != nil {
+		t.Sync = queue.GroupSyncs{Sync: d.Sync}
+	}
+	if d.Config != nil {
+		p, err := scoring.ParsePolicy(d.Config.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("RUNTIMELINK_POLICY: %w", err)
+		}
+		t.Policy = p
+		t.MinPriority = d.Config.IssueMinPriority
+	}
+	return t, nil
 }

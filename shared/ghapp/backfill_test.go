@@ -20,6 +20,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
@@ -82,7 +83,7 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 	}
 	e.b = &ghapp.Backfiller{
 		Store:  e.store,
-		Triage: &triage.Triage{Store: e.store, Sync: nopSync{}, Logger: logger},
+		Triage: &triage.Triage{Store: store.New(e.store), Sync: queue.GroupSyncs{Sync: nopSync{}}, Logger: logger},
 		GitHub: f,
 		Logger: logger,
 		Progress: func(p ghapp.BackfillProgress) {

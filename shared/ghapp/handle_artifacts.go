@@ -12,6 +12,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
@@ -84,7 +85,7 @@ func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, de
 		return fmt.Errorf("record published image %s: %w", img.Digest, err)
 	}
 	if changed {
-		triage.RuntimeChanged(h.Store) // the image's repository may have moved
+		triage.RuntimeChanged(store.New(h.Store)) // the image's repository may have moved
 	}
 	invocation.Logger(ctx).Info("published image recorded", "digest", doc.Digest, "image", doc.Image,
 		"repository", doc.Repository, "commit", doc.Commit, "changed", changed)
@@ -136,7 +137,7 @@ func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, del
 			return fmt.Errorf("add workflow run %d to image %s: %w", run.RunID, digest, err)
 		}
 		if changed {
-			triage.RuntimeChanged(h.Store)
+			triage.RuntimeChanged(store.New(h.Store))
 		}
 		log.Info("workflow run recorded on image", "digest", digest, "changed", changed)
 	}

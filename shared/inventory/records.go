@@ -54,12 +54,7 @@ func splitDeploymentName(dn string) (namespace, name string) {
 }
 
 // DeploymentName is the deployment_name a workload was reported with.
-func DeploymentName(w *model.Workload) string {
-	if w.Namespace == "" {
-		return w.Name
-	}
-	return w.Namespace + "/" + w.Name
-}
+func DeploymentName(w *model.Workload) string { return w.DeploymentName() }
 
 // IsProduction reports whether a logical environment is production:
 // "production", "prod" or "prd", in any case, after trimming spaces. Every

@@ -48,6 +48,15 @@ type Sync interface {
 	EnqueueSync(ctx context.Context, r SyncRequest) error
 }
 
+// GroupSyncs enqueues the sync of finding groups on a Sync: the sync
+// queue as the domain sees it (triage.SyncQueue).
+type GroupSyncs struct{ Sync Sync }
+
+// EnqueueGroupSync asks for one group's GitHub issue to be reconciled.
+func (g GroupSyncs) EnqueueGroupSync(ctx context.Context, repository, groupID string) error {
+	return g.Sync.EnqueueSync(ctx, SyncRequest{Kind: KindGroup, Repository: repository, GroupID: groupID})
+}
+
 // Client is a Storage queue client for the sync queue.
 type Client struct {
 	q *azqueue.QueueClient

@@ -37,7 +37,7 @@ import (
 func Plan(g model.Group, findings []model.Finding, actual *Issue, now time.Time, p Policy) []Action {
 	pl := &planner{g: g, d: g.Desired, p: p, now: now}
 	pl.all = slices.Clone(findings)
-	slices.SortFunc(pl.all, compareFindings)
+	slices.SortFunc(pl.all, model.CompareFindings)
 	for _, f := range pl.all {
 		if f.State.Active() {
 			pl.active = append(pl.active, f)

@@ -55,7 +55,7 @@ func Marker(groupID string) string {
 //     vulnerability seen from the other side.
 func RenderIssue(in IssueInput) model.DesiredIssue {
 	fs := slices.Clone(in.Findings)
-	slices.SortFunc(fs, compareFindings)
+	slices.SortFunc(fs, model.CompareFindings)
 	active := slices.DeleteFunc(slices.Clone(fs), func(f model.Finding) bool { return !f.State.Active() })
 	shown := active
 	if len(shown) == 0 {
@@ -89,20 +89,6 @@ func RenderIssue(in IssueInput) model.DesiredIssue {
 func BodyHash(body string) string {
 	sum := sha256.Sum256([]byte(body))
 	return hex.EncodeToString(sum[:16])
-}
-
-// compareFindings orders findings highest first: score, priority, then id.
-func compareFindings(a, b model.Finding) int {
-	switch {
-	case a.Score != b.Score:
-		if a.Score > b.Score {
-			return -1
-		}
-		return 1
-	case a.Priority.Rank() != b.Priority.Rank():
-		return b.Priority.Rank() - a.Priority.Rank()
-	}
-	return strings.Compare(a.ID, b.ID)
 }
 
 func desiredHash(d model.DesiredIssue) string {
@@ -404,7 +390,7 @@ func relatedOf(shown, related []model.Finding) []model.Finding {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, compareFindings)
+	slices.SortFunc(out, model.CompareFindings)
 	return out
 }
 

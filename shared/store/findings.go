@@ -3,15 +3,41 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
-// The findings container is partitioned by /repository.
+// The findings container is partitioned by /repository, as the finding's
+// source spells it (GitHub's full_name casing, lower case for image CVEs).
 const (
-	sqlFindingsOnDigest = "SELECT * FROM c WHERE ARRAY_CONTAINS(c.digests, @digest)"
+	sqlAllFindings          = "SELECT * FROM c"
+	sqlFindingsOnDigest     = "SELECT * FROM c WHERE ARRAY_CONTAINS(c.digests, @digest)"
+	sqlFindingsOfGroup      = "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group"
+	sqlFindingsByID         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)"
+	sqlFindingsOfRepository = "SELECT * FROM c WHERE c.repository = @repo"
+	sqlOpenFindings         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@states, c.state)"
+	// A Defender CVE names its vulnerability by CVE id; a Dependabot
+	// alert by CVE or GHSA id.
+	sqlFindingsNamingCVE     = "SELECT * FROM c WHERE c.repository = @repo AND c.source = @source AND ARRAY_CONTAINS(@ids, c.cve)"
+	sqlFindingsNamingCVEGHSA = "SELECT * FROM c WHERE c.repository = @repo AND c.source = @source AND (ARRAY_CONTAINS(@ids, c.cve) OR ARRAY_CONTAINS(@ids, c.ghsa))"
 )
+
+// Finding reads one finding; the error wraps model.ErrNotFound when there
+// is none. Partition: repository.
+func (s *Store) Finding(ctx context.Context, repository, id string) (*model.Finding, error) {
+	return s.db.Findings.Get(ctx, repository, id)
+}
+
+// UpdateFinding is an ETag-guarded read-modify-write of one finding: fn
+// gets the stored finding (a zero value and exists=false when there is
+// none) and changes it in place, or returns model.ErrSkip to write
+// nothing; a write that loses to another writer is retried from a fresh
+// read. changed reports whether it was written. Partition: repository.
+func (s *Store) UpdateFinding(ctx context.Context, repository, id string, fn func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
+	return s.db.Findings.Update(ctx, repository, id, fn)
+}
 
 // FindingsOnDigest lists the findings seen on an image digest, at most
 // limit (limit <= 0: all); complete is false when there were more.
@@ -24,4 +50,98 @@ func (s *Store) FindingsOnDigest(ctx context.Context, digest string, limit int) 
 		return nil, false, fmt.Errorf("findings on %s: %w", digest, err)
 	}
 	return fs, complete, nil
+}
+
+// FindingsOfGroup lists the findings whose groupId is groupID.
+// Partition: repository (a group and its findings share it).
+func (s *Store) FindingsOfGroup(ctx context.Context, repository, groupID string) ([]model.Finding, error) {
+	q := cosmos.Query{SQL: sqlFindingsOfGroup, PartitionKey: repository, Params: map[string]any{"@repo": repository, "@group": groupID}}
+	fs, err := collect(ctx, s.db.Findings, q)
+	if err != nil {
+		return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
+	}
+	return fs, nil
+}
+
+// FindingsByID reads the findings with one of ids. Cross-partition: the
+// ids come from Finding.Related, whose findings may sit under another
+// spelling of the repository.
+func (s *Store) FindingsByID(ctx context.Context, ids []string) ([]model.Finding, error) {
+	q := cosmos.Query{SQL: sqlFindingsByID, Params: map[string]any{"@ids": nonNil(ids)}}
+	fs, err := collect(ctx, s.db.Findings, q)
+	if err != nil {
+		return nil, fmt.Errorf("load findings by id: %w", err)
+	}
+	return fs, nil
+}
+
+// FindingsNamingVulnerability lists the findings of one source that name
+// one of ids (matched exactly: pass every spelling) as their CVE, or, for
+// Dependabot alerts, their CVE or GHSA. Partition: repository.
+func (s *Store) FindingsNamingVulnerability(ctx context.Context, repository string, source model.Source, ids []string) ([]model.Finding, error) {
+	sql := sqlFindingsNamingCVE
+	if source == model.SourceDependabot {
+		sql = sqlFindingsNamingCVEGHSA
+	}
+	q := cosmos.Query{SQL: sql, PartitionKey: repository, Params: map[string]any{"@repo": repository, "@source": string(source), "@ids": nonNil(ids)}}
+	fs, err := collect(ctx, s.db.Findings, q)
+	if err != nil {
+		return nil, fmt.Errorf("load %s findings of %s naming %v: %w", source, repository, ids, err)
+	}
+	return fs, nil
+}
+
+// FindingsOfImages lists the findings on one of images (normalized names)
+// or on one of digests. Cross-partition: image findings are stored under
+// the repository they map to.
+func (s *Store) FindingsOfImages(ctx context.Context, images, digests []string) ([]model.Finding, error) {
+	// The parameter names are generated; only values come from the records.
+	sql := "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image)"
+	params := map[string]any{"@images": nonNil(images)}
+	for i, d := range digests {
+		name := "@d" + strconv.Itoa(i)
+		sql += " OR ARRAY_CONTAINS(c.digests, " + name + ")"
+		params[name] = d
+	}
+	fs, err := collect(ctx, s.db.Findings, cosmos.Query{SQL: sql, Params: params})
+	if err != nil {
+		return nil, fmt.Errorf("load findings of images %v: %w", images, err)
+	}
+	return fs, nil
+}
+
+// FindingsOfRepository calls fn with every finding stored under
+// repository, page by page. Partition: repository.
+func (s *Store) FindingsOfRepository(ctx context.Context, repository string, fn func(f *model.Finding) error) error {
+	q := cosmos.Query{SQL: sqlFindingsOfRepository, PartitionKey: repository, Params: map[string]any{"@repo": repository}}
+	if err := s.db.Findings.Query(ctx, q, fn); err != nil {
+		return fmt.Errorf("load findings of %s: %w", repository, err)
+	}
+	return nil
+}
+
+// OpenFindings calls fn with every open finding (a finding without a
+// state is open), page by page. Cross-partition: every repository.
+func (s *Store) OpenFindings(ctx context.Context, fn func(f *model.Finding) error) error {
+	q := cosmos.Query{SQL: sqlOpenFindings, Params: map[string]any{"@states": []string{string(model.StateOpen), ""}}}
+	if err := s.db.Findings.Query(ctx, q, fn); err != nil {
+		return fmt.Errorf("read open findings: %w", err)
+	}
+	return nil
+}
+
+// AllFindings calls fn with every finding, page by page. Cross-partition:
+// every repository.
+func (s *Store) AllFindings(ctx context.Context, fn func(f *model.Finding) error) error {
+	if err := s.db.Findings.Query(ctx, cosmos.Query{SQL: sqlAllFindings}, fn); err != nil {
+		return fmt.Errorf("read findings: %w", err)
+	}
+	return nil
+}
+
+// FindingsPage returns one page of every finding, from cursor ("" for the
+// first page); next is "" after the last page. A cursor is valid only for
+// this operation. Cross-partition: the nightly run walks every repository.
+func (s *Store) FindingsPage(ctx context.Context, pageSize int, cursor string) (fs []model.Finding, next string, err error) {
+	return s.db.Findings.Page(ctx, cosmos.Query{SQL: sqlAllFindings}, pageSize, cursor)
 }

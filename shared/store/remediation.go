@@ -63,33 +63,6 @@ func (s *Store) UpdateWriteBudget(ctx context.Context, org string, fn func(b *mo
 	return err
 }
 
-// Until the store layer's own findings operations land (issue 9), group
-// sync reads a group's findings with these two.
-
-// FindingsOfGroup lists the findings whose groupId is groupID.
-// Partition: repository (a group and its findings share it).
-func (s *Store) FindingsOfGroup(ctx context.Context, repository, groupID string) ([]model.Finding, error) {
-	q := cosmos.Query{SQL: "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group", PartitionKey: repository,
-		Params: map[string]any{"@repo": repository, "@group": groupID}}
-	fs, err := collect(ctx, s.db.Findings, q)
-	if err != nil {
-		return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
-	}
-	return fs, nil
-}
-
-// FindingsByID reads the findings with one of ids. Cross-partition: the
-// ids come from Finding.Related, whose findings may sit under another
-// spelling of the repository.
-func (s *Store) FindingsByID(ctx context.Context, ids []string) ([]model.Finding, error) {
-	q := cosmos.Query{SQL: "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)", Params: map[string]any{"@ids": nonNil(ids)}}
-	fs, err := collect(ctx, s.db.Findings, q)
-	if err != nil {
-		return nil, fmt.Errorf("load findings by id: %w", err)
-	}
-	return fs, nil
-}
-
 // InstallationOf reads the App's installation in org; the error wraps
 // model.ErrNotFound when there is none. Cross-partition: the partition is
 // the login as GitHub spells it, the id its lower case, and callers know

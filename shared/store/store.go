@@ -27,6 +27,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 )
@@ -36,8 +37,18 @@ type Store struct {
 	db *cosmos.Store
 }
 
-// New wraps an open Cosmos DB store.
-func New(db *cosmos.Store) *Store { return &Store{db: db} }
+var stores sync.Map // *cosmos.Store → *Store
+
+// New wraps an open Cosmos DB store. It returns the same *Store for the
+// same db, so whatever keys on the *Store (triage's process-wide runtime
+// cache) sees one store however many adapters wrap it.
+func New(db *cosmos.Store) *Store {
+	if s, ok := stores.Load(db); ok {
+		return s.(*Store)
+	}
+	s, _ := stores.LoadOrStore(db, &Store{db: db})
+	return s.(*Store)
+}
 
 // Ping checks that the database answers (health endpoint).
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

@@ -94,7 +94,7 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 	var ws []model.Workload
 	for i := range benchImages {
 		w := benchWorkload(i)
-		if _, err := tr.Store.Workloads.Put(ctx, &w); err != nil {
+		if _, err := dbOf(tr).Workloads.Put(ctx, &w); err != nil {
 			b.Fatal(err)
 		}
 		ws = append(ws, w)
@@ -119,7 +119,7 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 				r, dep, _ := sc.score(ctx, &f)
 				applyResult(&f, r, dep)
 				_, f.GroupID = GroupOf(&f)
-				if _, err := tr.Store.Findings.Create(ctx, &f); err != nil {
+				if _, err := dbOf(tr).Findings.Create(ctx, &f); err != nil {
 					failed.Store(&err)
 				}
 			}
@@ -200,7 +200,8 @@ func BenchmarkReprioritize(b *testing.B) {
 		// Load once per size, outside the measured sub-benchmark (which
 		// the testing package may call more than once).
 		store, ct := benchStore(b)
-		tr := &Triage{Store: store, Sync: &syncRecorder{}, Logger: discardLogger()}
+		tr := onDB(store, &syncRecorder{})
+		tr.Logger = discardLogger()
 		start := time.Now()
 		loadBench(b, tr, n)
 		load := time.Since(start)

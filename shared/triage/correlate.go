@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
@@ -80,23 +79,17 @@ func relatedIDs(existing []string, peers []model.Finding) []string {
 	return out
 }
 
-const (
-	sqlDefenderPeers   = "SELECT * FROM c WHERE c.repository = @repo AND c.source = @source AND ARRAY_CONTAINS(@ids, c.cve)"
-	sqlDependabotPeers = "SELECT * FROM c WHERE c.repository = @repo AND c.source = @source AND (ARRAY_CONTAINS(@ids, c.cve) OR ARRAY_CONTAINS(@ids, c.ghsa))"
-)
-
 // peers finds the findings correlated with f. Both sides live in the
 // repository's partition (a mapped image CVE is stored under its source
 // repository), so this is one single-partition query per spelling of the
 // repository name.
 func (t *Triage) peers(ctx context.Context, f *model.Finding) ([]model.Finding, error) {
-	var sql string
 	var other model.Source
 	switch f.Source {
 	case model.SourceDependabot:
-		sql, other = sqlDefenderPeers, model.SourceDefenderCVE
+		other = model.SourceDefenderCVE
 	case model.SourceDefenderCVE:
-		sql, other = sqlDependabotPeers, model.SourceDependabot
+		other = model.SourceDependabot
 	default:
 		return nil, nil
 	}
@@ -117,15 +110,15 @@ func (t *Triage) peers(ctx context.Context, f *model.Finding) ([]model.Finding, 
 	}
 	var out []model.Finding
 	for _, repo := range uniqueStrings(f.Repository, norm) {
-		q := cosmos.Query{SQL: sql, PartitionKey: repo, Params: map[string]any{"@repo": repo, "@source": string(other), "@ids": params}}
-		err := t.Store.Findings.Query(ctx, q, func(p *model.Finding) error {
+		cands, err := t.Store.FindingsNamingVulnerability(ctx, repo, other, params)
+		if err != nil {
+			return nil, fmt.Errorf("find findings correlated with %s: %w", f.ID, err)
+		}
+		for i := range cands {
+			p := &cands[i]
 			if Correlated(f, p) && !slices.ContainsFunc(out, func(o model.Finding) bool { return o.ID == p.ID }) {
 				out = append(out, *p)
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("find findings correlated with %s: %w", f.ID, err)
 		}
 	}
 	return out, nil

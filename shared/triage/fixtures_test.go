@@ -143,7 +143,8 @@ func dependabotFinding(t testing.TB) model.Finding {
 	return a.Finding
 }
 
-// syncRecorder is the sync queue: it records requests, or fails them.
+// syncRecorder is the sync queue: it records requests, or fails them. It
+// is both the domain's SyncQueue and the queue.Sync the inventory takes.
 type syncRecorder struct {
 	mu   sync.Mutex
 	reqs []queue.SyncRequest
@@ -158,6 +159,10 @@ func (r *syncRecorder) EnqueueSync(_ context.Context, req queue.SyncRequest) err
 	}
 	r.reqs = append(r.reqs, req)
 	return nil
+}
+
+func (r *syncRecorder) EnqueueGroupSync(ctx context.Context, repository, groupID string) error {
+	return r.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repository, GroupID: groupID})
 }
 
 func (r *syncRecorder) groups() []string {

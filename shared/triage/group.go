@@ -6,15 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/remediation"
-)
-
-const (
-	sqlGroupFindings = "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group"
-	sqlFindingsByID  = "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)"
 )
 
 // RefreshGroup recomputes the desired issue of one group from its findings
@@ -28,14 +21,14 @@ const (
 // nightly run re-enqueues every group whose synced state is behind.
 func (t *Triage) RefreshGroup(ctx context.Context, repository, groupID string) (enqueued bool, err error) {
 	var before string
-	g, changed, err := t.Store.Groups.Update(ctx, repository, groupID, func(g *model.Group, exists bool) error {
+	g, changed, err := t.Store.UpdateGroup(ctx, repository, groupID, func(g *model.Group, exists bool) error {
 		before = g.Desired.Hash
 		fs, err := t.groupFindings(ctx, repository, groupID)
 		if err != nil {
 			return err
 		}
 		if len(fs) == 0 && !exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		related, err := t.relatedOutside(ctx, fs)
 		if err != nil {
@@ -58,7 +51,7 @@ func (t *Triage) RefreshGroup(ctx context.Context, repository, groupID string) (
 // rather than a query: the same answer for less work in the store.
 func (t *Triage) groupFindings(ctx context.Context, repository, groupID string) ([]model.Finding, error) {
 	if id, ok := strings.CutPrefix(groupID, model.AlertGroupID("")); ok && id != "" {
-		f, err := t.Store.Findings.Get(ctx, repository, id)
+		f, err := t.Store.Finding(ctx, repository, id)
 		switch {
 		case isNotFound(err):
 			return nil, nil
@@ -69,15 +62,7 @@ func (t *Triage) groupFindings(ctx context.Context, repository, groupID string) 
 		}
 		return []model.Finding{*f}, nil
 	}
-	var fs []model.Finding
-	q := cosmos.Query{SQL: sqlGroupFindings, PartitionKey: repository, Params: map[string]any{"@repo": repository, "@group": groupID}}
-	if err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
-		fs = append(fs, *f)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("load findings of group %s: %w", groupID, err)
-	}
-	return fs, nil
+	return t.Store.FindingsOfGroup(ctx, repository, groupID)
 }
 
 // fillGroup computes a group from all its findings and the findings
@@ -108,7 +93,7 @@ func (t *Triage) enqueueIfDue(ctx context.Context, g *model.Group, before string
 	if g.Desired.Hash == before || !(g.Desired.Open || g.Synced.IssueNumber != 0) || t.Sync == nil {
 		return false, nil
 	}
-	if err := t.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: g.Repository, GroupID: g.ID}); err != nil {
+	if err := t.Sync.EnqueueGroupSync(ctx, g.Repository, g.ID); err != nil {
 		return false, fmt.Errorf("refresh group %s: %w", g.ID, err)
 	}
 	return true, nil
@@ -133,7 +118,7 @@ func (t *Triage) createAlertGroup(ctx context.Context, f *model.Finding) (bool, 
 	}
 	g := &model.Group{}
 	t.fillGroup(g, false, f.Repository, f.GroupID, []model.Finding{*f}, nil)
-	created, err := t.Store.Groups.Create(ctx, g)
+	created, err := t.Store.CreateGroup(ctx, g)
 	if err != nil {
 		return false, fmt.Errorf("refresh group %s: %w", f.GroupID, err)
 	}
@@ -163,12 +148,8 @@ func (t *Triage) relatedOutside(ctx context.Context, fs []model.Finding) ([]mode
 	// Related findings may sit under another spelling of the repository
 	// (GitHub's full_name casing), so this one query spans partitions; it
 	// runs only for groups that have correlated findings.
-	var out []model.Finding
-	q := cosmos.Query{SQL: sqlFindingsByID, Params: map[string]any{"@ids": ids}}
-	if err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
-		out = append(out, *f)
-		return nil
-	}); err != nil {
+	out, err := t.Store.FindingsByID(ctx, ids)
+	if err != nil {
 		return nil, fmt.Errorf("load related findings: %w", err)
 	}
 	return out, nil

@@ -11,11 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
 
@@ -195,7 +193,7 @@ type sweep struct {
 func (r *sweep) run(ctx context.Context) error {
 	// The lease's server timestamp marks the start in the store's clock,
 	// which findings' _ts are compared with.
-	l, err := r.t.Store.Leases.Get(ctx, LeaseID, LeaseID)
+	l, err := r.t.Store.Lease(ctx, LeaseID)
 	if err != nil {
 		return fmt.Errorf("read lease %s: %w", LeaseID, err)
 	}
@@ -246,7 +244,6 @@ func (r *sweep) timeUp() bool { return !r.t.now().Before(r.deadline) }
 
 // findings streams the findings from the cursor on.
 func (r *sweep) findings(ctx context.Context, sc *sweepScorer) error {
-	q := cosmos.Query{SQL: "SELECT * FROM c"}
 	retried := false
 	r.lastSave = r.t.now()
 	for {
@@ -254,7 +251,7 @@ func (r *sweep) findings(ctx context.Context, sc *sweepScorer) error {
 			r.log.Info("reprioritize: time budget reached; the next run resumes here", "scanned", r.stats.Scanned)
 			return nil
 		}
-		docs, next, err := r.t.Store.Findings.Page(ctx, q, r.o.PageSize, r.cursor)
+		docs, next, err := r.t.Store.FindingsPage(ctx, r.o.PageSize, r.cursor)
 		if err != nil {
 			if r.cursor != "" && r.stats.Scanned == 0 && !retried {
 				// A saved cursor the store no longer accepts (expired,
@@ -353,15 +350,8 @@ func (r *sweep) markEnqueued(repo, id string) {
 // whose issue was not synced for ResyncAfter.
 func (r *sweep) drift(ctx context.Context) error {
 	stale := r.t.now().Add(-r.o.ResyncAfter)
-	q := cosmos.Query{
-		// Only what NeedsSync reads: a group's rendered body can be tens
-		// of kilobytes, and a page holds a hundred groups.
-		SQL: "SELECT c.id, c.repository, {\"open\": c.desired.open, \"hash\": c.desired.hash} AS desired, " +
-			"{\"issueNumber\": c.synced.issueNumber, \"hash\": c.synced.hash, \"at\": c.synced.at} AS synced " +
-			"FROM c WHERE c.desired.hash != c.synced.hash OR c.synced.at < @stale",
-		Params: map[string]any{"@stale": stale.UTC().Format(time.RFC3339Nano)},
-	}
-	return r.t.Store.Groups.Query(ctx, q, func(g *model.Group) error {
+	// The store reads only what NeedsSync needs.
+	return r.t.Store.GroupsBehind(ctx, stale, func(g *model.Group) error {
 		if r.timeUp() {
 			return errStop
 		}
@@ -369,7 +359,7 @@ func (r *sweep) drift(ctx context.Context) error {
 			return nil
 		}
 		if r.t.Sync != nil {
-			if err := r.t.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: g.Repository, GroupID: g.ID}); err != nil {
+			if err := r.t.Sync.EnqueueGroupSync(ctx, g.Repository, g.ID); err != nil {
 				return fmt.Errorf("re-enqueue group %s: %w", g.ID, err)
 			}
 		}
@@ -451,7 +441,7 @@ func (s *sweepScorer) score(_ context.Context, f *model.Finding) (scoring.Result
 // the current one with errLeaseHeld.
 func (t *Triage) acquireLease(ctx context.Context, holder string, until time.Time) (*model.Lease, error) {
 	var held model.Lease
-	l, _, err := t.Store.Leases.Update(ctx, LeaseID, LeaseID, func(l *model.Lease, exists bool) error {
+	l, _, err := t.Store.UpdateLease(ctx, LeaseID, func(l *model.Lease, exists bool) error {
 		if exists && l.Holder != "" && l.Holder != holder && t.now().Before(l.Expires) {
 			held = *l
 			return errLeaseHeld
@@ -483,9 +473,9 @@ func (t *Triage) releaseLease(ctx context.Context, holder, cursor string) error 
 }
 
 func (t *Triage) updateOwnLease(ctx context.Context, holder string, fn func(l *model.Lease)) error {
-	_, _, err := t.Store.Leases.Update(ctx, LeaseID, LeaseID, func(l *model.Lease, exists bool) error {
+	_, _, err := t.Store.UpdateLease(ctx, LeaseID, func(l *model.Lease, exists bool) error {
 		if !exists || l.Holder != holder {
-			return cosmos.ErrSkip // taken over after expiry: the cursor is theirs now
+			return model.ErrSkip // taken over after expiry: the cursor is theirs now
 		}
 		fn(l)
 		return nil

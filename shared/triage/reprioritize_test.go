@@ -125,7 +125,7 @@ func TestReprioritizeWritesOnlyWhatChanged(t *testing.T) {
 	if got := rec.groups(); !slices.Equal(got, []string{cves[0].GroupID}) {
 		t.Errorf("enqueued %v, want the image group once", got)
 	}
-	l, err := tr.Store.Leases.Get(ctx, LeaseID, LeaseID)
+	l, err := dbOf(tr).Leases.Get(ctx, LeaseID, LeaseID)
 	if err != nil || l.Holder != "" || l.Cursor != "" {
 		t.Errorf("lease after a complete run = %+v, %v", l, err)
 	}
@@ -138,14 +138,14 @@ func TestReprioritizeLease(t *testing.T) {
 	ctx := ctxT(t)
 	seedImageFindings(t, tr, 2)
 	held := model.Lease{ID: LeaseID, Holder: "other-instance", Expires: clk.Now().Add(5 * time.Minute)}
-	if _, err := tr.Store.Leases.Put(ctx, &held); err != nil {
+	if _, err := dbOf(tr).Leases.Put(ctx, &held); err != nil {
 		t.Fatal(err)
 	}
 	st, err := tr.Reprioritize(ctx, SweepOptions{Holder: "me"})
 	if err != nil || !st.LeaseHeld || st.Scanned != 0 {
 		t.Fatalf("with the lease held: %+v, %v", st, err)
 	}
-	if l, _ := tr.Store.Leases.Get(ctx, LeaseID, LeaseID); l.Holder != "other-instance" {
+	if l, _ := dbOf(tr).Leases.Get(ctx, LeaseID, LeaseID); l.Holder != "other-instance" {
 		t.Errorf("lease taken: %+v", l)
 	}
 	// The other instance died: its lease expires and this run takes over.
@@ -173,7 +173,7 @@ func TestReprioritizeStopsAtItsBudgetAndResumes(t *testing.T) {
 	if st.Scanned != 10 || st.Complete {
 		t.Fatalf("first run = %+v, want 10 scanned, not complete", st)
 	}
-	l, err := tr.Store.Leases.Get(ctx, LeaseID, LeaseID)
+	l, err := dbOf(tr).Leases.Get(ctx, LeaseID, LeaseID)
 	if err != nil || l.Cursor == "" || l.Holder != "" {
 		t.Fatalf("lease after stopping = %+v, %v; want a cursor, released", l, err)
 	}
@@ -186,7 +186,7 @@ func TestReprioritizeStopsAtItsBudgetAndResumes(t *testing.T) {
 	if !st.Resumed || !st.Complete || st.Scanned != 13 {
 		t.Fatalf("second run = %+v, want it to resume and scan the 13 left", st)
 	}
-	if l, _ := tr.Store.Leases.Get(ctx, LeaseID, LeaseID); l.Cursor != "" {
+	if l, _ := dbOf(tr).Leases.Get(ctx, LeaseID, LeaseID); l.Cursor != "" {
 		t.Errorf("cursor kept after a complete run: %q", l.Cursor)
 	}
 }
@@ -195,7 +195,7 @@ func TestReprioritizeStartsOverOnARejectedCursor(t *testing.T) {
 	tr, _ := newTriage(t)
 	ctx := ctxT(t)
 	seedImageFindings(t, tr, 3)
-	if _, err := tr.Store.Leases.Put(ctx, &model.Lease{ID: LeaseID, Cursor: "!!not-a-cursor"}); err != nil {
+	if _, err := dbOf(tr).Leases.Put(ctx, &model.Lease{ID: LeaseID, Cursor: "!!not-a-cursor"}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := tr.Reprioritize(ctx, SweepOptions{})
@@ -218,7 +218,7 @@ func TestReprioritizeReenqueuesDrift(t *testing.T) {
 		{ID: "alert:old-sync", Repository: "o/s", Desired: model.DesiredIssue{Open: true, Hash: "h"}, Synced: model.SyncedIssue{IssueNumber: 3, Hash: "h", At: now.Add(-30 * 24 * time.Hour)}},
 	}
 	for i := range groups {
-		if _, err := tr.Store.Groups.Put(ctx, &groups[i]); err != nil {
+		if _, err := dbOf(tr).Groups.Put(ctx, &groups[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +292,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 		t.Fatalf("before: %v", cve.Score)
 	}
 
-	applier := inventory.New(store.New(tr.Store), tr, queue.RecordSyncs{Sync: tr.Sync}, nil, nil)
+	applier := inventory.New(tr.Store.(*store.Store), tr, queue.RecordSyncs{Sync: tr.Sync.(*syncRecorder)}, nil, nil)
 	st, err := tr.Reprioritize(ctx, SweepOptions{AttackPaths: graph, Applier: applier})
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 	if st.WorkloadsUpdated != 2 {
 		t.Errorf("workloads updated = %d, want 2 (%+v)", st.WorkloadsUpdated, st)
 	}
-	got, err := tr.Store.Workloads.Get(ctx, pod.Cluster, pod.ID)
+	got, err := dbOf(tr).Workloads.Get(ctx, pod.Cluster, pod.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 		}
 	}
 	// The stale path's risk is gone from the other workload of the cluster.
-	c, _ := tr.Store.Workloads.Get(ctx, cart.Cluster, cart.ID)
+	c, _ := dbOf(tr).Workloads.Get(ctx, cart.Cluster, cart.ID)
 	if slices.ContainsFunc(c.Risks, func(r model.Risk) bool { return r.Source == mapping.RiskSourceAttackPathPrefix+"/old" }) {
 		t.Errorf("cart keeps a stale attack-path risk: %v", c.Risks)
 	}

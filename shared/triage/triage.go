@@ -14,20 +14,18 @@ import (
 	"slices"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/app"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
 
 // Triage holds what ingesting a finding needs. The zero Policy means
 // scoring.DefaultPolicy and the zero MinPriority means High, so a Triage
-// built without them still scores as DESIGN.md says; New fills both from
-// the configuration.
+// built without them still scores as DESIGN.md says; the app's wiring
+// (shared/app) fills both from the configuration.
 type Triage struct {
-	Store  *cosmos.Store
-	Sync   queue.Sync
+	Store Store
+	// Sync is nil when nothing is to be enqueued (tools, tests).
+	Sync   SyncQueue
 	Logger *slog.Logger
 	Now    func() time.Time
 	// Policy weighs every score.
@@ -36,28 +34,13 @@ type Triage struct {
 	MinPriority model.Priority
 	// RuntimeTTL, when set, keeps the runtime context of each repository
 	// and image in a process-wide cache for that long (see runtimeCaches
-	// for what that trades). New sets DefaultRuntimeTTL.
+	// for what that trades). The app sets DefaultRuntimeTTL.
 	RuntimeTTL time.Duration
 }
 
-// DefaultRuntimeTTL is how long New's Triage trusts a cached runtime
+// DefaultRuntimeTTL is how long the app's Triage trusts a cached runtime
 // context written by another instance.
 const DefaultRuntimeTTL = 30 * time.Second
-
-// New builds a Triage from the app's dependencies, parsing the scoring
-// policy (RUNTIMELINK_POLICY) and the issue threshold.
-func New(d *app.Deps) (*Triage, error) {
-	t := &Triage{Store: d.Store, Sync: d.Sync, Logger: d.Logger, Now: d.Now, RuntimeTTL: DefaultRuntimeTTL}
-	if d.Config != nil {
-		p, err := scoring.ParsePolicy(d.Config.Policy)
-		if err != nil {
-			return nil, fmt.Errorf("RUNTIMELINK_POLICY: %w", err)
-		}
-		t.Policy = p
-		t.MinPriority = d.Config.IssueMinPriority
-	}
-	return t, nil
-}
 
 func (t *Triage) policy() scoring.Policy {
 	if t.Policy == (scoring.Policy{}) {
@@ -82,7 +65,7 @@ func (t *Triage) logger() *slog.Logger {
 
 // Upsert merges a source's view into the finding (repository, id): merge
 // gets the stored finding (zero value and exists=false when new) and
-// changes it in place, or returns cosmos.ErrSkip to change nothing. Before
+// changes it in place, or returns model.ErrSkip to change nothing. Before
 // the write the finding is scored in its runtime context, linked to its
 // correlated findings and given its group. The write is ETag-guarded and
 // skipped when nothing changed; changed reports whether it was written.
@@ -94,7 +77,7 @@ func (t *Triage) logger() *slog.Logger {
 func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
 	var peers []model.Finding
 	skipped, created := false, false
-	f, changed, err = t.Store.Findings.Update(ctx, repository, id, func(f *model.Finding, exists bool) error {
+	f, changed, err = t.Store.UpdateFinding(ctx, repository, id, func(f *model.Finding, exists bool) error {
 		created = !exists
 		stored := slices.Clone(f.Related)
 		if err := merge(f, exists); err != nil {
@@ -161,7 +144,7 @@ func (t *Triage) after(ctx context.Context, f *model.Finding, created, changed b
 		}
 	}
 	if !changed {
-		g, err := t.Store.Groups.Get(ctx, f.Repository, f.GroupID)
+		g, err := t.Store.Group(ctx, f.Repository, f.GroupID)
 		switch {
 		case err == nil && g.TS >= f.TS && slices.Contains(g.FindingIDs, f.ID):
 			return nil // the group was computed after the finding's last write
@@ -175,9 +158,9 @@ func (t *Triage) after(ctx context.Context, f *model.Finding, created, changed b
 
 // link adds id to the Related list of a peer finding.
 func (t *Triage) link(ctx context.Context, p *model.Finding, id string) error {
-	_, _, err := t.Store.Findings.Update(ctx, p.Repository, p.ID, func(doc *model.Finding, exists bool) error {
+	_, _, err := t.Store.UpdateFinding(ctx, p.Repository, p.ID, func(doc *model.Finding, exists bool) error {
 		if !exists || slices.Contains(doc.Related, id) {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		doc.Related = relatedIDs(doc.Related, []model.Finding{{ID: id}})
 		return nil

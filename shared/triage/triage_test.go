@@ -6,12 +6,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -25,12 +27,29 @@ func ctxT(t testing.TB) context.Context {
 func newTriage(t testing.TB) (*Triage, *syncRecorder) {
 	t.Helper()
 	rec := &syncRecorder{}
-	return &Triage{Store: localstack.Store(t), Sync: rec}, rec
+	return onDB(localstack.Store(t), rec), rec
+}
+
+// testDBs keeps the database under each test's store, so tests seed and
+// check documents directly while triage sees only its interfaces.
+var testDBs sync.Map // *store.Store → *cosmos.Store
+
+// onDB is a Triage on db through the store layer, as the app wires it.
+func onDB(db *cosmos.Store, sq SyncQueue) *Triage {
+	st := store.New(db)
+	testDBs.Store(st, db)
+	return &Triage{Store: st, Sync: sq}
+}
+
+// dbOf is the database under a Triage built by onDB.
+func dbOf(tr *Triage) *cosmos.Store {
+	db, _ := testDBs.Load(tr.Store)
+	return db.(*cosmos.Store)
 }
 
 func putWorkload(t testing.TB, tr *Triage, w model.Workload) {
 	t.Helper()
-	if _, err := tr.Store.Workloads.Put(ctxT(t), &w); err != nil {
+	if _, err := dbOf(tr).Workloads.Put(ctxT(t), &w); err != nil {
 		t.Fatalf("put workload: %v", err)
 	}
 }
@@ -46,7 +65,7 @@ func upsert(t testing.TB, tr *Triage, f model.Finding) *model.Finding {
 
 func getFinding(t testing.TB, tr *Triage, repo, id string) *model.Finding {
 	t.Helper()
-	f, err := tr.Store.Findings.Get(ctxT(t), repo, id)
+	f, err := dbOf(tr).Findings.Get(ctxT(t), repo, id)
 	if err != nil {
 		t.Fatalf("get finding %s: %v", id, err)
 	}
@@ -55,7 +74,7 @@ func getFinding(t testing.TB, tr *Triage, repo, id string) *model.Finding {
 
 func getGroup(t testing.TB, tr *Triage, repo, id string) *model.Group {
 	t.Helper()
-	g, err := tr.Store.Groups.Get(ctxT(t), repo, id)
+	g, err := dbOf(tr).Groups.Get(ctxT(t), repo, id)
 	if err != nil {
 		t.Fatalf("get group %s: %v", id, err)
 	}
@@ -185,7 +204,7 @@ func TestDependabotAndDefenderCVEAreCorrelated(t *testing.T) {
 			ctx := ctxT(t)
 			digest := "sha256:" + strings.Repeat("cd", 32)
 			art := model.Artifact{ID: digest, Digest: digest, Image: "ghcr.io/wolfy1339/pika-pack", Repository: "wolfy1339/pika-pack"}
-			if _, err := tr.Store.Artifacts.Put(ctx, &art); err != nil {
+			if _, err := dbOf(tr).Artifacts.Put(ctx, &art); err != nil {
 				t.Fatal(err)
 			}
 			w := model.Workload{ID: model.WorkloadID("aks-prod-weu", "web", "pika"), Cluster: "aks-prod-weu", Namespace: "web", Name: "pika",
@@ -289,7 +308,7 @@ func TestUpsertRebuildsMissingGroup(t *testing.T) {
 	putWorkload(t, tr, checkoutWorkload(t, true))
 	in := cveFindings(t, "defender/subassessment-mdvm.json", checkoutRepo)[0]
 	f := upsert(t, tr, in)
-	if err := tr.Store.Groups.Delete(ctxT(t), checkoutRepo, f.GroupID); err != nil {
+	if err := dbOf(tr).Groups.Delete(ctxT(t), checkoutRepo, f.GroupID); err != nil {
 		t.Fatal(err)
 	}
 	_, changed, err := tr.Upsert(ctxT(t), in.Repository, in.ID, put(in))
@@ -324,7 +343,7 @@ func TestUpsertSkipWritesNothing(t *testing.T) {
 	if err != nil || changed {
 		t.Fatalf("= %v, %v", changed, err)
 	}
-	if _, err := tr.Store.Findings.Get(ctxT(t), checkoutRepo, "code_scanning:x:1"); !errors.Is(err, cosmos.ErrNotFound) {
+	if _, err := dbOf(tr).Findings.Get(ctxT(t), checkoutRepo, "code_scanning:x:1"); !errors.Is(err, cosmos.ErrNotFound) {
 		t.Errorf("skipped finding stored: %v", err)
 	}
 	if len(rec.groups()) != 0 {

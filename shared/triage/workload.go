@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/scoring"
@@ -32,21 +30,6 @@ func ContextChanged(before, after *model.Workload) bool {
 		return true
 	}
 	return !slices.Equal(mapping.MergeRisks(b.Risks), mapping.MergeRisks(a.Risks))
-}
-
-const sqlFindingsOfRepo = "SELECT * FROM c WHERE c.repository = @repo"
-
-// findingsOfImageQuery selects the findings on any of images or digests.
-// The parameter names are generated; only values come from the records.
-func findingsOfImageQuery(images, digests []string) cosmos.Query {
-	sql := "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image)"
-	params := map[string]any{"@images": nonNil(images)}
-	for i, d := range digests {
-		name := "@d" + strconv.Itoa(i)
-		sql += " OR ARRAY_CONTAINS(c.digests, " + name + ")"
-		params[name] = d
-	}
-	return cosmos.Query{SQL: sql, Params: params}
 }
 
 // WorkloadChanged re-scores, right away, the findings whose runtime
@@ -76,7 +59,7 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 			repos = append(repos, r)
 		}
 	}
-	arts, err := loadArtifacts(ctx, t.Store, digests)
+	arts, err := t.Store.ArtifactsOf(ctx, digests)
 	if err != nil {
 		return 0, err
 	}
@@ -87,22 +70,24 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 	}
 
 	var affected []model.Finding
-	add := func(f *model.Finding) error {
+	add := func(f *model.Finding) {
 		if !slices.ContainsFunc(affected, func(o model.Finding) bool { return o.ID == f.ID && o.Repository == f.Repository }) {
 			affected = append(affected, *f)
 		}
-		return nil
 	}
 	if len(images)+len(digests) > 0 {
-		if err := t.Store.Findings.Query(ctx, findingsOfImageQuery(images, digests), add); err != nil {
+		fs, err := t.Store.FindingsOfImages(ctx, images, digests)
+		if err != nil {
 			return 0, fmt.Errorf("find findings of workload %s: %w", workloadName(before, after), err)
+		}
+		for i := range fs {
+			add(&fs[i])
 		}
 	}
 	for _, r := range repos {
-		q := cosmos.Query{SQL: sqlFindingsOfRepo, PartitionKey: r, Params: map[string]any{"@repo": r}}
-		err := t.Store.Findings.Query(ctx, q, func(f *model.Finding) error {
+		err := t.Store.FindingsOfRepository(ctx, r, func(f *model.Finding) error {
 			if scopeOf(f).repo != "" { // container CVEs came with the image query
-				return add(f)
+				add(f)
 			}
 			return nil
 		})
@@ -167,16 +152,16 @@ func (t *Triage) rescore(ctx context.Context, f *model.Finding, score scorer) (*
 	if !applyResult(&probe, r, dep) {
 		return nil, nil
 	}
-	stored, changed, err := t.Store.Findings.Update(ctx, f.Repository, f.ID, func(doc *model.Finding, exists bool) error {
+	stored, changed, err := t.Store.UpdateFinding(ctx, f.Repository, f.ID, func(doc *model.Finding, exists bool) error {
 		if !exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		r, dep, err := score(ctx, doc)
 		if err != nil {
 			return err
 		}
 		if !applyResult(doc, r, dep) {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		return nil
 	})

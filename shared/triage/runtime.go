@@ -3,13 +3,11 @@ package triage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
@@ -88,20 +86,6 @@ func (s scope) workloads(ix *mapping.Index) []model.Workload {
 	return out
 }
 
-// Queries are parameterized; lists go in as array parameters.
-const (
-	// Gone workloads count for nothing in a score, so they are not loaded.
-	sqlWorkloadsOfImage  = "SELECT * FROM c WHERE c.status != @gone AND (c.image = @image OR ARRAY_CONTAINS(@digests, c.digest))"
-	sqlWorkloadsOfRepo   = "SELECT * FROM c WHERE c.status != @gone AND (c.repository = @repo OR (c.repository = @name AND LOWER(c.org) = @owner) OR ARRAY_CONTAINS(@digests, c.digest))"
-	sqlWorkloadsByDigest = "SELECT * FROM c WHERE c.status != @gone AND ARRAY_CONTAINS(@digests, c.digest)"
-	sqlArtifactsOfRepo   = "SELECT * FROM c WHERE c.repository = @repo"
-	sqlArtifactsByDigest = "SELECT * FROM c WHERE ARRAY_CONTAINS(@digests, c.digest)"
-	sqlAllWorkloads      = "SELECT * FROM c WHERE c.status != @gone"
-)
-
-// digestChunk bounds the array parameter of one query.
-const digestChunk = 100
-
 // workloads loads the workloads of a scope from the store, through the
 // invocation's cache when the context carries one (WithCache) and the
 // process's runtime cache when t.RuntimeTTL is set.
@@ -143,7 +127,7 @@ func (t *Triage) workloads(ctx context.Context, s scope) ([]model.Workload, erro
 // finding from the whole runtime. Within the process the cache is exact:
 // WorkloadChanged and RuntimeChanged (artifact writes) clear it, and a
 // load that raced a clear is not kept (generation).
-var runtimeCaches sync.Map // *cosmos.Store → *runtimeCache
+var runtimeCaches sync.Map // Runtime (the store read) → *runtimeCache
 
 type runtimeCache struct {
 	mu  sync.Mutex
@@ -165,7 +149,7 @@ func (t *Triage) runtimeCache() *runtimeCache {
 	return runtimeCacheOf(t.Store)
 }
 
-func runtimeCacheOf(st *cosmos.Store) *runtimeCache {
+func runtimeCacheOf(st Runtime) *runtimeCache {
 	if c, ok := runtimeCaches.Load(st); ok {
 		return c.(*runtimeCache)
 	}
@@ -180,7 +164,7 @@ func (t *Triage) RuntimeChanged() { RuntimeChanged(t.Store) }
 // RuntimeChanged drops what the process cached of the runtime read from
 // st. Writers of workloads and artifacts call it (WorkloadChanged does), so
 // an instance never scores with a runtime older than its own writes.
-func RuntimeChanged(st *cosmos.Store) {
+func RuntimeChanged(st Runtime) {
 	if st == nil {
 		return
 	}
@@ -242,57 +226,39 @@ func (c *runtimeCache) clear() {
 // loadScope reads the candidate workloads of a scope and the artifacts of
 // their digests, and selects from them with the same index rules as the
 // nightly run, so both agree on which workloads run a finding's code.
-func loadScope(ctx context.Context, st *cosmos.Store, s scope) ([]model.Workload, error) {
-	var (
-		ws   []model.Workload
-		arts []model.Artifact
-	)
-	addWorkload := func(w *model.Workload) error {
-		if !slices.ContainsFunc(ws, func(o model.Workload) bool { return o.ID == w.ID && o.Cluster == w.Cluster }) {
-			ws = append(ws, *w)
+func loadScope(ctx context.Context, st Runtime, s scope) ([]model.Workload, error) {
+	var ws []model.Workload
+	addWorkloads := func(more []model.Workload) {
+		for _, w := range more {
+			if !slices.ContainsFunc(ws, func(o model.Workload) bool { return o.ID == w.ID && o.Cluster == w.Cluster }) {
+				ws = append(ws, w)
+			}
 		}
-		return nil
 	}
 	if s.repo == "" {
-		q := cosmos.Query{SQL: sqlWorkloadsOfImage, Params: map[string]any{
-			"@gone": string(model.WorkloadGone), "@image": s.image, "@digests": nonNil(s.digests),
-		}}
-		if err := st.Workloads.Query(ctx, q, addWorkload); err != nil {
-			return nil, fmt.Errorf("load workloads of image %s: %w", s.image, err)
+		more, err := st.WorkloadsRunningImage(ctx, s.image, s.digests)
+		if err != nil {
+			return nil, err
 		}
+		addWorkloads(more)
 		return s.workloads(mapping.NewIndex(nil, ws)), nil
 	}
 
-	owner, name, _ := strings.Cut(s.repo, "/")
+	arts, _, err := st.ArtifactsBuiltFrom(ctx, s.repo, 0)
+	if err != nil {
+		return nil, err
+	}
 	var digests []string
-	q := cosmos.Query{SQL: sqlArtifactsOfRepo, Params: map[string]any{"@repo": s.repo}}
-	err := st.Artifacts.Query(ctx, q, func(a *model.Artifact) error {
-		arts = append(arts, *a)
+	for _, a := range arts {
 		if a.Digest != "" {
 			digests = append(digests, a.Digest)
 		}
-		return nil
-	})
+	}
+	more, err := st.WorkloadsRunningRepository(ctx, s.repo, digests)
 	if err != nil {
-		return nil, fmt.Errorf("load artifacts of %s: %w", s.repo, err)
+		return nil, err
 	}
-	first := true
-	for len(digests) > 0 || first {
-		n := min(len(digests), digestChunk)
-		chunk := digests[:n]
-		digests = digests[n:]
-		q := cosmos.Query{SQL: sqlWorkloadsByDigest, Params: map[string]any{"@gone": string(model.WorkloadGone), "@digests": nonNil(chunk)}}
-		if first {
-			q = cosmos.Query{SQL: sqlWorkloadsOfRepo, Params: map[string]any{
-				"@gone": string(model.WorkloadGone), "@repo": s.repo,
-				"@name": name, "@owner": owner, "@digests": nonNil(chunk),
-			}}
-			first = false
-		}
-		if err := st.Workloads.Query(ctx, q, addWorkload); err != nil {
-			return nil, fmt.Errorf("load workloads of %s: %w", s.repo, err)
-		}
-	}
+	addWorkloads(more)
 	// The artifact of a workload's digest decides its repository over the
 	// workload's own record; read the ones not loaded yet.
 	var missing []string
@@ -302,43 +268,24 @@ func loadScope(ctx context.Context, st *cosmos.Store, s scope) ([]model.Workload
 			missing = append(missing, w.Digest)
 		}
 	}
-	more, err := loadArtifacts(ctx, st, missing)
+	extra, err := st.ArtifactsOf(ctx, missing)
 	if err != nil {
 		return nil, err
 	}
-	arts = append(arts, more...)
+	arts = append(arts, extra...)
 	return s.workloads(mapping.NewIndex(arts, ws)), nil
-}
-
-// loadArtifacts reads the artifacts of digests, a chunk per query.
-func loadArtifacts(ctx context.Context, st *cosmos.Store, digests []string) ([]model.Artifact, error) {
-	var out []model.Artifact
-	for len(digests) > 0 {
-		n := min(len(digests), digestChunk)
-		q := cosmos.Query{SQL: sqlArtifactsByDigest, Params: map[string]any{"@digests": digests[:n]}}
-		digests = digests[n:]
-		err := st.Artifacts.Query(ctx, q, func(a *model.Artifact) error {
-			out = append(out, *a)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load artifacts: %w", err)
-		}
-	}
-	return out, nil
 }
 
 // LoadRuntime reads every workload that is not gone and the artifacts of
 // their digests: the whole code-to-runtime map, for mapping.NewIndex. Its
 // size follows the number of workloads, not of findings.
-func LoadRuntime(ctx context.Context, st *cosmos.Store) ([]model.Workload, []model.Artifact, error) {
+func LoadRuntime(ctx context.Context, st Runtime) ([]model.Workload, []model.Artifact, error) {
 	var (
 		ws      []model.Workload
 		digests []string
 		seen    = map[string]bool{}
 	)
-	q := cosmos.Query{SQL: sqlAllWorkloads, Params: map[string]any{"@gone": string(model.WorkloadGone)}}
-	err := st.Workloads.Query(ctx, q, func(w *model.Workload) error {
+	err := st.RunningWorkloads(ctx, func(w *model.Workload) error {
 		ws = append(ws, *w)
 		if w.Digest != "" && !seen[w.Digest] {
 			seen[w.Digest] = true
@@ -347,9 +294,9 @@ func LoadRuntime(ctx context.Context, st *cosmos.Store) ([]model.Workload, []mod
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load workloads: %w", err)
+		return nil, nil, err
 	}
-	arts, err := loadArtifacts(ctx, st, digests)
+	arts, err := st.ArtifactsOf(ctx, digests)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,14 +311,7 @@ func (t *Triage) loadIndex(ctx context.Context) (*mapping.Index, error) {
 	return mapping.NewIndex(arts, ws), nil
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func isNotFound(err error) bool { return errors.Is(err, cosmos.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, model.ErrNotFound) }
 
 // Cache keeps the workloads of each scope for one invocation, so a batch
 // of CVEs on one image loads the image's workloads once. It is safe for
