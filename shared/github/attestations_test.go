@@ -273,7 +273,9 @@ func TestDecompressBundleAllocatesNothingForAHostileHeader(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+	// Process-wide, so leave room for other goroutines; one decode of the
+	// announced size alone would be 2 GiB.
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
 		t.Errorf("refusing 10 hostile headers allocated %d bytes", n)
 	}
 }
