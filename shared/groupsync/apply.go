@@ -283,6 +283,9 @@ func (s *Syncer) save(ctx context.Context, before, after *model.Group) error {
 			return model.ErrSkip
 		}
 		cur.Synced = after.Synced
+		if after.Governance != nil {
+			cur.Governance = after.Governance // what was read from Defender
+		}
 		if after.Status != before.Status {
 			cur.Status, cur.StatusAt = after.Status, after.StatusAt
 		}

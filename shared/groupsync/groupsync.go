@@ -68,8 +68,17 @@ type Syncer struct {
 	Limits Limits
 	// DryRun plans every write and makes none (RUNTIMELINK_DRY_RUN).
 	DryRun bool
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Governance is Defender's side of the groups (*arm.Client); nil when
+	// governance assignments are off (RUNTIMELINK_GOVERNANCE).
+	Governance       Governance
+	GovernancePolicy remediation.GovernancePolicy
+	// GovernanceReadEvery is how old a group's record of Defender's
+	// assignments may get before its sync reads them again
+	// (DefaultGovernanceReadEvery when zero); the nightly run reads them
+	// all in one Resource Graph query.
+	GovernanceReadEvery time.Duration
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Result is what one sync did.
@@ -133,6 +142,15 @@ func Org(repository string) string {
 // Sync reconciles one group. A *Deferred error asks to run again after its
 // delay; a *github.ServerError (or any other error) fails the invocation.
 func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry bool) (*Result, error) {
+	res, err := s.syncIssue(ctx, repository, groupID, retry)
+	if err != nil || s.Governance == nil {
+		return res, err
+	}
+	// Defender follows the issue as it is now (governance.go).
+	return res, s.syncGovernance(ctx, res)
+}
+
+func (s *Syncer) syncIssue(ctx context.Context, repository, groupID string, retry bool) (*Result, error) {
 	res := &Result{Repository: repository, GroupID: groupID}
 	g, err := s.Store.Group(ctx, repository, groupID)
 	if errors.Is(err, model.ErrNotFound) {
@@ -153,7 +171,13 @@ func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry boo
 	}
 	counted := &countingAPI{IssueAPI: api}
 	loaded := *g
-	if err := s.render(ctx, g, fs); err != nil {
+	// A security manager's assignment in Defender can ask for the issue
+	// or change what it shows: read it before planning.
+	readChanged, err := s.readGovernance(ctx, g, fs)
+	if err != nil {
+		return res, err
+	}
+	if err := s.render(ctx, g, fs, readChanged); err != nil {
 		return res, err
 	}
 	res.Priority = g.Desired.Priority
@@ -196,7 +220,7 @@ func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry boo
 // render resolves the group's CODEOWNERS and, when they changed, renders
 // the desired issue again the way triage does (same inputs, same body,
 // same hash), so triage's next refresh agrees with it.
-func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding) error {
+func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding, force bool) error {
 	if s.GitHub == nil {
 		return nil
 	}
@@ -208,7 +232,7 @@ func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding)
 	if owners == nil {
 		owners = []string{}
 	}
-	if slices.Equal(owners, g.Owners) || (len(owners) == 0 && len(g.Owners) == 0) {
+	if !force && (slices.Equal(owners, g.Owners) || (len(owners) == 0 && len(g.Owners) == 0)) {
 		return nil
 	}
 	g.Owners = owners

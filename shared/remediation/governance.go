@@ -152,9 +152,11 @@ func TicketStatus(is *Issue) string {
 //
 // An assignment equal to what Defender has (g.Governance) is not written:
 // a group in step costs no ARM call. Without an issue nothing is planned —
-// the ticket fields must name one.
+// the ticket fields must name one; an issue still to be opened (number 0,
+// in a dry run) gets its assignment planned without a ticket number, so
+// the plan shows it.
 func PlanGovernance(g model.Group, findings []model.Finding, is *Issue, now time.Time, p GovernancePolicy) []Action {
-	if !p.Enabled || is == nil || is.Number <= 0 {
+	if !p.Enabled || is == nil {
 		return nil
 	}
 	assessments := Assessments(findings)
@@ -171,11 +173,24 @@ func PlanGovernance(g model.Group, findings []model.Finding, is *Issue, now time
 	}
 	priority := cmpOr(g.Desired.Priority, model.PriorityLow)
 	link := is.URL
-	if link == "" {
+	if link == "" && is.Number > 0 {
 		link = fmt.Sprintf("https://github.com/%s/issues/%d", is.Repository, is.Number)
 	}
+	status := TicketStatus(is)
+	// A person's close or reopen reaches the group's status (the issues
+	// webhook) before the record of the issue catches up: the status wins.
+	switch {
+	case g.Status == model.GroupRiskAccepted:
+		status = TicketRiskAccepted
+	case g.Status == model.GroupFixClaimed:
+		status = TicketClosed
+	}
 	ticket := func(a *model.GovernanceAssignment) {
-		a.TicketNumber, a.TicketLink, a.TicketStatus = is.Number, link, TicketStatus(is)
+		a.TicketNumber, a.TicketLink, a.TicketStatus = is.Number, link, status
+	}
+	issueRef := fmt.Sprintf("issue #%d", is.Number)
+	if is.Number == 0 {
+		issueRef = "the issue to be opened"
 	}
 	managers := managerAssignments(g)
 	var out []Action
@@ -185,7 +200,7 @@ func PlanGovernance(g model.Group, findings []model.Finding, is *Issue, now time
 		onThis := slices.IndexFunc(managers, func(a model.GovernanceAssignment) bool { return strings.EqualFold(a.AssessmentID, id) })
 		if onThis >= 0 {
 			want = managers[onThis]
-			why = "ticket fields of the security manager's assignment follow issue #" + fmt.Sprint(is.Number)
+			why = "ticket fields of the security manager's assignment follow " + issueRef
 		} else {
 			want = model.GovernanceAssignment{
 				AssessmentID:       id,
@@ -194,7 +209,7 @@ func PlanGovernance(g model.Group, findings []model.Finding, is *Issue, now time
 				RemediationDueDate: since.Add(p.dueIn(priority)).UTC().Truncate(time.Second),
 				IsGracePeriod:      p.GracePeriod,
 			}
-			why = fmt.Sprintf("%s: due in %s, ticket follows issue #%d", priority, days(p.dueIn(priority)), is.Number)
+			why = fmt.Sprintf("%s: due in %s, ticket follows %s", priority, days(p.dueIn(priority)), issueRef)
 		}
 		cur := slices.IndexFunc(have, func(a model.GovernanceAssignment) bool {
 			return strings.EqualFold(a.AssessmentID, want.AssessmentID) && a.Key == want.Key
@@ -207,7 +222,7 @@ func PlanGovernance(g model.Group, findings []model.Finding, is *Issue, now time
 			want.Owner, want.RemediationDueDate = d.Owner, d.RemediationDueDate
 			want.ETA, want.ETAJustification = d.ETA, d.ETAJustification
 			want.DisableManagerEmail, want.DisableOwnerEmail = d.DisableManagerEmail, d.DisableOwnerEmail
-			why = "ticket follows issue #" + fmt.Sprint(is.Number)
+			why = "ticket follows " + issueRef
 		}
 		ticket(&want)
 		if cur >= 0 && sameAssignment(have[cur], want) {

@@ -184,6 +184,10 @@ func TestGovernanceNeedsDefenderAnIssueAndTheSwitch(t *testing.T) {
 	if got := PlanGovernance(w.g, w.fs, nil, t0, govPolicy); got != nil {
 		t.Errorf("no issue: %+v", got)
 	}
+	toOpen := &Issue{Repository: repo, State: StateOpen}
+	if got := PlanGovernance(w.g, w.fs, toOpen, t0, govPolicy); len(got) != 1 || got[0].Assignment.TicketNumber != 0 || got[0].Assignment.TicketLink != "" {
+		t.Errorf("an issue to be opened (dry run): %+v", got)
+	}
 	w.step(t, t0, "ensure-labels", "open")
 	off := govPolicy
 	off.Enabled = false
