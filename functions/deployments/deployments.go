@@ -64,6 +64,12 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	srv.HandleHTTP(RouteCluster, http.HandlerFunc(h.Cluster))
 	srv.HandleHTTP(RouteJobs, http.HandlerFunc(h.CreateJob))
 	srv.HandleHTTP(RouteJobStatus, http.HandlerFunc(h.JobStatus))
+	srv.HandleHTTP(RouteStorage, http.HandlerFunc(h.Storage))
+	srv.HandleHTTP(RouteListDeployments, http.HandlerFunc(h.ListDeployments))
+	srv.HandleHTTP(RouteListStorage, http.HandlerFunc(h.ListStorage))
+	for _, p := range []string{RouteUnknown, RouteV3, RouteNoPrefix} {
+		srv.HandleHTTP(p, http.HandlerFunc(h.NoRoute))
+	}
 }
 
 // Handler serves the deployment-record endpoints.

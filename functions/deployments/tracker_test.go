@@ -417,6 +417,15 @@ func TestDeploymentTrackerStartup(t *testing.T) {
 	if err := client.PostOne(ctx, bad.record("deployed", logical, physical, cluster)); !errors.Is(err, errClient) || !strings.Contains(err.Error(), "422") {
 		t.Errorf("PostOne invalid: %v", err)
 	}
+	// A base URL without /api (or with /api/v3): the tracker reads the 404
+	// as "no artifact"; the body says which base URL to set.
+	for _, base := range []string{ts.URL, ts.URL + "/api/v3"} {
+		wrong := newTrackerClient(base, "octo-org", inventorytest.Token)
+		if err := wrong.PostOne(ctx, added.record("deployed", logical, physical, cluster)); !errors.Is(err, errNoArtifact) ||
+			!strings.Contains(wrong.last404, "BASE_URL="+ts.URL+"/api") {
+			t.Errorf("BASE_URL=%s: %v, body %s", base, err, wrong.last404)
+		}
+	}
 }
 
 // TestClusterJobSurvivesRestart: a job accepted by one handler process is

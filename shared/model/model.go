@@ -297,6 +297,25 @@ type Artifact struct {
 	Evidence          []Evidence `json:"evidence,omitempty"`
 	Deleted           bool       `json:"deleted,omitempty"`           // ImageDeleted seen
 	StorageRecordHash string     `json:"storageRecordHash,omitempty"` // last storage record pushed to GitHub
+	// StorageRecords are the storage records posted to runtimelink's
+	// artifact-metadata API for this digest (one per org, registry URL and
+	// repository, as GitHub keeps them).
+	StorageRecords []StorageRecord `json:"storageRecords,omitempty"`
+}
+
+// StorageRecord is one posted storage record of an artifact.
+type StorageRecord struct {
+	Org              string    `json:"org"`
+	Name             string    `json:"name"`
+	Version          string    `json:"version,omitempty"`
+	ArtifactURL      string    `json:"artifactUrl,omitempty"`
+	Path             string    `json:"path,omitempty"`
+	RegistryURL      string    `json:"registryUrl"`
+	Repository       string    `json:"repository,omitempty"`
+	Status           string    `json:"status"`
+	GitHubRepository string    `json:"githubRepository,omitempty"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // GroupStatus is the remediation status of a finding group.
