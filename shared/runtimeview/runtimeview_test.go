@@ -18,87 +18,61 @@ type fakeReader struct {
 	limit     int // when > 0, overrides every limit the view asks for
 }
 
-func (f *fakeReader) bound(n, limit int) (int, bool) {
+// filter keeps the xs that keep says.
+func filter[T any](xs []T, keep func(x *T) bool) []T {
+	var out []T
+	for i := range xs {
+		if keep(&xs[i]) {
+			out = append(out, xs[i])
+		}
+	}
+	return out
+}
+
+// bounded answers as a bounded store read: at most limit (<= 0: all, and
+// f.limit, when set, stands for every limit), complete false past it.
+func bounded[T any](f *fakeReader, xs []T, limit int) ([]T, bool, error) {
 	if f.limit > 0 {
 		limit = f.limit
 	}
-	if limit > 0 && n > limit {
-		return limit, false
+	if limit > 0 && len(xs) > limit {
+		return xs[:limit], false, nil
 	}
-	return n, true
+	return xs, true, nil
 }
 
 func (f *fakeReader) ArtifactsBuiltFrom(_ context.Context, repo string, limit int) ([]model.Artifact, bool, error) {
-	var out []model.Artifact
-	for _, a := range f.artifacts {
-		if a.Repository == repo {
-			out = append(out, a)
-		}
-	}
-	n, ok := f.bound(len(out), limit)
-	return out[:n], ok, nil
+	return bounded(f, filter(f.artifacts, func(a *model.Artifact) bool { return a.Repository == repo }), limit)
 }
 
 func (f *fakeReader) ArtifactsOf(_ context.Context, digests []string) ([]model.Artifact, error) {
-	var out []model.Artifact
-	for _, a := range f.artifacts {
-		if slices.Contains(digests, a.Digest) {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return filter(f.artifacts, func(a *model.Artifact) bool { return slices.Contains(digests, a.Digest) }), nil
 }
 
 func (f *fakeReader) Artifact(_ context.Context, digest string) (*model.Artifact, error) {
-	for _, a := range f.artifacts {
-		if a.Digest == digest {
-			return &a, nil
-		}
+	out := filter(f.artifacts, func(a *model.Artifact) bool { return a.Digest == digest })
+	if len(out) == 0 {
+		return nil, model.ErrNotFound
 	}
-	return nil, model.ErrNotFound
+	return &out[0], nil
 }
 
 func (f *fakeReader) WorkloadsNamingRepository(_ context.Context, repo string, limit int) ([]model.Workload, bool, error) {
-	var out []model.Workload
-	for _, w := range f.workloads {
-		if w.Repository == repo {
-			out = append(out, w)
-		}
-	}
-	n, ok := f.bound(len(out), limit)
-	return out[:n], ok, nil
+	return bounded(f, filter(f.workloads, func(w *model.Workload) bool { return w.Repository == repo }), limit)
 }
 
 func (f *fakeReader) WorkloadsOnDigests(_ context.Context, digests []string, limit int) ([]model.Workload, bool, error) {
-	var out []model.Workload
-	for _, w := range f.workloads {
-		if slices.Contains(digests, w.Digest) {
-			out = append(out, w)
-		}
-	}
-	n, ok := f.bound(len(out), limit)
-	return out[:n], ok, nil
+	return bounded(f, filter(f.workloads, func(w *model.Workload) bool { return slices.Contains(digests, w.Digest) }), limit)
 }
 
 func (f *fakeReader) WorkloadsNamed(_ context.Context, cluster, namespace, name string) ([]model.Workload, error) {
-	var out []model.Workload
-	for _, w := range f.workloads {
-		if w.Cluster == cluster && w.Namespace == namespace && w.Name == name {
-			out = append(out, w)
-		}
-	}
-	return out, nil
+	return filter(f.workloads, func(w *model.Workload) bool {
+		return w.Cluster == cluster && w.Namespace == namespace && w.Name == name
+	}), nil
 }
 
 func (f *fakeReader) FindingsOnDigest(_ context.Context, digest string, limit int) ([]model.Finding, bool, error) {
-	var out []model.Finding
-	for _, x := range f.findings {
-		if slices.Contains(x.Digests, digest) {
-			out = append(out, x)
-		}
-	}
-	n, ok := f.bound(len(out), limit)
-	return out[:n], ok, nil
+	return bounded(f, filter(f.findings, func(x *model.Finding) bool { return slices.Contains(x.Digests, digest) }), limit)
 }
 
 func wl(name, digest, repo, env string, prod bool, status model.WorkloadStatus, risks ...model.RiskFactor) model.Workload {
