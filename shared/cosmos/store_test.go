@@ -236,8 +236,11 @@ func TestConcurrentUpdatesAllLand(t *testing.T) {
 	}
 }
 
-// Two writers, forced to interleave: both read the same version, one wins,
-// the other's write fails its ETag and is retried, and both changes land.
+// Two writers, forced to interleave: writer 1 reads, then writer 0 reads
+// the same version and commits, and only then may writer 1 write. Its write
+// carries the ETag writer 0 made stale, so it must fail and be retried from
+// a fresh read, and both changes land. The order is set by channels, not by
+// timing: without the ETag guard writer 1 would overwrite writer 0.
 func TestTwoInterleavedUpdatesOneRetried(t *testing.T) {
 	s := localstack.Store(t)
 	ctx := ctxT(t)
@@ -246,32 +249,41 @@ func TestTwoInterleavedUpdatesOneRetried(t *testing.T) {
 	if _, err := s.Findings.Create(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	bothRead := make(chan struct{})
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() { readers.Wait(); close(bothRead) }()
-
-	attempts := make([]int, 2)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, _, errs[i] = s.Findings.Update(ctx, repo, f.ID, func(doc *model.Finding, exists bool) error {
-				attempts[i]++
-				if attempts[i] == 1 {
-					readers.Done()
-					<-bothRead // both hold the same ETag now
-					if i == 1 {
-						time.Sleep(50 * time.Millisecond) // let writer 0 win
-					}
-				}
-				doc.Aliases = append(doc.Aliases, fmt.Sprintf("w%d", i))
-				return nil
-			})
-		}(i)
+	update := func(i int, attempts *int, firstRead func()) error {
+		_, _, err := s.Findings.Update(ctx, repo, f.ID, func(doc *model.Finding, exists bool) error {
+			*attempts++
+			if *attempts == 1 && firstRead != nil {
+				firstRead()
+			}
+			doc.Aliases = append(doc.Aliases, fmt.Sprintf("w%d", i))
+			return nil
+		})
+		return err
 	}
+	writer1Read := make(chan struct{})
+	writer0Committed := make(chan struct{})
+	var attempts [2]int
+	var errs [2]error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errs[1] = update(1, &attempts[1], func() {
+			close(writer1Read) // writer 1 holds the current ETag...
+			<-writer0Committed // ...and writes only after writer 0 has
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(writer0Committed)
+		select {
+		case <-writer1Read:
+		case <-ctx.Done():
+			errs[0] = ctx.Err()
+			return
+		}
+		errs[0] = update(0, &attempts[0], nil)
+	}()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
