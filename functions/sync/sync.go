@@ -81,6 +81,7 @@ func New(d *app.Deps) (*Handler, error) {
 	h.Groups = &groupsync.Syncer{
 		Store:  store.New(d.Store),
 		Policy: remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
+		Cloud:  d.Config.Cloud,
 		DryRun: d.Config.DryRun,
 		Logger: d.Logger,
 		Now:    d.Now,

@@ -131,6 +131,7 @@ func (d *Deps) Triage() (*triage.Triage, error) {
 		}
 		t.Policy = p
 		t.MinPriority = d.Config.IssueMinPriority
+		t.Cloud = d.Config.Cloud
 	}
 	return t, nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/github"
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
 )
@@ -65,6 +66,9 @@ type Syncer struct {
 	Store  Store
 	GitHub GitHub // nil: dry-run only (no GitHub App configured)
 	Policy remediation.Policy
+	// Cloud links Defender for Cloud records in issue bodies, as triage
+	// renders them (RUNTIMELINK_CLOUD).
+	Cloud  mapping.Cloud
 	Limits Limits
 	// DryRun plans every write and makes none (RUNTIMELINK_DRY_RUN).
 	DryRun bool
@@ -240,7 +244,7 @@ func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding,
 	if err != nil {
 		return err
 	}
-	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: s.Policy.MinPriority})
+	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: s.Policy.MinPriority, Cloud: s.Cloud})
 	return nil
 }
 

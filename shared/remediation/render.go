@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
@@ -26,6 +27,9 @@ type IssueInput struct {
 	Related []model.Finding
 	// MinPriority is the lowest priority that keeps an issue open.
 	MinPriority model.Priority
+	// Cloud links Defender for Cloud records to its portal
+	// (RUNTIMELINK_CLOUD); the zero Cloud names them without a link.
+	Cloud mapping.Cloud
 }
 
 // maxIssueRows bounds the vulnerability table of an image issue, keeping
@@ -208,6 +212,13 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	b.WriteString("\n### Where it runs\n\n")
 	for _, line := range whereItRuns(top) {
 		b.WriteString("- " + line + "\n")
+	}
+
+	if lines := buildLines(in, shown); len(lines) > 0 {
+		b.WriteString("\n### Build and evidence\n\n")
+		for _, line := range lines {
+			b.WriteString("- " + line + "\n")
+		}
 	}
 
 	fmt.Fprintf(&b, "\n### Why %s\n\n", top.Priority)

@@ -12,6 +12,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	goldmarkhtml "github.com/yuin/goldmark/renderer/html"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -169,6 +170,7 @@ func hostileFinding(s string) model.Finding {
 	f.Title, f.Description, f.Tool, f.Severity = s, s, s, s
 	f.CVE, f.GHSA, f.RuleID = s, s, s
 	f.AlertURL, f.AlertNumber = s, 3
+	f.DefenderIDs = append(f.DefenderIDs, "/subscriptions/x/providers/Microsoft.Security/assessments/"+s, s)
 	f.Image = "octoacr.azurecr.io/" + s
 	f.Package = &model.Package{Name: s, Version: s, FixedVersion: s}
 	f.Location = model.Location{Path: s, Manifest: s, Dockerfile: s}
@@ -185,7 +187,7 @@ func TestRenderIssueKeepsHostileTextInert(t *testing.T) {
 				f.Source, f.Image = model.SourceCodeScanning, ""
 			}
 			g := model.Group{ID: "g", Repository: repo, Kind: kind, Image: f.Image, Owners: []string{"@" + s, "@octo-org/" + s}}
-			d := RenderIssue(IssueInput{Group: g, Findings: []model.Finding{f}})
+			d := RenderIssue(IssueInput{Group: g, Findings: []model.Finding{f}, Cloud: mapping.CloudPublic})
 			if strings.ContainsAny(d.Title, "\r\n") || utf8.RuneCountInString(d.Title) > MaxTitle {
 				t.Errorf("title %q", d.Title)
 			}
@@ -201,7 +203,8 @@ func TestRenderIssueKeepsHostileTextInert(t *testing.T) {
 			}
 			// The only links are the ones runtimelink makes.
 			for _, a := range regexp.MustCompile(`<a href="[^"]*"`).FindAllString(rendered, -1) {
-				if !strings.HasPrefix(a, `<a href="https://nvd.nist.gov/vuln/detail/CVE-`) && !strings.HasPrefix(a, `<a href="https://github.com/advisories/GHSA-`) {
+				if !strings.HasPrefix(a, `<a href="https://nvd.nist.gov/vuln/detail/CVE-`) && !strings.HasPrefix(a, `<a href="https://github.com/advisories/GHSA-`) &&
+					!strings.HasPrefix(a, `<a href="https://portal.azure.com/#resource/subscriptions/`) {
 					t.Errorf("%s group, %q: body links %s", kind, s, a)
 				}
 			}

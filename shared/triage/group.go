@@ -83,7 +83,7 @@ func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID stri
 		}
 	}
 	slices.Sort(g.FindingIDs)
-	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority()})
+	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority(), Cloud: t.Cloud})
 }
 
 // enqueueIfDue enqueues a sync of a group just written whose desired

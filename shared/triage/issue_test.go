@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
 	"github.com/runtimelink/runtimelink/shared/scoring"
@@ -51,6 +52,7 @@ func imageGroup(t *testing.T) remediation.IssueInput {
 	return remediation.IssueInput{
 		Group:    model.Group{ID: mdvm.GroupID, Repository: checkoutRepo, Kind: GroupKindImage, Image: mdvm.Image},
 		Findings: []model.Finding{legacy, fixed, mdvm},
+		Cloud:    mapping.CloudPublic,
 	}
 }
 

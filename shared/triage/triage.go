@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
@@ -32,6 +33,8 @@ type Triage struct {
 	Policy scoring.Policy
 	// MinPriority is the lowest priority whose group gets an open issue.
 	MinPriority model.Priority
+	// Cloud links the issues' Defender for Cloud records to its portal.
+	Cloud mapping.Cloud
 	// RuntimeTTL, when set, keeps the runtime context of each repository
 	// and image in a process-wide cache for that long (see runtimeCaches
 	// for what that trades). The app sets DefaultRuntimeTTL.
