@@ -35,6 +35,12 @@ func health(d *app.Deps) http.HandlerFunc {
 		if d.Config != nil {
 			h.Integrations = d.Config.Integrations()
 		}
+		if d.Governance != nil {
+			// On in the settings is not working: say what ARM answered.
+			if st := d.Governance.Status(); st != "ok" {
+				h.Integrations["governance"] = "on, but " + st
+			}
+		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for name, p := range d.Checks {

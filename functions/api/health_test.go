@@ -8,12 +8,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/arm"
+	"github.com/runtimelink/runtimelink/shared/arm/armtest"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
 
@@ -70,4 +78,50 @@ func TestHealthChecksCosmosAndQueue(t *testing.T) {
 	if fmt.Sprint(h.Unavailable) != "[queue]" || h.Checks["cosmos"] != "ok" {
 		t.Fatalf("503 does not name exactly the queue: %+v", h)
 	}
+}
+
+// Governance on in the settings but refused by ARM (the role is missing)
+// is what health says, not "on".
+func TestHealthReportsGovernanceRefusedByARM(t *testing.T) {
+	srv := armtest.New(t)
+	srv.AcceptAnyAssessment()
+	srv.Deny(armtest.ActionAssignmentWrite)
+	c, err := arm.New(staticARMToken(srv.Token), arm.Options{Endpoint: srv.URL,
+		Logger:        slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
+		ClientOptions: policy.ClientOptions{Transport: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &app.Deps{Config: &config.Config{Governance: true, GovernanceSet: true, ARM: config.ARM{Subscriptions: []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"}}},
+		Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), Checks: map[string]app.Pinger{}, Governance: c}
+	get := func() Health {
+		srv := invocation.NewServer(d.Logger)
+		Register(srv, d)
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/health", nil))
+		var h Health
+		if err := json.Unmarshal(rec.Body.Bytes(), &h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := get(); h.Integrations["governance"] != "on" {
+		t.Fatalf("before any call: %q", h.Integrations["governance"])
+	}
+	_, err = c.PutAssignment(context.Background(), model.GovernanceAssignment{
+		AssessmentID: "/subscriptions/s/providers/Microsoft.Security/assessments/a1", Key: "k", RemediationDueDate: time.Now()})
+	if err == nil {
+		t.Fatal("the denied write succeeded")
+	}
+	got := get().Integrations["governance"]
+	if !strings.HasPrefix(got, "on, but failing since") || !strings.Contains(got, "AuthorizationFailed") ||
+		!strings.Contains(got, "Microsoft.Security/assessments/governanceAssignments/write") {
+		t.Errorf("governance = %q", got)
+	}
+}
+
+type staticARMToken string
+
+func (s staticARMToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

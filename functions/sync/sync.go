@@ -15,6 +15,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/artifactsync"
+	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
@@ -85,6 +86,10 @@ func New(d *app.Deps) (*Handler, error) {
 		DryRun: d.Config.DryRun,
 		Logger: d.Logger,
 		Now:    d.Now,
+	}
+	if d.Governance != nil {
+		h.Groups.Governance = d.Governance
+		h.Groups.GovernancePolicy = GovernancePolicy(d.Config)
 	}
 	if !d.Config.GitHub.Enabled() {
 		return h, nil
@@ -268,4 +273,16 @@ func (h *Handler) clusterJob(ctx context.Context, log *slog.Logger, req queue.Sy
 	}
 	log.Info("cluster job done", "jobId", job.JobID, "org", job.Org, "cluster", job.Cluster, "status", job.Status, "totalCount", job.TotalCount)
 	return nil
+}
+
+// GovernancePolicy is the planner's view of the governance settings.
+func GovernancePolicy(c *config.Config) remediation.GovernancePolicy {
+	due := map[model.Priority]time.Duration{}
+	for p, days := range c.GovernanceDueDays {
+		due[p] = time.Duration(days) * 24 * time.Hour
+	}
+	return remediation.GovernancePolicy{
+		Enabled: c.Governance, DueIn: due, Owners: c.GovernanceOwners,
+		DefaultOwner: c.GovernanceDefaultOwner, GracePeriod: c.GovernanceGracePeriod,
+	}
 }

@@ -13,10 +13,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/runtimelink/runtimelink/shared/arm"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
@@ -40,6 +42,10 @@ type Deps struct {
 	Credential azcore.TokenCredential
 	// Checks are pinged by the health answer, by name.
 	Checks map[string]Pinger
+	// Governance writes and reads Defender governance assignments; nil when
+	// RUNTIMELINK_GOVERNANCE is off. One client for the process, so the
+	// health answer reports the 403 the sync step met.
+	Governance *arm.Client
 }
 
 var (
@@ -60,7 +66,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	d := &Deps{Config: cfg, Logger: logger, Now: time.Now, Checks: map[string]Pinger{}}
 	// One credential (the managed identity in Azure) for everything that
 	// needs one: Cosmos DB, the queue, Key Vault and Resource Graph.
-	needCred := !cfg.Cosmos.Key.IsSet() || cfg.Storage.UsesIdentity() || cfg.KeyVaultURL != "" || len(cfg.ARM.Subscriptions) > 0
+	needCred := !cfg.Cosmos.Key.IsSet() || cfg.Storage.UsesIdentity() || cfg.KeyVaultURL != "" || len(cfg.ARM.Subscriptions) > 0 || cfg.Governance
 	if needCred {
 		c, err := credential()
 		if err != nil {
@@ -99,6 +105,12 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	d.Sync = q
 	d.Checks["queue"] = q
 
+	if cfg.Governance {
+		if d.Governance, err = governance(cfg, d.Credential, logger); err != nil {
+			return nil, err
+		}
+	}
+
 	secrets, err := keyvault.New(cfg, d.Credential)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
@@ -134,4 +146,23 @@ func (d *Deps) Triage() (*triage.Triage, error) {
 		t.Cloud = d.Config.Cloud
 	}
 	return t, nil
+}
+
+// governance builds the governance-assignment client: ARM for the writes
+// and the per-group reads, Resource Graph for the nightly read of every
+// assignment when subscriptions are configured.
+func governance(cfg *config.Config, cred azcore.TokenCredential, logger *slog.Logger) (*arm.Client, error) {
+	o := arm.Options{Endpoint: cfg.ARM.Endpoint, Logger: logger}
+	if len(cfg.ARM.Subscriptions) > 0 {
+		g, err := resourcegraph.NewClient(cred, resourcegraph.Options{Endpoint: cfg.ARM.Endpoint, Subscriptions: cfg.ARM.Subscriptions})
+		if err != nil {
+			return nil, fmt.Errorf("governance assignments: %w", err)
+		}
+		o.Graph = g
+	}
+	c, err := arm.New(cred, o)
+	if err != nil {
+		return nil, fmt.Errorf("governance assignments: %w", err)
+	}
+	return c, nil
 }
