@@ -202,7 +202,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 
 // keepTop keeps the topFindings highest findings, highest first.
 func keepTop(top []model.Finding, f model.Finding) []model.Finding {
-	i, _ := slices.BinarySearchFunc(top, f, compareTop)
+	i, _ := slices.BinarySearchFunc(top, f, model.CompareFindings)
 	if i >= topFindings {
 		return top
 	}
@@ -211,16 +211,6 @@ func keepTop(top []model.Finding, f model.Finding) []model.Finding {
 		top = top[:topFindings]
 	}
 	return top
-}
-
-func compareTop(a, b model.Finding) int {
-	switch {
-	case a.Score > b.Score:
-		return -1
-	case a.Score < b.Score:
-		return 1
-	}
-	return strings.Compare(a.ID, b.ID)
 }
 
 func priorityCounts(counts map[model.Priority]int, total int) []PriorityCount {

@@ -145,15 +145,7 @@ func (c *client) save(ctx context.Context, path, file string) error {
 // runtime moved it from its base, repository, title and the factors that
 // moved it.
 func printTable(out io.Writer, p scoring.Policy, fs []model.Finding) {
-	slices.SortStableFunc(fs, func(a, b model.Finding) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortStableFunc(fs, model.CompareFindings)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PRIORITY\tSCORE\tBASE\tRUNTIME\tREPOSITORY\tFINDING\tTOP FACTORS")
 	for _, f := range fs {

@@ -338,15 +338,7 @@ func issueRepo(g *model.Group) string { return g.Repository }
 
 func sortedFindings(fs []model.Finding) []model.Finding {
 	out := slices.Clone(fs)
-	slices.SortFunc(out, func(a, b model.Finding) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(out, model.CompareFindings)
 	return out
 }
 
