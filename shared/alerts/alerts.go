@@ -254,3 +254,15 @@ func requireAlert(event, repo string, hasAlert bool, number int) error {
 	}
 	return nil
 }
+
+// FirstNonBlank returns the first of ss that is not empty or white space,
+// trimmed ("" when none is): payload fields often carry stray spaces. For
+// the first non-empty string as is, use cmp.Or.
+func FirstNonBlank(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}

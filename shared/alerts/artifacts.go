@@ -221,7 +221,7 @@ func decodePackage(event string, payload []byte, received time.Time) (PublishedI
 			break
 		}
 	}
-	img.SourceRepository = repositoryFromURL(firstNonEmpty(labelSource, labelString(allLabels, "org.opencontainers.image.source")))
+	img.SourceRepository = repositoryFromURL(FirstNonBlank(labelSource, labelString(allLabels, "org.opencontainers.image.source")))
 	return img, nil
 }
 
@@ -334,7 +334,7 @@ func (w WorkflowRun) Evidence(ref string) model.Evidence {
 		Kind:       model.EvidenceGitHubPackage,
 		Repository: w.Repository,
 		Commit:     w.HeadSHA,
-		Workflow:   firstNonEmpty(w.WorkflowPath, w.Workflow),
+		Workflow:   FirstNonBlank(w.WorkflowPath, w.Workflow),
 		RunID:      w.RunID,
 		Ref:        ref,
 		At:         w.At,
@@ -410,8 +410,8 @@ func DecodeWorkflowRun(payload []byte, received time.Time) (WorkflowRun, error) 
 		w.HeadRepository = r.HeadRepository.FullName
 	}
 	if p.Workflow != nil {
-		w.Workflow = firstNonEmpty(w.Workflow, p.Workflow.Name)
-		w.WorkflowPath = firstNonEmpty(w.WorkflowPath, p.Workflow.Path)
+		w.Workflow = FirstNonBlank(w.Workflow, p.Workflow.Name)
+		w.WorkflowPath = FirstNonBlank(w.WorkflowPath, p.Workflow.Path)
 	}
 	if p.Installation != nil {
 		w.InstallationID = p.Installation.ID

@@ -147,7 +147,7 @@ func DecodeCodeScanning(payload []byte, received time.Time) (Alert, error) {
 
 	if r := a.Rule; r != nil {
 		f.RuleID = r.ID
-		f.Title = firstNonEmpty(r.Description, r.Name, r.ID)
+		f.Title = FirstNonBlank(r.Description, r.Name, r.ID)
 		if d := strings.TrimSpace(r.FullDescription); d != f.Title {
 			f.Description = clip(d)
 		}
@@ -188,13 +188,4 @@ func DecodeCodeScanning(payload []byte, received time.Time) (Alert, error) {
 	out := p.alert(event)
 	out.Finding = f
 	return out, nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
 }

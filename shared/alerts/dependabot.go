@@ -229,8 +229,8 @@ func DecodeDependabot(payload []byte, received time.Time) (Alert, error) {
 	}
 	if v := a.SecurityVulnerability; v != nil {
 		if v.Package != nil {
-			pkg.Ecosystem = firstNonEmpty(pkg.Ecosystem, v.Package.Ecosystem)
-			pkg.Name = firstNonEmpty(pkg.Name, v.Package.Name)
+			pkg.Ecosystem = FirstNonBlank(pkg.Ecosystem, v.Package.Ecosystem)
+			pkg.Name = FirstNonBlank(pkg.Name, v.Package.Name)
 		}
 		pkg.VulnerableRange = v.VulnerableVersionRange
 		pkg.FixedVersion = string(v.FirstPatchedVersion)
@@ -273,7 +273,7 @@ func DecodeDependabot(payload []byte, received time.Time) (Alert, error) {
 	}
 	f.RuleID = f.GHSA
 	if f.Title == "" {
-		f.Title = strings.TrimSpace(firstNonEmpty(f.GHSA, f.CVE, "Dependabot alert") + " in " + firstNonEmpty(pkg.Name, "a dependency"))
+		f.Title = strings.TrimSpace(FirstNonBlank(f.GHSA, f.CVE, "Dependabot alert") + " in " + FirstNonBlank(pkg.Name, "a dependency"))
 	}
 
 	out := p.alert(event)

@@ -79,3 +79,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestFirstNonBlank(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"", " \t\n"}, ""},
+		{[]string{"  ", " main ", "other"}, "main"},
+		{[]string{"first", "second"}, "first"},
+	}
+	for _, tt := range tests {
+		if got := FirstNonBlank(tt.in...); got != tt.want {
+			t.Errorf("FirstNonBlank(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

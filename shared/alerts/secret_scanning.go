@@ -127,7 +127,7 @@ func decodeSecretScanning(event string, payload []byte, received time.Time) (Ale
 		AlertURL:    a.HTMLURL,
 		RuleID:      a.SecretType,
 		SecretType:  a.SecretType,
-		Title:       firstNonEmpty(a.SecretTypeDisplayName, a.SecretType, "Secret scanning alert"),
+		Title:       FirstNonBlank(a.SecretTypeDisplayName, a.SecretType, "Secret scanning alert"),
 		Tool:        "Secret scanning",
 		Severity:    SecretScanningSeverity,
 		Validity:    strings.ToLower(strings.TrimSpace(a.Validity)),

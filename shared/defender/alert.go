@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"cmp"
 	"strings"
 	"time"
 )
@@ -68,7 +69,7 @@ func parseAlert(f fields) (*Alert, error) {
 		VendorName:         p.str("vendorName"),
 		IsIncident:         p.boolean("isIncident"),
 	}
-	a.AlertID = firstNonEmpty(p.str("systemAlertId"), f.str("name", "Name"), p.str("vendorOriginalId"), lastSegment(a.ARMID))
+	a.AlertID = cmp.Or(p.str("systemAlertId"), f.str("name", "Name"), p.str("vendorOriginalId"), lastSegment(a.ARMID))
 	if a.AlertID == "" {
 		return nil, malformed("alert has no system alert id")
 	}

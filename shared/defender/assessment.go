@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -107,7 +108,7 @@ func parseAssessment(f fields, action Action) (*Assessment, error) {
 	}
 
 	a.Resource = parseResourceDetails(p.obj("resourceDetails"))
-	a.ResourceID = firstNonEmpty(a.Resource.ID, a.Resource.NativeResourceID, armScope(id))
+	a.ResourceID = cmp.Or(a.Resource.ID, a.Resource.NativeResourceID, armScope(id))
 	a.Risk = parseRisk(p.obj("risk"))
 	a.SubAssessmentsLink = p.obj("additionalData").str("subAssessmentsLink")
 	return a, nil
@@ -147,13 +148,4 @@ func parseRisk(r fields) *Risk {
 func lastSegment(id string) string {
 	id = strings.TrimRight(id, "/")
 	return id[strings.LastIndex(id, "/")+1:]
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -106,7 +107,7 @@ func parseSubAssessment(f fields, action Action) (*SubAssessment, error) {
 		s.VulnerabilityID = p.str("id")
 	}
 	s.AssessmentID, s.AssessmentKey = parentAssessment(id)
-	s.ResourceID = firstNonEmpty(armScope(id), armID(s.Resource.ID))
+	s.ResourceID = cmp.Or(armScope(id), armID(s.Resource.ID))
 
 	st := p.obj("status")
 	if code := st.str("code"); code != "" {
@@ -161,7 +162,7 @@ func mdvmCVE(s *SubAssessment, ad fields) (CVE, error) {
 	sw := ad.obj("softwareDetails")
 
 	c := s.baseCVE()
-	c.ID = strings.ToUpper(firstNonEmpty(vd.str("cveId"), cveLike(s.VulnerabilityID), cveLike(s.DisplayName)))
+	c.ID = strings.ToUpper(cmp.Or(vd.str("cveId"), cveLike(s.VulnerabilityID), cveLike(s.DisplayName)))
 	if c.ID == "" {
 		return CVE{}, malformed("sub-assessment %s: MDVM record names no CVE (vulnerabilityDetails.cveId)", s.ID)
 	}
@@ -189,7 +190,7 @@ func mdvmCVE(s *SubAssessment, ad fields) (CVE, error) {
 	if c.Digest == "" {
 		// The pseudo resource id names the image: /repositories/<repo>/images/<digest>.
 		img := imageFromResourceID(s.Resource.ID)
-		c.Repository, c.Digest = firstNonEmpty(c.Repository, img.repo), img.digest
+		c.Repository, c.Digest = cmp.Or(c.Repository, img.repo), img.digest
 	}
 	if c.Digest == "" {
 		return CVE{}, malformed("sub-assessment %s: MDVM record names no image digest (artifactDetails.digest)", s.ID)
@@ -197,7 +198,7 @@ func mdvmCVE(s *SubAssessment, ad fields) (CVE, error) {
 
 	osd := sw.obj("osDetails")
 	c.Package = model.Package{
-		Ecosystem:    strings.ToLower(firstNonEmpty(sw.str("language"), osd.str("osName"), osd.str("osVersion"))),
+		Ecosystem:    strings.ToLower(cmp.Or(sw.str("language"), osd.str("osName"), osd.str("osVersion"))),
 		Name:         sw.str("packageName"),
 		Version:      sw.str("version"),
 		FixedVersion: sw.str("fixedVersion"),
@@ -213,7 +214,7 @@ func legacyCVEs(s *SubAssessment, ad fields) ([]CVE, error) {
 	base.Registry = strings.ToLower(ad.str("registryHost"))
 	if base.Digest == "" {
 		img := imageFromResourceID(s.Resource.ID)
-		base.Repository, base.Digest = firstNonEmpty(base.Repository, img.repo), img.digest
+		base.Repository, base.Digest = cmp.Or(base.Repository, img.repo), img.digest
 	}
 	if base.Digest == "" {
 		return nil, malformed("sub-assessment %s: legacy record names no image digest (additionalData.imageDigest)", s.ID)
@@ -232,7 +233,7 @@ func legacyCVEs(s *SubAssessment, ad fields) ([]CVE, error) {
 	seen := map[string]bool{}
 	for _, v := range ad.list("cve") {
 		e := asFields(v)
-		id := strings.ToUpper(firstNonEmpty(e.str("title", "id", "cveId"), asString(v)))
+		id := strings.ToUpper(cmp.Or(e.str("title", "id", "cveId"), asString(v)))
 		if !cveIDPattern.MatchString(id) || seen[id] {
 			continue
 		}

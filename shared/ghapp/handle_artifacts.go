@@ -54,7 +54,7 @@ func (h *Artifacts) Handle(ctx context.Context, eventType, deliveryID string, pa
 }
 
 func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, deliveryID string) error {
-	ref := firstNonEmpty(img.URL, "delivery:"+deliveryID)
+	ref := alerts.FirstNonBlank(img.URL, "delivery:"+deliveryID)
 	var evidence []model.Evidence
 	if e, ok := img.Evidence(ref); ok {
 		e.Repository = mapping.NormalizeRepository(e.Repository, "")
@@ -94,10 +94,10 @@ func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, de
 
 func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, deliveryID string) error {
 	if !run.Succeeded() {
-		return ignored(alerts.EventWorkflowRun, "run %d is %s/%s, not a completed success", run.RunID, run.Status, firstNonEmpty(run.Conclusion, "-"))
+		return ignored(alerts.EventWorkflowRun, "run %d is %s/%s, not a completed success", run.RunID, run.Status, alerts.FirstNonBlank(run.Conclusion, "-"))
 	}
 	repo := mapping.NormalizeRepository(run.Repository, "")
-	e := run.Evidence(firstNonEmpty(run.URL, "workflow_run:"+strconv.FormatInt(run.RunID, 10)))
+	e := run.Evidence(alerts.FirstNonBlank(run.URL, "workflow_run:"+strconv.FormatInt(run.RunID, 10)))
 	e.Repository = repo
 	// The run says which commit it built, not which digest: it can only
 	// add its workflow and run to images already known for that commit of

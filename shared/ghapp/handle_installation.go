@@ -123,7 +123,7 @@ func (h *Installations) Handle(ctx context.Context, eventType, deliveryID string
 			*d = model.Installation{Meta: d.Meta, ID: model.InstallationDocID(org), Org: org,
 				InstallationID: in.ID, Status: model.InstallationActive}
 		}
-		d.AccountType = firstNonEmpty(in.Account.Type, d.AccountType)
+		d.AccountType = alerts.FirstNonBlank(in.Account.Type, d.AccountType)
 		if in.Permissions != nil {
 			d.Permissions = in.Permissions
 		}
@@ -134,7 +134,7 @@ func (h *Installations) Handle(ctx context.Context, eventType, deliveryID string
 			d.UpdatedAt = at
 		}
 		if eventType == EventInstallationRepositories {
-			applyRepositories(d, firstNonEmpty(p.RepositorySelection, in.RepositorySelection), p.RepositoriesAdded, p.RepositoriesRemoved)
+			applyRepositories(d, alerts.FirstNonBlank(p.RepositorySelection, in.RepositorySelection), p.RepositoriesAdded, p.RepositoriesRemoved)
 		} else {
 			switch p.Action {
 			case "created":
@@ -243,13 +243,4 @@ func latestTime(ts ...time.Time) time.Time {
 		}
 	}
 	return out
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s = strings.TrimSpace(s); s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -6,6 +6,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -192,11 +193,11 @@ func ParseEvent(raw []byte) (Event, error) {
 	if ev.Repository == "" || ev.Tag == "" && ev.Digest == "" {
 		// The subject names the image too: "repo:tag" or "repo@sha256:...".
 		repo, tag, digest := splitSubject(env.Subject)
-		ev.Repository = firstNonEmpty(ev.Repository, repo)
-		ev.Tag = firstNonEmpty(ev.Tag, tag)
-		ev.Digest = firstNonEmpty(ev.Digest, digest)
+		ev.Repository = cmp.Or(ev.Repository, repo)
+		ev.Tag = cmp.Or(ev.Tag, tag)
+		ev.Digest = cmp.Or(ev.Digest, digest)
 	}
-	ev.Registry = strings.ToLower(firstNonEmpty(data.Request.Host, urlHost(t.URL)))
+	ev.Registry = strings.ToLower(cmp.Or(data.Request.Host, urlHost(t.URL)))
 
 	if ev.Repository == "" {
 		return Event{}, fmt.Errorf("%w: %s event %s names no repository", ErrMalformed, ev.Kind, ev.ID)
@@ -305,13 +306,4 @@ func urlHost(s string) string {
 		return ""
 	}
 	return u.Host
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
