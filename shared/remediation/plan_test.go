@@ -345,3 +345,59 @@ func TestPlanStatusNewerThanRecord(t *testing.T) {
 		t.Errorf("after the grace: %v", kinds(acts))
 	}
 }
+
+// TestPlanTransitions is every transition of DESIGN.md's remediation
+// loop, each from an issue runtimelink last wrote (the record is in step)
+// unless the row says otherwise.
+func TestPlanTransitions(t *testing.T) {
+	high, crit, med := cve("CVE-2024-1", model.PriorityHigh, true), cve("CVE-2024-1", model.PriorityCritical, true), cve("CVE-2024-1", model.PriorityMedium, true)
+	idle := cve("CVE-2024-1", model.PriorityHigh, false)
+	healthy := resolved(high, "healthy")
+	claimed := t0.Add(-10 * time.Hour) // the status time of closed rows
+	tests := []struct {
+		name string
+		// issue: "" none, else the state and reason GitHub shows.
+		issue, reason string
+		status        model.GroupStatus
+		findings      []model.Finding
+		now           time.Time
+		want          []string
+	}{
+		{"no issue, at the threshold → open", "", "", model.GroupActive, []model.Finding{high}, t0, []string{"ensure-labels", "open"}},
+		{"no issue, below → nothing", "", "", model.GroupActive, []model.Finding{med}, t0, []string{}},
+		{"no issue, all resolved → nothing", "", "", model.GroupActive, []model.Finding{healthy}, t0, []string{}},
+		{"open, in step → nothing", StateOpen, "", model.GroupActive, []model.Finding{high}, t0, []string{}},
+		{"open, priority rises → title, labels and why", StateOpen, "", model.GroupActive, []model.Finding{crit}, t0, []string{"comment", "ensure-labels", "update:title,body,labels"}},
+		{"open, priority falls below the threshold → stays open, updated", StateOpen, "", model.GroupActive, []model.Finding{med}, t0, []string{"comment", "ensure-labels", "update:title,body,labels"}},
+		{"open, all resolved → verified and closed", StateOpen, "", model.GroupActive, []model.Finding{healthy}, t0, []string{"set-status:resolved", "update:body", "comment", "close:completed"}},
+		{"fix claimed, within the grace → stays closed", StateClosed, ReasonCompleted, model.GroupFixClaimed, []model.Finding{high}, claimed.Add(23 * time.Hour), []string{}},
+		{"fix claimed, running after the grace → reopened", StateClosed, ReasonCompleted, model.GroupFixClaimed, []model.Finding{high}, claimed.Add(25 * time.Hour), []string{"set-status:active", "reopen", "comment"}},
+		{"fix claimed, after the grace but running nowhere → stays closed", StateClosed, ReasonCompleted, model.GroupFixClaimed, []model.Finding{idle}, claimed.Add(25 * time.Hour), []string{}},
+		{"fix claimed, runtime verified → resolved with a comment", StateClosed, ReasonCompleted, model.GroupFixClaimed, []model.Finding{healthy}, t0, []string{"set-status:resolved", "comment"}},
+		{"risk accepted → never reopened", StateClosed, ReasonNotPlanned, model.GroupRiskAccepted, []model.Finding{high}, claimed.Add(1000 * time.Hour), []string{}},
+		{"risk accepted, priority rises → said once", StateClosed, ReasonNotPlanned, model.GroupRiskAccepted, []model.Finding{crit}, t0, []string{"comment"}},
+		{"risk accepted, resolved → nothing", StateClosed, ReasonNotPlanned, model.GroupRiskAccepted, []model.Finding{healthy}, t0, []string{}},
+		{"reopened by a person → active, updated", StateOpen, ReasonReopened, model.GroupActive, []model.Finding{crit}, t0, []string{"comment", "ensure-labels", "update:title,body,labels"}},
+		{"resolved and closed → nothing", StateClosed, ReasonCompleted, model.GroupResolved, []model.Finding{healthy}, t0, []string{}},
+		{"resolved, back again → reopened", StateClosed, ReasonCompleted, model.GroupResolved, []model.Finding{high}, t0, []string{"set-status:active", "reopen", "comment"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The issue as runtimelink opened it for the High finding.
+			w := newWorld(high)
+			if tt.issue != "" {
+				w.step(t, t0.Add(-20*time.Hour), "ensure-labels", "open")
+				if tt.issue == StateClosed {
+					w.is.State, w.is.Reason = StateClosed, tt.reason
+					if tt.status == model.GroupResolved {
+						w.g.Synced.State, w.g.Synced.StateReason = StateClosed, tt.reason // runtimelink closed it
+					}
+				}
+				w.is.Recorded = false // GitHub's answer
+			}
+			w.g.Status, w.g.StatusAt = tt.status, claimed
+			w.set(tt.findings...)
+			w.step(t, tt.now, tt.want...)
+		})
+	}
+}
