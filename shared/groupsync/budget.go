@@ -110,33 +110,58 @@ func admit(log []time.Time, n int, now time.Time, l Limits) ([]time.Time, time.D
 	return log, 0
 }
 
+// turn says whether a sync at priority p may write now: no group of a
+// higher priority waits in org, and the budget has room for one write (a
+// look, not a reservation). It runs before the GitHub reads of an open.
+func (s *Syncer) turn(ctx context.Context, org string, p model.Priority) error {
+	if err := s.higherFirst(ctx, org, p); err != nil {
+		return err
+	}
+	return s.take(ctx, org, 1, false)
+}
+
+// higherFirst defers a sync below Critical while higher ones wait.
+func (s *Syncer) higherFirst(ctx context.Context, org string, p model.Priority) error {
+	if p.Rank() >= model.PriorityCritical.Rank() {
+		return nil
+	}
+	l := s.Limits.withDefaults()
+	above, err := s.Store.PendingAbove(ctx, org, p.Rank())
+	if err != nil {
+		return fmt.Errorf("pending syncs above %s in %s: %w", p, org, err)
+	}
+	if above == 0 {
+		return nil
+	}
+	// Come back when they are likely done: a backlog drains at the
+	// hourly rate once the first minutes' burst is spent. Spread with
+	// jitter so the waiting do not all return at once.
+	d := time.Duration(float64(l.Hour) * float64(above) / float64(l.PerHour))
+	d = min(max(d, l.Minute/4), l.Hour)
+	d += time.Duration(rand.Int64N(int64(d/2) + 1))
+	return &Deferred{Delay: d, Reason: fmt.Sprintf("%d groups of higher priority than %s are waiting in %s", above, p, org)}
+}
+
 // reserve takes n content-creating calls from org's budget for a sync at
 // priority p, or says how long to wait (Deferred).
 func (s *Syncer) reserve(ctx context.Context, org string, n int, p model.Priority) error {
 	if n == 0 {
 		return nil
 	}
-	l := s.Limits.withDefaults()
-	if p.Rank() < model.PriorityCritical.Rank() {
-		above, err := s.Store.PendingAbove(ctx, org, p.Rank())
-		if err != nil {
-			return fmt.Errorf("pending syncs above %s in %s: %w", p, org, err)
-		}
-		if above > 0 {
-			// Their writes take about above/PerMinute minutes; come back
-			// when they are likely done, spread so the waiting do not all
-			// return at once.
-			d := time.Duration(float64(l.Minute) * float64(above) / float64(l.PerMinute))
-			d = max(d, l.Minute/4)
-			d += time.Duration(rand.Int64N(int64(d/2) + 1))
-			return &Deferred{Delay: d, Reason: fmt.Sprintf("%d groups of higher priority than %s are waiting in %s", above, p, org)}
-		}
+	if err := s.higherFirst(ctx, org, p); err != nil {
+		return err
 	}
+	return s.take(ctx, org, n, true)
+}
+
+// take reserves n writes (or, with keep false, only checks they fit).
+func (s *Syncer) take(ctx context.Context, org string, n int, keep bool) error {
+	l := s.Limits.withDefaults()
 	var wait time.Duration
 	err := s.Store.UpdateWriteBudget(ctx, org, func(b *model.WriteBudget) error {
 		log, w := admit(b.Writes, n, s.now(), l)
 		wait = w
-		if w > 0 {
+		if w > 0 || !keep {
 			return model.ErrSkip
 		}
 		b.Writes = log

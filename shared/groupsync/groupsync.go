@@ -185,6 +185,13 @@ func (s *Syncer) syncIssue(ctx context.Context, repository, groupID string, retr
 		return res, err
 	}
 	res.Priority = g.Desired.Priority
+	if !s.DryRun && api != nil && g.Synced.IssueNumber == 0 && g.Desired.Open {
+		// An open is coming: wait for its turn and its budget before even
+		// searching for the marker, so a backlog costs no GitHub call.
+		if err := s.turn(ctx, Org(repository), g.Desired.Priority); err != nil {
+			return res, err
+		}
+	}
 
 	actual, err := s.actual(ctx, g, counted, retry)
 	res.Calls = counted.calls
