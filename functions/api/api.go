@@ -12,6 +12,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	srv.HandleHTTP("GET /api/health", health(d))
 	srv.HandleHTTP("GET /api/findings", findings(d))
 	srv.HandleHTTP("GET /api/report", report(d))
+	srv.HandleHTTP("GET /api/plan", plan(d))
 	srv.HandleHTTP("GET /api/repos/{owner}/{repo}/runtime", repoRuntime(d))
 	srv.HandleHTTP("GET /api/workloads/{cluster}/{namespace}/{name...}", workloadRuntime(d))
 }

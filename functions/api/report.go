@@ -14,6 +14,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/config"
+	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -53,6 +54,10 @@ type Report struct {
 	Repos           []RepoMap
 	// Unmapped are running workloads whose image has no known source.
 	Unmapped []WorkloadRow
+	// Plan is what the sync step would write (the dry-run plan); Planned
+	// the issues it would open, highest first.
+	Plan    *groupsync.Preview
+	Planned []groupsync.PlannedIssue
 }
 
 // PriorityCount is one priority's number of open findings.
@@ -197,6 +202,10 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 		return nil, err
 	}
 	rep.Repos, rep.Unmapped = runtimeMap(mapping.NewIndex(arts, ws), ws, repoCounts)
+	if rep.Plan, err = Plan(ctx, d, 200); err != nil {
+		return nil, err
+	}
+	rep.Planned = rep.Plan.Opens()
 	return rep, nil
 }
 

@@ -193,7 +193,11 @@ func (s *Syncer) syncIssue(ctx context.Context, repository, groupID string, retr
 		}
 	}
 
-	actual, err := s.actual(ctx, g, counted, retry)
+	var reader IssueAPI // nil, not a nil-holding interface, when there is no GitHub
+	if api != nil {
+		reader = counted
+	}
+	actual, err := s.actual(ctx, g, reader, retry)
 	res.Calls = counted.calls
 	if err != nil {
 		return res, err

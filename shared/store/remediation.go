@@ -78,3 +78,16 @@ func (s *Store) InstallationOf(ctx context.Context, org string) (*model.Installa
 	}
 	return &is[0], nil
 }
+
+const sqlGroupsWithIssues = "SELECT * FROM c WHERE c.desired.open = true OR c.synced.issueNumber > 0"
+
+// GroupsWithIssues lists the groups that have an issue or want one, at
+// most limit: what a dry-run plan covers. Cross-partition: every
+// repository; bounded by limit.
+func (s *Store) GroupsWithIssues(ctx context.Context, limit int) (gs []model.Group, complete bool, err error) {
+	gs, complete, err = collectBounded(ctx, s.db.Groups, cosmos.Query{SQL: sqlGroupsWithIssues}, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("groups with issues: %w", err)
+	}
+	return gs, complete, nil
+}
