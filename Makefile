@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X github.com/runtimelink/runtimelink/shared/config.Version=$(V
 NPM_STAMP := infra/node_modules/.runtimelink-installed
 GOFILES = $(shell find . -name '*.go' -not -path './infra/node_modules/*' -not -path './dist/*')
 
-.PHONY: build package run demo test test-go lint terraform-check deps clean
+.PHONY: build package run demo test test-go lint terraform-check deps clean storm
 
 ## build: the deployable app layout in dist/app (linux/amd64 handler, host.json, one folder per function)
 build:
@@ -48,6 +48,10 @@ test: lint test-go terraform-check
 test-go: deps
 	scripts/ensure-chromium.sh
 	$(GO) test -count=1 -timeout 40m ./...
+
+## storm: 2,000 issues opened at once against GitHub's scaled secondary limits (minutes)
+storm: deps
+	RUNTIMELINK_STORM_GROUPS=2000 $(GO) test -count=1 -timeout 30m -run TestStorm -v ./shared/groupsync/
 
 ## lint: go vet and gofmt
 lint:

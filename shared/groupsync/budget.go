@@ -72,6 +72,8 @@ type Budget interface {
 	// UpdateWriteBudget is an ETag-guarded read-modify-write of an org's
 	// budget document (a fresh one when there is none).
 	UpdateWriteBudget(ctx context.Context, org string, fn func(b *model.WriteBudget) error) error
+	// WriteBudget reads an org's budget document (nil when there is none).
+	WriteBudget(ctx context.Context, org string) (*model.WriteBudget, error)
 	// PendingAbove counts the groups of org whose sync is behind and whose
 	// priority ranks above rank (model.Priority.Rank).
 	PendingAbove(ctx context.Context, org string, rank int) (int, error)
@@ -154,10 +156,21 @@ func (s *Syncer) reserve(ctx context.Context, org string, n int, p model.Priorit
 	return s.take(ctx, org, n, true)
 }
 
-// take reserves n writes (or, with keep false, only checks they fit).
+// take reserves n writes (or, with keep false, only checks they fit: a
+// read, so the many waiting syncs do not contend for the document).
 func (s *Syncer) take(ctx context.Context, org string, n int, keep bool) error {
 	l := s.Limits.withDefaults()
 	var wait time.Duration
+	if !keep {
+		b, err := s.Store.WriteBudget(ctx, org)
+		if err != nil {
+			return fmt.Errorf("read the write budget of %s: %w", org, err)
+		}
+		if b != nil {
+			_, wait = admit(b.Writes, n, s.now(), l)
+		}
+		return s.deferFor(wait, org, l)
+	}
 	err := s.Store.UpdateWriteBudget(ctx, org, func(b *model.WriteBudget) error {
 		log, w := admit(b.Writes, n, s.now(), l)
 		wait = w
@@ -170,6 +183,10 @@ func (s *Syncer) take(ctx context.Context, org string, n int, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("reserve %d writes for %s: %w", n, org, err)
 	}
+	return s.deferFor(wait, org, l)
+}
+
+func (s *Syncer) deferFor(wait time.Duration, org string, l Limits) error {
 	if wait > 0 {
 		// Spread the returns a little: many syncs refused at once would
 		// otherwise all come back in the same instant.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -48,6 +49,17 @@ func (s *Store) PendingAbove(ctx context.Context, org string, rank int) (int, er
 
 // maxPendingCount bounds PendingAbove: past it the answer only says "many".
 const maxPendingCount = 5000
+
+// WriteBudget reads an org's budget of GitHub writes; nil when there is
+// none yet. Partition: the budget's id (leases container).
+func (s *Store) WriteBudget(ctx context.Context, org string) (*model.WriteBudget, error) {
+	id := model.WriteBudgetID(org)
+	b, err := s.db.WriteBudgets.Get(ctx, id, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
 
 // UpdateWriteBudget is an ETag-guarded read-modify-write of an org's
 // budget of GitHub writes (created on first use). Partition: the budget's
