@@ -10,7 +10,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/remediation"
-	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 // maxPlanGroups bounds one plan answer.
@@ -44,7 +43,7 @@ func plan(d *app.Deps) http.HandlerFunc {
 
 // Plan is the dry-run plan of up to limit groups.
 func Plan(ctx context.Context, d *app.Deps, limit int) (*groupsync.Preview, error) {
-	st := store.New(d.Store)
+	st := d.State()
 	s := &groupsync.Syncer{Store: st, Logger: d.Logger, Now: d.Now}
 	if d.Config != nil {
 		s.Policy = remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace}
