@@ -691,7 +691,12 @@ func (s *Server) handleAddAssignees(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if logins != nil {
-		for _, l := range canonicalLogins(rs, *logins) {
+		// Copilot coding agent is assigned on its own terms (copilot.go).
+		rest, ok := s.assignCopilotLocked(w, r, obj, rs.name, i, *logins)
+		if !ok {
+			return
+		}
+		for _, l := range canonicalLogins(rs, rest) {
 			if !slices.Contains(i.Assignees, l) && len(i.Assignees) < maxAssignees {
 				i.Assignees = append(i.Assignees, l)
 			}

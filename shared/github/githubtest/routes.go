@@ -47,6 +47,12 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /repos/{owner}/{repo}/labels", s.handleCreateLabel)
 	m.HandleFunc("GET /search/issues", s.handleSearchIssues)
 
+	// campaigns.go: security campaigns of code scanning alerts.
+	m.HandleFunc("POST /orgs/{org}/campaigns", s.handleCreateCampaign)
+	m.HandleFunc("GET /orgs/{org}/campaigns", s.handleListCampaigns)
+	m.HandleFunc("GET /orgs/{org}/campaigns/{number}", s.handleGetCampaign)
+	m.HandleFunc("PATCH /orgs/{org}/campaigns/{number}", s.handleUpdateCampaign)
+
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "Not Found") })
 	s.mux = m
 }

@@ -98,6 +98,8 @@ type Server struct {
 	writes        map[int64][]time.Time // content-creating requests per installation, last hour
 	faults        []*faultState
 	requests      []Request
+	copilot       copilotState                 // copilot.go
+	campaigns     campaignState                // campaigns.go
 	expected      []expectation                // see Expect and Verify
 	metadata      map[string]*artifactMetadata // by lower-case org
 	metadataIDs   int64
@@ -105,6 +107,7 @@ type Server struct {
 
 type token struct {
 	installation int64
+	user         string // a user's token (AddUserToken); "" for installation tokens
 	expires      time.Time
 }
 
@@ -123,6 +126,7 @@ type whoKey struct{}
 type who struct {
 	installation int64
 	app          bool
+	user         string // the login of a user token
 }
 
 const (
@@ -374,7 +378,7 @@ func (s *Server) authenticate(r *http.Request, path string) (who, int, string) {
 	if !ok || !time.Now().Before(tok.expires) {
 		return who{}, http.StatusUnauthorized, "Bad credentials"
 	}
-	return who{installation: tok.installation}, 0, ""
+	return who{installation: tok.installation, user: tok.user}, 0, ""
 }
 
 // verifyJWT checks what GitHub checks: RS256 by the App's key, iss = the App
