@@ -13,6 +13,7 @@ locals {
     installations = { partition_key = "/org", default_ttl = null }
     leases        = { partition_key = "/id", default_ttl = null }
     jobs          = { partition_key = "/id", default_ttl = 604800 } # async cluster jobs: 7 days (cosmos.JobsTTL)
+    clusters      = { partition_key = "/id", default_ttl = null }
   }
 
   # Built-in "Cosmos DB Built-in Data Contributor" data-plane role.

@@ -132,7 +132,7 @@ func (d *Deps) State() *store.Store { return store.New(d.Store) }
 // sync queue, the scoring policy (RUNTIMELINK_POLICY) and the issue
 // threshold of the configuration.
 func (d *Deps) Triage() (*triage.Triage, error) {
-	t := &triage.Triage{Store: d.State(), Logger: d.Logger, Now: d.Now, RuntimeTTL: triage.DefaultRuntimeTTL}
+	t := &triage.Triage{Store: d.State(), Clusters: d.State(), Logger: d.Logger, Now: d.Now, RuntimeTTL: triage.DefaultRuntimeTTL}
 	if d.Sync != nil {
 		t.Sync = queue.GroupSyncs{Sync: d.Sync}
 	}
@@ -144,6 +144,7 @@ func (d *Deps) Triage() (*triage.Triage, error) {
 		t.Policy = p
 		t.MinPriority = d.Config.IssueMinPriority
 		t.Cloud = d.Config.Cloud
+		t.ProductionClusters = d.Config.ProductionClusters
 	}
 	return t, nil
 }

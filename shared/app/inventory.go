@@ -9,11 +9,16 @@ import (
 // Inventory builds the runtime inventory on these dependencies: the store
 // layer, the sync queue for the artifact-metadata records, and findings
 // (the app's triage) as where findings are written, in the configured
-// Azure cloud.
+// Azure cloud, with the cluster documents that keep Defender's cluster
+// risk and the fallback repository of findings about clusters no
+// repository builds.
 func (d *Deps) Inventory(findings inventory.FindingWriter) *inventory.Inventory {
-	inv := inventory.New(store.New(d.Store), findings, queue.RecordSyncs{Sync: d.Sync}, d.Logger, d.Now)
+	st := store.New(d.Store)
+	inv := inventory.New(st, findings, queue.RecordSyncs{Sync: d.Sync}, d.Logger, d.Now)
+	inv.Clusters = st
 	if d.Config != nil {
 		inv.Cloud = d.Config.Cloud
+		inv.ClusterFindingsRepository = d.Config.ClusterFindingsRepository
 	}
 	return inv
 }

@@ -80,6 +80,13 @@ type Config struct {
 	Policy json.RawMessage
 	// IssueMinPriority is the lowest priority that gets a GitHub issue.
 	IssueMinPriority model.Priority
+	// ProductionClusters names production clusters by name, besides those
+	// running a production workload (RUNTIMELINK_PRODUCTION_CLUSTERS).
+	ProductionClusters mapping.ClusterRule
+	// ClusterFindingsRepository ("owner/name", "" = off) files the findings
+	// about a cluster no repository builds, so the issue threshold applies
+	// to them (RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY).
+	ClusterFindingsRepository string
 	// ReopenGrace is how long a finding may stay unhealthy on a running
 	// workload after a fix was claimed before its issue is reopened.
 	ReopenGrace time.Duration

@@ -326,6 +326,18 @@ func TestLoadSettings(t *testing.T) {
 			wantErr: `config: RUNTIMELINK_CLOUD is required: ARM_ENDPOINT is no known cloud's Resource Manager, so the cloud (AzureCloud, AzureUSGovernment or AzureChinaCloud) cannot be derived`},
 		{name: "cloud unknown", set: map[string]string{"RUNTIMELINK_CLOUD": "AzureGermanCloud"},
 			wantErr: `config: RUNTIMELINK_CLOUD="AzureGermanCloud" is not a known cloud (AzureCloud, AzureUSGovernment or AzureChinaCloud)`},
+		{name: "production clusters by name", set: map[string]string{"RUNTIMELINK_PRODUCTION_CLUSTERS": "(^|-)prod(-|$)"},
+			check: func(t *testing.T, c *Config) {
+				want(t, c.ProductionClusters.Matches("AKS-PROD-EUS") && !c.ProductionClusters.Matches("aks-product-stg"), "rule "+c.ProductionClusters.String())
+			}},
+		{name: "production clusters off by default", check: func(t *testing.T, c *Config) { want(t, !c.ProductionClusters.Matches("prod"), "rule matches") }},
+		{name: "production clusters malformed", set: map[string]string{"RUNTIMELINK_PRODUCTION_CLUSTERS": "prod("},
+			wantErr: "config: RUNTIMELINK_PRODUCTION_CLUSTERS=\"prod(\" is not a regular expression: error parsing regexp: missing closing ): `(?i)prod(`"},
+		{name: "cluster findings repository", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY": "Octo-Org/Platform"},
+			check: func(t *testing.T, c *Config) { eq(t, c.ClusterFindingsRepository, "octo-org/platform") }},
+		{name: "cluster findings repository off by default", check: func(t *testing.T, c *Config) { eq(t, c.ClusterFindingsRepository, "") }},
+		{name: "cluster findings repository malformed", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY": "platform"},
+			wantErr: `config: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY="platform" is not a repository (owner/name)`},
 		{name: "arm endpoint malformed", set: map[string]string{"ARM_ENDPOINT": "management.azure.com"},
 			wantErr: `config: ARM_ENDPOINT="management.azure.com" is not an absolute https or http URL`},
 		{name: "subscriptions parsed, lower-cased, deduplicated", set: map[string]string{"RUNTIMELINK_SUBSCRIPTIONS": " 0B1F6471-1BF0-4DDA-AEC3-CB9272F09590, ,0b1f6471-1bf0-4dda-aec3-cb9272f09590,9a7c3f00-0000-4000-8000-000000000001,"},

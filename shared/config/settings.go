@@ -445,6 +445,36 @@ var table = []setting{
 		show: func(c *Config) string { return string(c.IssueMinPriority) },
 	},
 	{
+		name: "RUNTIMELINK_PRODUCTION_CLUSTERS",
+		doc: "regular expression (case-insensitive) naming production clusters besides those running a production " +
+			"workload, e.g. (^|-)prod(-|$); unset: none",
+		load: func(c *Config, v string) (err error) {
+			c.ProductionClusters, err = mapping.NewClusterRule(v)
+			if err != nil {
+				return fmt.Errorf("is not a regular expression: %v", err)
+			}
+			return nil
+		},
+		show: func(c *Config) string { return c.ProductionClusters.String() },
+	},
+	{
+		name: "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY",
+		doc: "owner/name of the repository that gets the issues of findings about a cluster no repository builds " +
+			"(kube-system, the dashboard); unset: off, such findings are listed per cluster with owners unknown",
+		load: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			r := mapping.NormalizeRepository(v, "")
+			if r == "" || !strings.Contains(v, "/") {
+				return errors.New("is not a repository (owner/name)")
+			}
+			c.ClusterFindingsRepository = r
+			return nil
+		},
+		show: func(c *Config) string { return c.ClusterFindingsRepository },
+	},
+	{
 		name: "RUNTIMELINK_REOPEN_GRACE", def: "24h",
 		doc: "how long a claimed fix may stay unhealthy on a running workload before its issue is reopened",
 		load: func(c *Config, v string) (err error) {

@@ -59,6 +59,7 @@ type Store struct {
 	Jobs     *Container[model.ClusterJob]
 	JobParts *Container[model.ClusterJobPart]
 	JobSlots *Container[model.ClusterJobSlot]
+	Clusters *Container[model.Cluster]
 
 	client *azcosmos.Client
 	db     *azcosmos.DatabaseClient
@@ -82,6 +83,7 @@ func specs() []containerSpec {
 		{model.ContainerInstallations, "/org", nil},
 		{model.ContainerLeases, "/id", nil},
 		{model.ContainerJobs, "/id", &jobsTTL},
+		{model.ContainerClusters, "/id", nil},
 	}
 }
 
@@ -174,6 +176,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.Jobs = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJob) (string, string) { return d.ID, d.ID })
 	s.JobParts = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJobPart) (string, string) { return d.ID, d.ID })
 	s.JobSlots = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJobSlot) (string, string) { return d.ID, d.ID })
+	s.Clusters = newContainer(model.ContainerClusters, cont(model.ContainerClusters),
+		func(d *model.Cluster) (string, string) { return d.ID, d.ID })
 	if err != nil {
 		return nil, err
 	}

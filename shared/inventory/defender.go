@@ -561,6 +561,11 @@ func (b *batch) applyAssessment(ctx context.Context, r *defender.Record, a *defe
 			desired = append(desired, model.Risk{Factor: f, Source: source})
 		}
 	}
+	// Kept on the cluster too: its workloads reported later get them, and
+	// findings about the cluster itself are scored with them.
+	if err := b.inv.setClusterRisks(ctx, cluster, rid, source, desired); err != nil {
+		return err
+	}
 	for _, ref := range refs {
 		changed, err := b.inv.setRisks(ctx, ref.cluster, ref.id, source, desired, func(w *model.Workload) {
 			if w.ResourceID == "" && strings.EqualFold(w.Cluster, cluster) {
@@ -634,6 +639,14 @@ func (b *batch) applyAlert(ctx context.Context, r *defender.Record, a *defender.
 			return err
 		}
 	}
+	// An alert about a cluster, node, pod or workload is about something
+	// running: triage scores it in that resource's environment. When no
+	// repository builds what it is about, it goes to the configured
+	// fallback repository, else stays unmapped, listed under its cluster.
+	res := a.Resource()
+	if res != nil && image == "" && digest == "" && b.inv.ClusterFindingsRepository != "" {
+		repo = b.inv.ClusterFindingsRepository
+	}
 	state, reason := alertState(r.Action, a.Status)
 	id := model.DefenderAlertFindingID(a.AlertID)
 	f, changed, err := b.inv.Findings.Upsert(ctx, repo, id, func(f *model.Finding, exists bool) error {
@@ -646,6 +659,9 @@ func (b *batch) applyAlert(ctx context.Context, r *defender.Record, a *defender.
 		fill(&f.AlertURL, a.AlertURI)
 		fill(&f.Tool, a.ProductName, DefenderTool)
 		fill(&f.Image, image)
+		if res != nil {
+			f.Resource, f.Cluster = res, res.Cluster
+		}
 		if a.Severity != "" {
 			f.Severity = a.Severity
 		}

@@ -60,10 +60,21 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 	}
 	// Defender's cluster-level risks reach a cluster's new workloads; read
 	// them once per partition, not once per new workload.
+	// With ClusterState, the cluster's document says which of them (and
+	// of the attack paths aimed at one workload) a workload carries.
 	inherited := map[string][]model.Risk{}
+	docs := map[string]*model.Cluster{}
 	for k := range recs {
 		cluster, _, _, _ := workloadKey(org, &recs[k])
 		if _, ok := inherited[cluster]; ok {
+			continue
+		}
+		if i.Clusters != nil {
+			c, err := i.Clusters.Cluster(ctx, cluster)
+			if err != nil {
+				return nil, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
+			}
+			inherited[cluster], docs[cluster] = nil, c
 			continue
 		}
 		risks, err := i.clusterRisks(ctx, cluster)
@@ -79,7 +90,7 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 		cluster, id, _, _ := workloadKey(org, rec)
 		units = append(units, unit{key: cluster + "|" + id,
 			run: func(ctx context.Context) error {
-				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], inherited[cluster])
+				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], inherited[cluster], docs[cluster])
 				if err != nil {
 					return err
 				}
@@ -158,8 +169,11 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 
 // applyRecord stores the workload of one deployment record, built from the
 // image's repository; a new workload starts with the cluster's inherited
-// (cluster-level) risks.
-func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, inherited []model.Risk) (*model.Workload, error) {
+// (cluster-level) risks. With ClusterState, every record takes the
+// Defender risks the cluster's document c (nil: none) holds for it, so a
+// workload reported after an assessment or attack path gets them, and
+// loses those that expired.
+func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, inherited []model.Risk, c *model.Cluster) (*model.Workload, error) {
 	now := i.now()
 	cluster, id, ns, name := workloadKey(org, rec)
 	image := normalizeImage(rec.Name)
@@ -206,6 +220,13 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		w.Environment, w.Production, w.Region = rec.LogicalEnvironment, IsProduction(rec.LogicalEnvironment), rec.PhysicalEnvironment
 		w.Tags = tags
 		w.Risks = mapping.MergeRisks(withoutSource(w.Risks, mapping.RiskSourceDeploymentRecord), own)
+		if i.Clusters != nil {
+			var defined []model.Risk
+			if c != nil {
+				defined = mapping.MergeRisks(c.Risks, mapping.TargetedRisks(c.Targeted, w))
+			}
+			w.Risks = withClusterRisks(w.Risks, defined)
+		}
 		w.Repository = repository
 		w.Status = status
 		if before == nil || now.Sub(w.LastSeen) >= LastSeenInterval || contentChanged(before, w) {

@@ -54,6 +54,15 @@ type Inventory struct {
 	// host) gets its login server there. Zero: no host is derived, the
 	// image is named without one.
 	Cloud mapping.Cloud
+	// Clusters keeps Defender's risk of each cluster as a whole, so it
+	// reaches workloads reported later; nil: risks reach only the
+	// cluster's workloads known when they arrive.
+	Clusters ClusterState
+	// ClusterFindingsRepository ("owner/name"; "" = off) files the findings
+	// about a cluster's own resources that no repository builds (an alert
+	// on kube-system), so they get issues; off, they stay unmapped and are
+	// listed under their cluster.
+	ClusterFindingsRepository string
 }
 
 // New builds an Inventory on the store, writing findings through

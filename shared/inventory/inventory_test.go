@@ -55,6 +55,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{store: s, sync: sy, cnt: c, now: inventorytest.Now}
 	e.inv = inventory.New(store.New(s), storeFindings{s}, queue.RecordSyncs{Sync: sy}, nil, func() time.Time { return e.now })
 	e.inv.Cloud = mapping.CloudPublic
+	e.inv.Clusters = store.New(s)
 	return e
 }
 

@@ -18,6 +18,9 @@ type Index struct {
 	byDigest   map[string][]int
 	artifacts  map[string]model.Artifact
 	resolution map[string]Resolution
+	byCluster  map[string][]int // lower-case cluster name
+	clusters   map[string]model.Cluster
+	rule       ClusterRule
 }
 
 // NewIndex indexes workloads by repository, image and digest. A workload's
@@ -33,6 +36,7 @@ func NewIndex(artifacts []model.Artifact, workloads []model.Workload) *Index {
 		byRepo:     make(map[string][]int),
 		byImage:    make(map[string][]int),
 		byDigest:   make(map[string][]int),
+		byCluster:  make(map[string][]int),
 		artifacts:  make(map[string]model.Artifact, len(artifacts)),
 		resolution: make(map[string]Resolution, len(artifacts)),
 	}
@@ -77,8 +81,34 @@ func NewIndex(artifacts []model.Artifact, workloads []model.Workload) *Index {
 		if w.Digest != "" {
 			ix.byDigest[w.Digest] = append(ix.byDigest[w.Digest], i)
 		}
+		if c := strings.ToLower(w.Cluster); c != "" {
+			ix.byCluster[c] = append(ix.byCluster[c], i)
+		}
 	}
 	return ix
+}
+
+// WithClusters adds what Defender says of clusters as a whole, and the
+// rule naming production clusters, for ResourceWorkloads; it returns ix.
+func (ix *Index) WithClusters(clusters []model.Cluster, rule ClusterRule) *Index {
+	ix.clusters = make(map[string]model.Cluster, len(clusters))
+	for _, c := range clusters {
+		ix.clusters[strings.ToLower(c.ID)] = c
+	}
+	ix.rule = rule
+	return ix
+}
+
+// ResourceWorkloads is the runtime context of a finding about a running
+// resource (see the package function ResourceWorkloads), from the
+// indexed workloads of its cluster.
+func (ix *Index) ResourceWorkloads(r model.Resource) []model.Workload {
+	name := strings.ToLower(r.Cluster)
+	var c *model.Cluster
+	if v, ok := ix.clusters[name]; ok {
+		c = &v
+	}
+	return ResourceWorkloads(r, c, ix.pick(ix.byCluster[name]), ix.rule)
 }
 
 // digestRepo is the repository the artifact of a digest is built from.

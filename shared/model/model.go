@@ -18,6 +18,7 @@ const (
 	ContainerInstallations = "installations" // partition /org
 	ContainerLeases        = "leases"        // partition /id (run leases, e.g. reprioritize)
 	ContainerJobs          = "jobs"          // partition /id (async cluster deployment-record jobs; expire)
+	ContainerClusters      = "clusters"      // partition /id (Defender's risk of a cluster, kept for workloads not seen yet)
 )
 
 // Meta is embedded in every stored document. The store fills it on read and
@@ -128,6 +129,13 @@ type Finding struct {
 	// Defender record ids this finding rests on (sub-assessment / assessment / alert ids).
 	DefenderIDs []string `json:"defenderIds,omitempty"`
 
+	// Resource is the running resource a Defender alert is about (a
+	// cluster, node, pod or workload); such a finding is running by
+	// definition and scored in that resource's environment. Cluster is
+	// its cluster name (lower case), top level for queries.
+	Resource *Resource `json:"resource,omitempty"`
+	Cluster  string    `json:"cluster,omitempty"`
+
 	// Secret scanning.
 	SecretType string `json:"secretType,omitempty"`
 	Validity   string `json:"validity,omitempty"`
@@ -210,6 +218,48 @@ type Risk struct {
 	// Source: "deployment-record", "defender-assessment:<assessment id>",
 	// "attack-path:<attack path id>".
 	Source string `json:"source"`
+}
+
+// Resource kinds (Resource.Kind).
+const (
+	ResourceCluster  = "cluster"
+	ResourceNode     = "node"
+	ResourcePod      = "pod"
+	ResourceWorkload = "workload"
+)
+
+// Resource is a running Kubernetes resource a finding is about.
+type Resource struct {
+	Kind       string `json:"kind"`                 // ResourceCluster, ResourceNode, ResourcePod, ResourceWorkload
+	Cluster    string `json:"cluster"`              // cluster name, lower case
+	ResourceID string `json:"resourceId,omitempty"` // ARM id of the cluster, lower case
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name,omitempty"` // pod, workload, service or node name
+}
+
+// Cluster is what Defender says of one Kubernetes cluster as a whole,
+// kept apart from its workloads so it applies to workloads reported
+// later, in any order: cluster-wide risks (assessments on the cluster,
+// attack paths whose entity is the cluster) and the risks of attack paths
+// that name a workload or image of the cluster not seen yet.
+type Cluster struct {
+	Meta
+	ID         string `json:"id"`                   // cluster name, lower case; partition key
+	ResourceID string `json:"resourceId,omitempty"` // ARM id, lower case
+	// Risks hold for every workload of the cluster and for the cluster itself.
+	Risks []Risk `json:"risks,omitempty"`
+	// Targeted are risks of attack paths that name one workload or image.
+	Targeted []TargetedRisk `json:"targeted,omitempty"`
+}
+
+// TargetedRisk is a risk an attack path gives to the workloads its entity
+// names: by namespace and name (a pod or workload), or by image.
+type TargetedRisk struct {
+	Risk
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Image     string `json:"image,omitempty"`  // normalized image name
+	Entity    string `json:"entity,omitempty"` // the path's entity, as Defender names it
 }
 
 // WorkloadStatus of a workload.

@@ -19,6 +19,10 @@ type scope struct {
 	repo    string   // normalized "owner/name"
 	image   string   // normalized image name
 	digests []string // sorted, unique
+	// resource is the running resource a Defender alert is about; its
+	// cluster's context scores the alert when its image (if any) runs in
+	// no known workload.
+	resource *model.Resource
 }
 
 // scopeOf picks a finding's scope. A Defender alert names an image when it
@@ -27,10 +31,16 @@ type scope struct {
 func scopeOf(f *model.Finding) scope {
 	imageScoped := f.Source == model.SourceDefenderCVE ||
 		(f.Source == model.SourceDefenderAlert && (f.Image != "" || len(f.Digests) > 0))
+	res := resourceOf(f)
 	if !imageScoped {
+		if res != nil {
+			// About the cluster's own resources, not code of the
+			// repository it is filed under (unmapped or a fallback).
+			return scope{resource: res}
+		}
 		return scope{repo: mapping.NormalizeRepository(f.Repository, "")}
 	}
-	s := scope{image: imageName(f.Image)}
+	s := scope{image: imageName(f.Image), resource: res}
 	for _, d := range f.Digests {
 		if d = strings.TrimSpace(d); d != "" && !slices.Contains(s.digests, d) {
 			s.digests = append(s.digests, d)
@@ -56,10 +66,12 @@ func (s scope) key() string {
 	if s.repo != "" {
 		return "repo|" + s.repo
 	}
-	return "image|" + s.image + "|" + strings.Join(s.digests, ",")
+	return "image|" + s.image + "|" + strings.Join(s.digests, ",") + resourceKey(s.resource)
 }
 
-func (s scope) empty() bool { return s.repo == "" && s.image == "" && len(s.digests) == 0 }
+func (s scope) empty() bool {
+	return s.repo == "" && s.image == "" && len(s.digests) == 0 && s.resource == nil
+}
 
 // workloads selects the scope's workloads from an index: for an image,
 // those running one of its digests or any digest of the image name; for a
@@ -68,6 +80,17 @@ func (s scope) workloads(ix *mapping.Index) []model.Workload {
 	if s.repo != "" {
 		return ix.RepoWorkloads(s.repo)
 	}
+	if s.resource != nil {
+		if ws := s.imageWorkloads(ix); anyRunning(ws) {
+			return ws
+		}
+		return ix.ResourceWorkloads(*s.resource)
+	}
+	return s.imageWorkloads(ix)
+}
+
+// imageWorkloads are the workloads running the scope's image or digests.
+func (s scope) imageWorkloads(ix *mapping.Index) []model.Workload {
 	var out []model.Workload
 	add := func(ws []model.Workload) {
 		for _, w := range ws {
@@ -104,6 +127,9 @@ func (t *Triage) workloads(ctx context.Context, s scope) ([]model.Workload, erro
 	}
 	gen, loaded := rc.generation(), time.Now()
 	ws, err := loadScope(ctx, t.Store, s)
+	if err == nil {
+		ws, err = t.withResource(ctx, s, ws)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -236,12 +262,15 @@ func loadScope(ctx context.Context, st Runtime, s scope) ([]model.Workload, erro
 		}
 	}
 	if s.repo == "" {
+		if s.image == "" && len(s.digests) == 0 {
+			return nil, nil // a resource only: Triage.withResource
+		}
 		more, err := st.WorkloadsRunningImage(ctx, s.image, s.digests)
 		if err != nil {
 			return nil, err
 		}
 		addWorkloads(more)
-		return s.workloads(mapping.NewIndex(nil, ws)), nil
+		return s.imageWorkloads(mapping.NewIndex(nil, ws)), nil
 	}
 
 	arts, _, err := st.ArtifactsBuiltFrom(ctx, s.repo, 0)
@@ -308,7 +337,15 @@ func (t *Triage) loadIndex(ctx context.Context) (*mapping.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mapping.NewIndex(arts, ws), nil
+	ix := mapping.NewIndex(arts, ws)
+	if t.Clusters != nil {
+		cs, err := t.Clusters.Clusters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ix.WithClusters(cs, t.ProductionClusters)
+	}
+	return ix, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, model.ErrNotFound) }

@@ -39,6 +39,13 @@ type Triage struct {
 	// and image in a process-wide cache for that long (see runtimeCaches
 	// for what that trades). The app sets DefaultRuntimeTTL.
 	RuntimeTTL time.Duration
+	// Clusters scores findings about a running resource (a Defender alert
+	// on a cluster, node, pod or workload) in that resource's environment;
+	// nil: such a finding takes the context of its repository.
+	Clusters Clusters
+	// ProductionClusters names production clusters besides those running
+	// a production workload (RUNTIMELINK_PRODUCTION_CLUSTERS).
+	ProductionClusters mapping.ClusterRule
 }
 
 // DefaultRuntimeTTL is how long the app's Triage trusts a cached runtime

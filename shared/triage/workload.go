@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -110,6 +111,21 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
 				return changed, err
 			}
+		}
+	}
+	// Whether a cluster runs production decides the score of the findings
+	// about its own resources (kube-system, the dashboard).
+	var clusters []string
+	for _, w := range []*model.Workload{before, after} {
+		if w != nil && !slices.Contains(clusters, strings.ToLower(w.Cluster)) {
+			clusters = append(clusters, strings.ToLower(w.Cluster))
+		}
+	}
+	for _, c := range clusters {
+		n, err := t.rescoreCluster(ctx, c)
+		changed += n
+		if err != nil {
+			return changed, err
 		}
 	}
 	t.logger().Info("workload change re-scored findings", "workload", workloadName(before, after), "affected", len(affected), "changed", changed)

@@ -1,0 +1,99 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/runtimelink/runtimelink/shared/mapping"
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+// ClusterState keeps what Defender says of each cluster as a whole
+// (shared/store's *store.Store): the cluster-wide risks and the attack-path
+// risks aimed at workloads or images, so they reach workloads reported
+// after them, in whatever order records arrive.
+type ClusterState interface {
+	// Cluster is nil (no error) for a cluster Defender never named.
+	Cluster(ctx context.Context, name string) (*model.Cluster, error)
+	UpdateCluster(ctx context.Context, name string, fn func(c *model.Cluster, exists bool) error) (*model.Cluster, bool, error)
+	ClustersWithSource(ctx context.Context, prefix string) ([]model.Cluster, error)
+}
+
+// ClusterObserver is told when a cluster's own risks changed, so the
+// findings about the cluster itself (a Defender alert on kube-system, say)
+// are re-scored. triage.Triage is one.
+type ClusterObserver interface {
+	ClusterChanged(ctx context.Context, cluster string) (int, error)
+}
+
+// setClusterRisks makes the cluster-wide risks of one source on a
+// cluster's document desired (none: dropped) and tells the observer when
+// that changed them. Without ClusterState it does nothing: the risks still
+// reach the cluster's current workloads.
+func (i *Inventory) setClusterRisks(ctx context.Context, cluster, resourceID, source string, desired []model.Risk) error {
+	if i.Clusters == nil || cluster == "" {
+		return nil
+	}
+	_, changed, err := i.Clusters.UpdateCluster(ctx, cluster, func(c *model.Cluster, exists bool) error {
+		if !exists && len(desired) == 0 {
+			return model.ErrSkip // nothing to forget
+		}
+		if c.ResourceID == "" && resourceID != "" {
+			c.ResourceID = strings.ToLower(resourceID)
+		}
+		c.Risks = mapping.MergeRisks(withoutSource(c.Risks, source), desired)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set %s risks of cluster %s: %w", source, cluster, err)
+	}
+	if changed {
+		return i.clusterChanged(ctx, cluster)
+	}
+	return nil
+}
+
+func (i *Inventory) clusterChanged(ctx context.Context, cluster string) error {
+	o, ok := i.Observer.(ClusterObserver)
+	if !ok {
+		return nil
+	}
+	if _, err := o.ClusterChanged(ctx, cluster); err != nil {
+		return fmt.Errorf("re-score findings on cluster %s: %w", cluster, err)
+	}
+	return nil
+}
+
+// definedRisks are the Defender risks a workload gets from its cluster's
+// document: the cluster-wide ones and the attack-path risks aimed at it.
+// A workload reported after the assessment or attack path that concerns
+// it gets them at once, not at the next export.
+func (i *Inventory) definedRisks(ctx context.Context, w *model.Workload) ([]model.Risk, error) {
+	if i.Clusters == nil || w.Cluster == "" {
+		return nil, nil
+	}
+	c, err := i.Clusters.Cluster(ctx, w.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, nil
+	}
+	return mapping.MergeRisks(c.Risks, mapping.TargetedRisks(c.Targeted, w)), nil
+}
+
+// defenderRisk reports whether a risk came from Defender about the
+// cluster (assessment or attack path) rather than the workload's own
+// deployment record.
+func defenderRisk(r model.Risk) bool {
+	return strings.HasPrefix(r.Source, mapping.RiskSourceAssessmentPrefix) || strings.HasPrefix(r.Source, mapping.RiskSourceAttackPathPrefix)
+}
+
+// withClusterRisks replaces the Defender risks of w by those its cluster's
+// document holds for it now, keeping its own (deployment record).
+func withClusterRisks(own, defined []model.Risk) []model.Risk {
+	kept := slices.DeleteFunc(slices.Clone(own), defenderRisk)
+	return mapping.MergeRisks(kept, defined)
+}
