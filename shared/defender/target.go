@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
@@ -56,13 +57,13 @@ func (p AttackPath) Targets() []Target {
 func entityTarget(e Entity) (Target, bool) {
 	typ := strings.ToLower(e.Type)
 	cluster := clusterName(e.ResourceID)
-	t := Target{Cluster: cluster, Entity: firstNonEmpty(e.InternalID, e.Name)}
+	t := Target{Cluster: cluster, Entity: cmp.Or(e.InternalID, e.Name)}
 	if cluster != "" {
 		t.ClusterResourceID = clusterResourceID(e.ResourceID)
 	}
 	switch {
 	case strings.Contains(typ, "image"):
-		name := firstNonEmpty(e.Name, e.InternalID)
+		name := cmp.Or(e.Name, e.InternalID)
 		ref, err := mapping.ParseImageRef(name)
 		if err != nil || name == "" {
 			return Target{}, false
@@ -81,7 +82,7 @@ func entityTarget(e Entity) (Target, bool) {
 			}
 			t.Namespace, t.Name = parts[1], parts[2]
 		} else {
-			t.Name = firstNonEmpty(e.Name, e.InternalID)
+			t.Name = cmp.Or(e.Name, e.InternalID)
 		}
 		if t.Cluster == "" || t.Name == "" {
 			return Target{}, false
@@ -89,7 +90,7 @@ func entityTarget(e Entity) (Target, bool) {
 		return t, true
 	case strings.Contains(typ, "cluster") || (typ == "" && cluster != "" && clusterResourceID(e.ResourceID) == strings.ToLower(e.ResourceID)):
 		if cluster == "" {
-			cluster = strings.ToLower(firstNonEmpty(e.Name, e.InternalID))
+			cluster = strings.ToLower(cmp.Or(e.Name, e.InternalID))
 			t.Cluster = cluster
 		}
 		if cluster == "" {
