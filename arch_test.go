@@ -18,7 +18,7 @@ const module = "github.com/runtimelink/runtimelink"
 // domain are the packages that hold runtimelink's rules.
 var domain = []string{
 	"shared/model", "shared/scoring", "shared/mapping", "shared/codeowners",
-	"shared/triage", "shared/inventory", "shared/remediation", "shared/runtimeview",
+	"shared/triage", "shared/inventory", "shared/remediation", "shared/runtimeview", "shared/riskreport",
 }
 
 // adapters are what a domain package must not reach: the Azure SDK
