@@ -434,6 +434,10 @@ type SyncedIssue struct {
 	Labels      []string `json:"labels,omitempty"`
 	// Assignees are the assignees runtimelink set; people may add others.
 	Assignees []string `json:"assignees,omitempty"`
+	// Unassignable are owners runtimelink wanted that the issue does not
+	// have: GitHub dropped them (not a collaborator) or a person removed
+	// them. They are not asked for again, so a sync in step makes no call.
+	Unassignable []string `json:"unassignable,omitempty"`
 	// Notes are the keys of the one-time comments already posted.
 	Notes []string  `json:"notes,omitempty"`
 	At    time.Time `json:"at"`

@@ -113,10 +113,15 @@ func Record(g *model.Group, is *Issue, now time.Time) {
 	}
 	// Only the assignees runtimelink chose are its own: the next plan
 	// removes those it no longer wants and leaves people's choices alone.
-	var ours []string
+	var ours, unassignable []string
 	for _, a := range is.Assignees {
 		if containsFold(g.Desired.Assignees, a) {
 			ours = append(ours, a)
+		}
+	}
+	for _, a := range g.Desired.Assignees {
+		if !containsFold(is.Assignees, a) {
+			unassignable = append(unassignable, a)
 		}
 	}
 	num, url := is.Number, is.URL
@@ -126,6 +131,6 @@ func Record(g *model.Group, is *Issue, now time.Time) {
 	g.Synced = model.SyncedIssue{
 		IssueNumber: num, IssueURL: url, State: is.State, StateReason: is.Reason,
 		Hash: g.Desired.Hash, Title: is.Title, BodyHash: is.bodyHash(),
-		Labels: slices.Clone(is.Labels), Assignees: ours, Notes: notes, At: now,
+		Labels: slices.Clone(is.Labels), Assignees: ours, Unassignable: unassignable, Notes: notes, At: now,
 	}
 }

@@ -308,12 +308,22 @@ func (pl *planner) ensureLabels(have []string) {
 	}
 }
 
-// assignees is the assignee set the issue should have: the desired users,
-// plus whoever people added (runtimelink removes only the assignees it set
+// assignees is the assignee set the issue should have: the desired users
+// but those the issue did not keep (SyncedIssue.Unassignable), plus
+// whoever people added (runtimelink removes only the assignees it set
 // itself and no longer wants), at most MaxAssignees.
 func (pl *planner) assignees(is *Issue) []string {
-	want := pl.d.Assignees
-	out := slices.Clone(want)
+	out := []string{}
+	for _, a := range pl.d.Assignees {
+		switch {
+		case is == nil:
+		case containsFold(pl.g.Synced.Unassignable, a):
+			continue
+		case containsFold(pl.g.Synced.Assignees, a) && !containsFold(is.Assignees, a):
+			continue // runtimelink set it and it is gone: a person's choice
+		}
+		out = append(out, a)
+	}
 	if is != nil {
 		for _, a := range is.Assignees {
 			ours := containsFold(pl.g.Synced.Assignees, a)

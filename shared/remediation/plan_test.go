@@ -401,3 +401,31 @@ func TestPlanTransitions(t *testing.T) {
 		})
 	}
 }
+
+// An owner GitHub would not assign (not a collaborator), or one a person
+// unassigned, is not asked for again: that would be a call on every sync.
+func TestPlanLeavesAssigneesAlone(t *testing.T) {
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.g.Owners = []string{"@octocat", "@ghost"}
+	w.set(w.fs...)
+	acts := Plan(w.g, w.fs, nil, t0, policy)
+	w.is = Apply(&w.g, nil, acts, t0)
+	// GitHub's answer to the create: it dropped ghost.
+	w.is.Number, w.is.Assignees = 7, []string{"octocat"}
+	Record(&w.g, w.is, t0)
+	w.step(t, t0.Add(time.Hour))
+
+	// A person unassigns octocat; GitHub shows it.
+	fetched := *w.is
+	fetched.Recorded, fetched.Assignees = false, []string{}
+	w.is = &fetched
+	w.step(t, t0.Add(2*time.Hour))
+
+	// A new owner is still assigned.
+	w.g.Owners = []string{"@octocat", "@ghost", "@monalisa"}
+	w.set(w.fs...)
+	acts = w.step(t, t0.Add(3*time.Hour), "update:assignees")
+	if got := *acts[0].Update.Assignees; !slices.Equal(got, []string{"monalisa"}) {
+		t.Errorf("assignees %v", got)
+	}
+}
