@@ -116,6 +116,17 @@ func New(d *app.Deps) (*Handler, error) {
 	}
 	h.Backfill = &ghapp.Backfiller{Store: d.Store, Triage: tri, GitHub: f, Logger: d.Logger, Now: d.Now}
 	st := h.Groups.Store.(*store.Store)
+	if d.Config.CopilotAssign {
+		secret := d.Config.Secrets.CopilotToken
+		c, err := github.NewCopilot(d.Config.GitHub.APIURL, func(ctx context.Context) (string, error) {
+			return d.Secrets.Get(ctx, secret)
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("copilot: %w", err)
+		}
+		h.Groups.Copilot = c
+		h.Groups.Policy.CopilotAssign = true
+	}
 	h.Groups.GitHub = &groupsync.AppGitHub{
 		Client: func(ctx context.Context, org string) (*gh.Client, error) {
 			inst, err := st.InstallationOf(ctx, org)
