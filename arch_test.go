@@ -17,7 +17,7 @@ const module = "github.com/runtimelink/runtimelink"
 
 // domain are the packages that hold runtimelink's rules.
 var domain = []string{
-	"shared/model", "shared/scoring", "shared/mapping", "shared/codeowners",
+	"shared/model", "shared/scoring", "shared/mapping", "shared/codeowners", "shared/alerts",
 	"shared/triage", "shared/inventory", "shared/remediation", "shared/runtimeview", "shared/riskreport",
 }
 
