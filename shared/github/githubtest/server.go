@@ -243,11 +243,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, At: now,
 		Conditional: r.Header.Get("If-None-Match") != ""}
-	defer func() {
+	// The request is recorded when its status goes out, before the body: a
+	// client that has read the answer finds it in Requests (and Verify).
+	rw := &recordingWriter{ResponseWriter: w, record: func(status int) {
+		rec.Status = status
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)
 		s.mu.Unlock()
-	}()
+	}}
+	defer rw.flush()
+	w = rw
 	w.Header().Set("X-GitHub-Request-Id", requestID())
 	w.Header().Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 
@@ -517,6 +522,35 @@ func randomToken() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return "ghs_" + string(b[:])
+}
+
+// recordingWriter calls record once, with the status, as the header is
+// written (or when the handler wrote nothing).
+type recordingWriter struct {
+	http.ResponseWriter
+	record   func(status int)
+	recorded bool
+}
+
+func (rw *recordingWriter) WriteHeader(status int) {
+	if !rw.recorded {
+		rw.recorded = true
+		rw.record(status)
+	}
+	rw.ResponseWriter.WriteHeader(status)
+}
+
+func (rw *recordingWriter) Write(b []byte) (int, error) {
+	if !rw.recorded {
+		rw.WriteHeader(http.StatusOK)
+	}
+	return rw.ResponseWriter.Write(b)
+}
+
+func (rw *recordingWriter) flush() {
+	if !rw.recorded {
+		rw.WriteHeader(http.StatusOK)
+	}
 }
 
 func whoOf(r *http.Request) who {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/runtimelink/runtimelink/shared/model"
 )
 
 // recorder is a testing.TB that keeps the failures instead of failing.
@@ -68,5 +70,21 @@ func TestExpectRefusesAPatternWithoutMethod(t *testing.T) {
 			}()
 			New(t).Expect(Call{Pattern: p})
 		}()
+	}
+}
+
+// A request is in Requests (so Verify sees it) as soon as its answer has
+// been read, not some time after. The answers are large (a page of 100
+// alerts), so net/http sends them before the handler returns.
+func TestRequestRecordedBeforeTheAnswer(t *testing.T) {
+	s := New(t)
+	tok := mint(t, s, 5)
+	s.SetAlerts("octo-org", model.SourceCodeScanning, GenerateAlerts(t, model.SourceCodeScanning, 100))
+	s.ResetRequests()
+	for i := 1; i <= 300; i++ {
+		call(t, "GET", s.URL+"orgs/octo-org/code-scanning/alerts?per_page=100", "token "+tok)
+		if n := len(s.Requests()); n != i {
+			t.Fatalf("after %d answers, %d requests recorded", i, n)
+		}
 	}
 }
