@@ -429,3 +429,30 @@ func TestPlanLeavesAssigneesAlone(t *testing.T) {
 		t.Errorf("assignees %v", got)
 	}
 }
+
+func TestIssueTitleSaysWhereItRuns(t *testing.T) {
+	running, idle := cve("CVE-2024-1", model.PriorityHigh, true), cve("CVE-2024-1", model.PriorityHigh, false)
+	alert := running
+	alert.Source, alert.Image, alert.AlertNumber, alert.Title = model.SourceCodeScanning, "", 3, strings.Repeat("very long rule title ", 30)
+	for _, tt := range []struct {
+		name string
+		kind string
+		f    model.Finding
+		want string
+	}{
+		{"image, running", model.GroupKindImage, running, "[High] CVE-2024-1 in container image octoacr.azurecr.io/checkout-api, running in production on aks-prod-eus/shop/checkout-api (production)"},
+		{"image, running nowhere", model.GroupKindImage, idle, "[High] CVE-2024-1 in container image octoacr.azurecr.io/checkout-api"},
+		{"long alert title cut, not where it runs", model.GroupKindAlert, alert, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := model.Group{ID: "g", Repository: repo, Kind: tt.kind, Image: tt.f.Image}
+			d := RenderIssue(IssueInput{Group: g, Findings: []model.Finding{tt.f}})
+			if tt.want != "" && d.Title != tt.want {
+				t.Errorf("title %q, want %q", d.Title, tt.want)
+			}
+			if len(d.Title) > MaxTitle || (tt.f.Deployed && !strings.HasSuffix(d.Title, ", running in production on aks-prod-eus/shop/checkout-api (production)")) {
+				t.Errorf("title of %d bytes: %q", len(d.Title), d.Title)
+			}
+		})
+	}
+}

@@ -107,6 +107,10 @@ func desiredHash(d model.DesiredIssue) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// issueTitle says the priority, the vulnerability and where it runs:
+// "[Critical] CVE-2023-44487 in container image octoacr.azurecr.io/checkout-api,
+// running in production on aks-prod-eus/shop/checkout-api". A long alert
+// title is cut, never the place it runs.
 func issueTitle(g model.Group, shown []model.Finding, activeCount int) string {
 	if len(shown) == 0 {
 		return "Security findings in " + g.Repository
@@ -115,25 +119,44 @@ func issueTitle(g model.Group, shown []model.Finding, activeCount int) string {
 	if shown[0].Priority == "" {
 		prefix = ""
 	}
+	where := runsTitle(&shown[0])
+	var what string
 	if g.Kind == model.GroupKindImage {
 		n := activeCount
 		if n == 0 {
 			n = len(shown)
 		}
+		what = strconv.Itoa(n) + " vulnerabilities in container image " + g.Image
 		if n == 1 {
-			return prefix + vulnName(&shown[0]) + " in container image " + g.Image
+			what = vulnName(&shown[0]) + " in container image " + g.Image
 		}
-		return prefix + strconv.Itoa(n) + " vulnerabilities in container image " + g.Image
+	} else {
+		f := &shown[0]
+		what = oneLine(f.Title)
+		if what == "" {
+			what = vulnName(f)
+		}
+		if f.AlertNumber > 0 {
+			what += " (" + SourceName(f.Source) + " alert #" + strconv.Itoa(f.AlertNumber) + ")"
+		}
 	}
-	f := &shown[0]
-	title := oneLine(f.Title)
-	if title == "" {
-		title = vulnName(f)
+	return truncate(oneLine(prefix+what), MaxTitle-len(where)) + where
+}
+
+// runsTitle is where the code of a finding runs, for a title: the
+// workloads its score's deployment factor names; "" when nothing runs it.
+func runsTitle(f *model.Finding) string {
+	for _, x := range f.Explanation.Factors {
+		if x.Name != scoring.FactorDeployment {
+			continue
+		}
+		for _, p := range [][2]string{{"running in production: ", ", running in production on "}, {"running outside production only: ", ", running outside production on "}} {
+			if w, ok := strings.CutPrefix(x.Source, p[0]); ok && w != "" {
+				return truncate(oneLine(p[1]+w), MaxTitle/2)
+			}
+		}
 	}
-	if f.AlertNumber > 0 {
-		title += " (" + SourceName(f.Source) + " alert #" + strconv.Itoa(f.AlertNumber) + ")"
-	}
-	return prefix + title
+	return ""
 }
 
 func issueLabels(p model.Priority, active []model.Finding) []string {

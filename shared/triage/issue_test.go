@@ -62,7 +62,7 @@ func TestRenderIssueImageGroup(t *testing.T) {
 	if !d.Open || d.Priority != model.PriorityCritical {
 		t.Errorf("open=%v priority=%s", d.Open, d.Priority)
 	}
-	if want := "[Critical] 2 vulnerabilities in container image octoacr.azurecr.io/checkout-api"; d.Title != want {
+	if want := "[Critical] 2 vulnerabilities in container image octoacr.azurecr.io/checkout-api, running in production on aks-prod-eus/shop/checkout-api"; d.Title != want {
 		t.Errorf("title %q", d.Title)
 	}
 	golden(t, "issue-image.md", d.Body)

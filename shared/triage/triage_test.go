@@ -179,7 +179,7 @@ func TestImageGroupListsCVEsHighestFirst(t *testing.T) {
 		t.Fatalf("two CVEs of one image in groups %s and %s", a.GroupID, b.GroupID)
 	}
 	g := getGroup(t, tr, checkoutRepo, a.GroupID)
-	if want := "[Critical] 2 vulnerabilities in container image octoacr.azurecr.io/checkout-api"; g.Desired.Title != want {
+	if want := "[Critical] 2 vulnerabilities in container image octoacr.azurecr.io/checkout-api, running in production on aks-prod-eus/shop/checkout-api"; g.Desired.Title != want {
 		t.Errorf("title %q, want %q", g.Desired.Title, want)
 	}
 	body := g.Desired.Body
