@@ -1,0 +1,290 @@
+// Package e2e runs the built app under the local dev host against the
+// emulators and the wire-level GitHub fake, the way production runs it:
+// HTTP in, Event Hub in, the sync queue between, GitHub out.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/model"
+)
+
+func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
+
+const (
+	org          = "octo-org"
+	repo         = "octo-org/checkout-api"
+	installation = 77
+	token        = "e2e-deployments-token"
+	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func root(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func build(t *testing.T, rootDir, out, pkg string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = rootDir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+}
+
+// app lays the app out as make build does: handler, host.json and one
+// folder per function with its function.json.
+func app(t *testing.T, rootDir string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "app")
+	build(t, rootDir, filepath.Join(dir, "handler"), "./functions")
+	copyFile(t, filepath.Join(rootDir, "host.json"), filepath.Join(dir, "host.json"))
+	fjs, _ := filepath.Glob(filepath.Join(rootDir, "functions", "*", "function.json"))
+	for _, f := range fjs {
+		name := filepath.Base(filepath.Dir(f))
+		copyFile(t, f, filepath.Join(dir, name, "function.json"))
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type env struct {
+	t    *testing.T
+	base string
+	gh   *githubtest.Server
+	logs *lockedBuffer
+}
+
+func (e *env) post(path string, body []byte, hdr ...string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		e.t.Fatalf("POST %s = %d %s", path, resp.StatusCode, b)
+	}
+}
+
+// waitFor polls until cond holds, failing with the app's log otherwise.
+func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s; app log tail:\n%s", what, tail(e.logs.String(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	st := localstack.ForTest(t)
+	rootDir := root(t)
+	appDir := app(t, rootDir)
+	devhost := filepath.Join(t.TempDir(), "devhost")
+	build(t, rootDir, devhost, "./infra/devhost")
+
+	gh := githubtest.New(t)
+	gh.AddInstallation(installation, org)
+	gh.SetCollaborators(repo, "octocat")
+	gh.SetFile(repo, ".github/CODEOWNERS", []byte("Dockerfile @octocat @octo-org/payments\n"))
+
+	// The installation as the installation webhook leaves it.
+	dbName := localstack.DatabaseName(t)
+	db := localstack.OpenStore(t, st.CosmosEndpoint, dbName)
+	ctx := context.Background()
+	if _, err := db.Installations.Create(ctx, &model.Installation{ID: model.InstallationDocID(org), Org: org,
+		InstallationID: installation, Status: model.InstallationActive}); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, devhost, "-app", appDir, "-addr", addr)
+	cmd.Env = append(os.Environ(),
+		"COSMOS_ENDPOINT="+st.CosmosEndpoint, "COSMOS_KEY="+st.CosmosKey, "COSMOS_EMULATOR=true", "COSMOS_DATABASE="+dbName,
+		"AzureWebJobsStorage="+st.QueueConnectionString,
+		"GITHUB_API_URL="+gh.URL, fmt.Sprintf("GITHUB_APP_ID=%d", gh.AppID), "GITHUB_APP_PRIVATE_KEY="+string(gh.PrivateKeyPEM),
+		"GITHUB_WEBHOOK_SECRET=e2e-webhook-secret", "DEPLOYMENTS_TOKEN="+token,
+		"EVENTHUB_NAME=defender-export", "EVENTHUB_CONSUMER_GROUP=runtimelink",
+		"RUNTIMELINK_DRY_RUN=false")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	e := &env{t: t, base: "http://" + addr, gh: gh, logs: logs}
+	e.waitFor("the app to answer", 60*time.Second, func() bool {
+		resp, err := http.Get(e.base + "/api/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return e
+}
+
+func testdata(t *testing.T, parts ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{root(t), "testdata"}, parts...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// From a Defender export record to its GitHub issue, through the dev host:
+// the deployment record says what runs where (production, internet
+// exposed), the export's CVE on that image raises it to Critical, and the
+// sync function opens one issue, assigned to the CODEOWNERS of the
+// Dockerfile, labelled, with nothing written twice on redelivery. It
+// reports the time from the export record to the issue with an idle budget.
+func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the app under the dev host (not under -short)")
+	}
+	e := start(t)
+	var records map[string]json.RawMessage
+	if err := json.Unmarshal(testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+		t.Fatal(err)
+	}
+	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
+	risk := testdata(t, "defender", "assessment-risk.json")
+	e.post("/admin/eventhub/defender_export", []byte("["+string(risk)+"]"))
+	time.Sleep(500 * time.Millisecond) // let the runtime context settle; not part of the measurement
+
+	cve := testdata(t, "defender", "subassessment-mdvm.json")
+	sent := time.Now()
+	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
+	var opened time.Time
+	e.waitFor("the issue", 90*time.Second, func() bool {
+		is := e.gh.IssueList(repo)
+		if len(is) > 0 {
+			opened = is[0].CreatedAt
+			return true
+		}
+		return false
+	})
+	latency := opened.Sub(sent)
+	is := e.gh.IssueList(repo)[0]
+	t.Logf("Defender export record → GitHub issue: %s (idle budget; dev host queue polling from 100 ms)", latency.Round(time.Millisecond))
+	if !strings.HasPrefix(is.Title, "[Critical]") || !strings.Contains(is.Title, "container image") || len(is.Assignees) != 1 || is.Assignees[0] != "octocat" {
+		t.Errorf("issue %q assignees %v", is.Title, is.Assignees)
+	}
+	if !contains(is.Labels, "security") || !contains(is.Labels, "runtime:internet-exposed") {
+		t.Errorf("labels %v", is.Labels)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"issue opened"`) {
+		t.Error("no 'issue opened' line in the app log")
+	}
+
+	// The same export again (Defender re-sends, the host redelivers): no
+	// second issue, no write.
+	e.gh.ResetRequests()
+	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
+	time.Sleep(3 * time.Second)
+	if n := len(e.gh.IssueList(repo)); n != 1 {
+		t.Fatalf("issues = %d after the redelivery", n)
+	}
+	writes := e.gh.Count(func(r githubtest.Request) bool { return r.Method != http.MethodGet && !r.App })
+	if writes != 0 {
+		t.Errorf("the redelivery wrote %d times to GitHub", writes)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
