@@ -74,7 +74,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("RUNTIMELINK_POLICY: %w", err)
 		}
-		o.Policy, o.Threshold = p, d.Config.IssueMinPriority
+		o.Policy, o.Threshold, o.Cloud = p, d.Config.IssueMinPriority, d.Config.Cloud
 	}
 	rr, err := riskreport.Build(ctx, d.State(), o)
 	if err != nil {

@@ -116,17 +116,6 @@ func New(d *app.Deps) (*Handler, error) {
 	}
 	h.Backfill = &ghapp.Backfiller{Store: d.Store, Triage: tri, GitHub: f, Logger: d.Logger, Now: d.Now}
 	st := h.Groups.Store.(*store.Store)
-	if d.Config.CopilotAssign {
-		secret := d.Config.Secrets.CopilotToken
-		c, err := github.NewCopilot(d.Config.GitHub.APIURL, func(ctx context.Context) (string, error) {
-			return d.Secrets.Get(ctx, secret)
-		}, nil)
-		if err != nil {
-			return nil, fmt.Errorf("copilot: %w", err)
-		}
-		h.Groups.Copilot = c
-		h.Groups.Policy.CopilotAssign = true
-	}
 	h.Groups.GitHub = &groupsync.AppGitHub{
 		Client: func(ctx context.Context, org string) (*gh.Client, error) {
 			inst, err := st.InstallationOf(ctx, org)
@@ -269,7 +258,7 @@ func (h *Handler) clusterJob(ctx context.Context, log *slog.Logger, req queue.Sy
 	}
 	inv := *h.Artifacts.Inventory
 	inv.Logger = log
-	job, _, err := inv.RunClusterJob(ctx, h.Jobs, req.JobID, dequeueCount >= MaxDequeueCount)
+	job, err := inv.RunClusterJob(ctx, h.Jobs, req.JobID, dequeueCount >= MaxDequeueCount)
 	switch {
 	case job == nil && errors.Is(err, model.ErrNotFound):
 		// Expired (the jobs container's TTL) or never stored: nothing to run.

@@ -308,6 +308,11 @@ func (c *Config) Integrations() map[string]string {
 	default:
 		m["campaigns"] = "off: RUNTIMELINK_CAMPAIGNS not true"
 	}
+	if c.ClusterFindingsRepository != "" {
+		m["clusterfindings"] = "on: findings about a cluster no repository builds get issues in " + c.ClusterFindingsRepository
+	} else {
+		m["clusterfindings"] = "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue"
+	}
 	if n := len(c.ARM.Subscriptions); n > 0 {
 		m["resourcegraph"] = fmt.Sprintf("on: %d subscription(s)", n)
 	} else {

@@ -185,3 +185,26 @@ func TestRiskFactorsExpireWithTheirSource(t *testing.T) {
 		t.Errorf("new workload got expired risks: %v", got)
 	}
 }
+
+// The dashboard alert names no image: it is filed under the configured
+// fallback repository (so the issue threshold applies), else unmapped, and
+// always carries the resource it is about.
+func TestClusterAlertFiling(t *testing.T) {
+	for _, fallback := range []string{"", "octo-org/platform"} {
+		e := newEnv(t)
+		e.inv.ClusterFindingsRepository = fallback
+		ctx := ctxT(t)
+		if _, err := e.inv.IngestDefender(ctx, records(t, "alert-pascal.json", nil)); err != nil {
+			t.Fatal(err)
+		}
+		want := fallback
+		if want == "" {
+			want = model.UnmappedRepository
+		}
+		fs := findingsIn(t, e.store, want)
+		if len(fs) != 1 || fs[0].Cluster != "aks-prod-eus" || fs[0].Resource == nil ||
+			fs[0].Resource.Namespace != "kube-system" || fs[0].Resource.Name != "kubernetes-dashboard" {
+			t.Errorf("fallback %q: findings in %s = %+v", fallback, want, fs)
+		}
+	}
+}

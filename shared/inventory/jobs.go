@@ -28,10 +28,7 @@ type ClusterJobs interface {
 // retry completes the set without duplicating any of it. On the last
 // attempt (lastAttempt) a failure marks the job failed instead, and the
 // error is still returned for the log.
-//
-// It returns the job as it ends and, when this call stored them, the
-// job's workloads in request order.
-func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID int64, lastAttempt bool) (*model.ClusterJob, []model.Workload, error) {
+func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID int64, lastAttempt bool) (*model.ClusterJob, error) {
 	now := i.now()
 	job, err := jobs.UpdateClusterJob(ctx, jobID, func(j *model.ClusterJob) error {
 		if j.Status == deployrecord.JobCompleted || j.Status == deployrecord.JobFailed {
@@ -44,14 +41,14 @@ func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID i
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if job.Status != deployrecord.JobInProgress {
-		return job, nil, nil
+		return job, nil
 	}
-	ws, runErr := i.runClusterJob(ctx, jobs, job)
+	stored, runErr := i.runClusterJob(ctx, jobs, job)
 	if runErr != nil && !lastAttempt {
-		return job, nil, runErr
+		return job, runErr
 	}
 	done, err := jobs.UpdateClusterJob(ctx, jobID, func(j *model.ClusterJob) error {
 		j.UpdatedAt = i.now()
@@ -59,31 +56,31 @@ func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID i
 			j.Status = deployrecord.JobFailed
 			return nil
 		}
-		j.Status, j.TotalCount = deployrecord.JobCompleted, len(ws)
+		j.Status, j.TotalCount = deployrecord.JobCompleted, stored
 		return nil
 	})
 	if err != nil {
-		return job, nil, err
+		return job, err
 	}
 	if runErr != nil {
-		return done, nil, fmt.Errorf("job %d failed on its last attempt: %w", jobID, runErr)
+		return done, fmt.Errorf("job %d failed on its last attempt: %w", jobID, runErr)
 	}
-	return done, ws, nil
+	return done, nil
 }
 
-func (i *Inventory) runClusterJob(ctx context.Context, jobs ClusterJobs, job *model.ClusterJob) ([]model.Workload, error) {
+func (i *Inventory) runClusterJob(ctx context.Context, jobs ClusterJobs, job *model.ClusterJob) (int, error) {
 	deployments, err := jobs.ClusterJobDeployments(ctx, job)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	start := time.Now()
 	ws, err := i.ApplyCluster(ctx, job.Org, job.Cluster, deployrecord.ClusterRequest{
 		LogicalEnvironment: job.LogicalEnvironment, PhysicalEnvironment: job.PhysicalEnvironment, Deployments: deployments,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("job %d: %w", job.JobID, err)
+		return 0, fmt.Errorf("job %d: %w", job.JobID, err)
 	}
 	i.logger().Info("cluster job stored its deployments", "jobId", job.JobID, "org", job.Org, "cluster", job.Cluster,
 		"deployments", len(ws), "seconds", time.Since(start).Seconds())
-	return ws, nil
+	return len(ws), nil
 }

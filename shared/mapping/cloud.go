@@ -144,3 +144,71 @@ var recordKinds = map[string]string{
 	"attackpaths":    "attack path",
 	"alerts":         "alert",
 }
+
+// SourcePart is one piece of a readable explanation source: text, and the
+// portal page of the resource it names when there is one.
+type SourcePart struct {
+	Text string
+	URL  string
+}
+
+// ReadableSource makes an explanation source readable: every ARM id in it
+// (a Defender assessment, attack path or resource, with or without its
+// risk-source prefix) becomes the resource's name (ResourceName) linked to
+// its page in cloud c; the rest is kept as text. With no cloud known, the
+// names stand without links. A URL is only made from an id of plain
+// characters, so it cannot break out of a Markdown or HTML link.
+func ReadableSource(c Cloud, s string) []SourcePart {
+	var out []SourcePart
+	text := func(t string) {
+		if t == "" {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].URL == "" {
+			out[n-1].Text += t
+			return
+		}
+		out = append(out, SourcePart{Text: t})
+	}
+	for {
+		i := strings.Index(strings.ToLower(s), "/subscriptions/")
+		if i < 0 {
+			text(s)
+			return out
+		}
+		end := i
+		for end < len(s) && s[end] != ',' && s[end] != ' ' && s[end] != ')' && s[end] != ';' {
+			end++
+		}
+		before, id := s[:i], s[i:end]
+		for _, p := range []string{RiskSourceAssessmentPrefix, RiskSourceAttackPathPrefix} {
+			before = strings.TrimSuffix(before, p)
+		}
+		text(before)
+		part := SourcePart{Text: ResourceName(id)}
+		if safeID(id) {
+			part.URL = c.PortalURL(id)
+		}
+		out = append(out, part)
+		s = s[end:]
+	}
+}
+
+// ReadableSourceText is ReadableSource as plain text, without links.
+func ReadableSourceText(s string) string {
+	var b strings.Builder
+	for _, p := range ReadableSource(Cloud{}, s) {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
+func safeID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(alnumLower(c) || 'A' <= c && c <= 'Z' || c == '/' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -74,3 +74,43 @@ func TestPortalURLAndResourceName(t *testing.T) {
 		}
 	}
 }
+
+func TestReadableSource(t *testing.T) {
+	const (
+		path       = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/providers/Microsoft.Security/attackPaths/2c4e6f80-1a3b-4c5d-8e9f-0a1b2c3d4e5f"
+		assessment = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourcegroups/rg-octo-prod/providers/microsoft.containerservice/managedclusters/aks-prod-eus/providers/microsoft.security/assessments/c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
+	)
+	// The explanation source the demo's checkout-api CVEs carry.
+	src := "workload aks-prod-eus/shop-checkout-api-api via " + RiskSourceAttackPathPrefix + path + ", " + RiskSourceAssessmentPrefix + assessment + ", deployment-record"
+	got := ReadableSource(CloudUSGov, src)
+	want := []SourcePart{
+		{Text: "workload aks-prod-eus/shop-checkout-api-api via "},
+		{Text: "attack path 2c4e6f80", URL: "https://portal.azure.us/#resource" + path},
+		{Text: ", "},
+		{Text: "assessment c609cf0f on aks-prod-eus", URL: "https://portal.azure.us/#resource" + assessment},
+		{Text: ", deployment-record"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("parts = %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("part %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if txt := ReadableSourceText(src); txt != "workload aks-prod-eus/shop-checkout-api-api via attack path 2c4e6f80, assessment c609cf0f on aks-prod-eus, deployment-record" {
+		t.Errorf("text = %q", txt)
+	}
+	// No cloud: names, no links; a hostile id: no link.
+	for _, p := range ReadableSource(Cloud{}, src) {
+		if p.URL != "" {
+			t.Errorf("link without a cloud: %+v", p)
+		}
+	}
+	if p := ReadableSource(CloudPublic, "via /subscriptions/x/providers/a/b/c\"><script>"); len(p) < 2 || p[1].URL != "" {
+		t.Errorf("hostile id linked: %+v", p)
+	}
+	if p := ReadableSource(CloudPublic, "running in production: aks-prod-eus/shop-checkout-api-api"); len(p) != 1 || p[0].URL != "" {
+		t.Errorf("plain source = %+v", p)
+	}
+}

@@ -190,3 +190,14 @@ func alnum(s string) bool {
 	}
 	return true
 }
+
+// OwnerLabel names, for people, where a finding belongs: its repository;
+// for a finding about a cluster's own resources that no repository builds
+// (kube-system, the dashboard), its cluster, with owners unknown, not
+// "unmapped" as if it were orphaned.
+func OwnerLabel(f *model.Finding) string {
+	if f.Cluster != "" && (f.Repository == "" || f.Repository == model.UnmappedRepository) {
+		return "cluster " + f.Cluster + " (owners unknown)"
+	}
+	return f.Repository
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
@@ -145,7 +146,6 @@ func (pl *planner) noIssue(st model.GroupStatus) {
 	}
 	pl.add(Action{Kind: KindOpen, Why: why,
 		Open: &Fields{Title: &title, Body: &body, Labels: &labels, Assignees: &assignees}})
-	pl.copilot()
 }
 
 // open keeps an open issue in step, and closes it when runtime verified
@@ -462,7 +462,7 @@ func (pl *planner) priorityBody(from, to model.Priority) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Priority %s from %s to %s** by runtimelink: %s now scores %s.\n\n", dir, from, to, findingWhere(top), fmtScore(top.Score))
-	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score))
+	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score, mapping.Cloud{}))
 	return b.String()
 }
 

@@ -233,7 +233,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	}
 
 	b.WriteString("\n### Where it runs\n\n")
-	for _, line := range whereItRuns(top) {
+	for _, line := range whereItRuns(top, in.Cloud) {
 		b.WriteString("- " + line + "\n")
 	}
 
@@ -248,7 +248,7 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	if g.Kind == model.GroupKindImage {
 		fmt.Fprintf(&b, "Score of %s:\n\n", mdCell(vulnName(top)))
 	}
-	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score))
+	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score, in.Cloud))
 
 	if rel := relatedOf(shown, in.Related); len(rel) > 0 {
 		b.WriteString("\n### The same vulnerability elsewhere\n\n")
@@ -279,12 +279,14 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 }
 
 // ExplanationMarkdown renders a score's explanation as a table: every
-// factor, how it applies and what it changed.
-func ExplanationMarkdown(e model.Explanation, score float64) string {
+// factor, how it applies and what it changed, its source readable (a
+// Defender record by name, linked to its page in cloud's portal, not by
+// its ARM id).
+func ExplanationMarkdown(e model.Explanation, score float64, cloud mapping.Cloud) string {
 	var b strings.Builder
 	b.WriteString("| Factor | Effect | Changes the score by | Source |\n| --- | --- | --- | --- |\n")
 	for _, f := range e.Factors {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(f.Name), FactorEffect(f), signed(f.Contribution), mdCell(f.Source))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(f.Name), FactorEffect(f), signed(f.Contribution), sourceMarkdown(f.Source, cloud))
 	}
 	if e.Capped {
 		fmt.Fprintf(&b, "\nThe sum is capped: the score is %s.\n", fmtScore(score))
@@ -312,16 +314,38 @@ func signed(v float64) string {
 
 func fmtScore(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// sourceMarkdown is an explanation source as Markdown: the Defender
+// records it names by name, linked to the cloud's portal.
+func sourceMarkdown(s string, cloud mapping.Cloud) string {
+	var b strings.Builder
+	for _, p := range mapping.ReadableSource(cloud, s) {
+		// mdCell trims; the spaces between the parts stay.
+		t := strings.TrimSpace(p.Text)
+		if lead := len(p.Text) - len(strings.TrimLeft(p.Text, " ")); lead > 0 && b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		if p.URL != "" && safePortalURL(p.URL) {
+			b.WriteString("[" + mdCell(t) + "](" + p.URL + ")")
+		} else {
+			b.WriteString(mdCell(t))
+		}
+		if strings.HasSuffix(p.Text, " ") && t != "" {
+			b.WriteString(" ")
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // whereItRuns reads the runtime context from the explanation: the
 // deployment factor names the workloads, each risk factor its source.
-func whereItRuns(f *model.Finding) []string {
+func whereItRuns(f *model.Finding, cloud mapping.Cloud) []string {
 	var out []string
 	for _, x := range f.Explanation.Factors {
 		switch {
 		case x.Name == scoring.FactorDeployment:
-			out = append(out, mdCell(x.Source))
+			out = append(out, sourceMarkdown(x.Source, cloud))
 		case slices.Contains(model.RiskFactors, model.RiskFactor(x.Name)):
-			out = append(out, "**"+x.Name+"**: "+mdCell(x.Source))
+			out = append(out, "**"+x.Name+"**: "+sourceMarkdown(x.Source, cloud))
 		}
 	}
 	if len(out) == 0 {

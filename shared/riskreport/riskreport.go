@@ -33,6 +33,9 @@ type Options struct {
 	Threshold model.Priority // the lowest priority that gets an issue
 	Generated time.Time
 	Version   string
+	// Cloud links the Defender records explanations name to its portal
+	// (RUNTIMELINK_CLOUD); the zero Cloud names them without a link.
+	Cloud mapping.Cloud
 }
 
 // topFindings is how many findings the report explains.
@@ -56,6 +59,24 @@ type Report struct {
 	Repos           []RepoMap
 	// Unmapped are running workloads whose image has no known source.
 	Unmapped []WorkloadRow
+	// Clusters lists, per cluster, the open findings about its own
+	// resources that no repository builds (an alert on kube-system): their
+	// owners are unknown, but they run there.
+	Clusters []ClusterFindings
+}
+
+// ClusterFindings are the open findings about one cluster's own resources.
+type ClusterFindings struct {
+	Cluster  string
+	Counts   []PriorityCount
+	Findings []ClusterFinding
+}
+
+// ClusterFinding is one of them.
+type ClusterFinding struct {
+	Title, Resource string
+	Priority        model.Priority
+	Score           float64
 }
 
 // PriorityCount is one priority's number of open findings.
@@ -72,6 +93,7 @@ type TopFinding struct {
 	Base         float64
 	BasePriority model.Priority
 	Move         string // "raised", "lowered" or ""
+	Owner        string // the repository, or the cluster with owners unknown (mapping.OwnerLabel)
 	Where        string // image, manifest or code location
 	Factors      []FactorRow
 	Capped       bool
@@ -80,7 +102,10 @@ type TopFinding struct {
 
 // FactorRow is one factor of a score.
 type FactorRow struct {
+	// Source is readable: a Defender record by name, not its ARM id;
+	// Parts are the same with the portal link of each record.
 	Name, Effect, Change, Source string
+	Parts                        []mapping.SourcePart
 	Kind                         string // base, up, down, same
 	Width                        float64
 }
@@ -129,8 +154,21 @@ func Build(ctx context.Context, src Source, o Options) (*Report, error) {
 	counts := map[model.Priority]int{}
 	repoCounts := map[string]map[model.Priority]int{}
 	var top []model.Finding
+	clusters := map[string]*ClusterFindings{}
 	err := src.OpenFindings(ctx, func(f *model.Finding) error {
 		rep.Open++
+		if f.Cluster != "" && (f.Repository == "" || f.Repository == model.UnmappedRepository) {
+			c := clusters[f.Cluster]
+			if c == nil {
+				c = &ClusterFindings{Cluster: f.Cluster}
+				clusters[f.Cluster] = c
+			}
+			cf := ClusterFinding{Title: f.Title, Priority: f.Priority, Score: f.Score}
+			if r := f.Resource; r != nil {
+				cf.Resource = strings.Trim(r.Namespace+"/"+r.Name, "/")
+			}
+			c.Findings = append(c.Findings, cf)
+		}
 		counts[f.Priority]++
 		repo := mapping.NormalizeRepository(f.Repository, "")
 		if repo == "" {
@@ -163,8 +201,23 @@ func Build(ctx context.Context, src Source, o Options) (*Report, error) {
 	}
 	rep.Counts = priorityCounts(counts, rep.Open)
 	for i, f := range top {
-		rep.Top = append(rep.Top, topFinding(policy, i+1, f))
+		rep.Top = append(rep.Top, topFinding(policy, o.Cloud, i+1, f))
 	}
+	for _, c := range clusters {
+		slices.SortFunc(c.Findings, func(a, b ClusterFinding) int {
+			if d := b.Priority.Rank() - a.Priority.Rank(); d != 0 {
+				return d
+			}
+			return strings.Compare(a.Title, b.Title)
+		})
+		n := map[model.Priority]int{}
+		for _, f := range c.Findings {
+			n[f.Priority]++
+		}
+		c.Counts = priorityCounts(n, 0)
+		rep.Clusters = append(rep.Clusters, *c)
+	}
+	slices.SortFunc(rep.Clusters, func(a, b ClusterFindings) int { return strings.Compare(a.Cluster, b.Cluster) })
 
 	ws, arts, err := triage.LoadRuntime(ctx, src)
 	if err != nil {
@@ -208,8 +261,8 @@ func deployFactor(f *model.Finding) float64 {
 	return 0
 }
 
-func topFinding(p scoring.Policy, rank int, f model.Finding) TopFinding {
-	t := TopFinding{Rank: rank, F: f, Base: scoring.BaseOf(&f), Capped: f.Explanation.Capped}
+func topFinding(p scoring.Policy, cloud mapping.Cloud, rank int, f model.Finding) TopFinding {
+	t := TopFinding{Rank: rank, F: f, Base: scoring.BaseOf(&f), Capped: f.Explanation.Capped, Owner: mapping.OwnerLabel(&f)}
 	var moved int
 	t.BasePriority, moved = p.Movement(&f)
 	switch moved {
@@ -228,7 +281,8 @@ func topFinding(p scoring.Policy, rank int, f model.Finding) TopFinding {
 	}
 	for _, x := range f.Explanation.Factors {
 		t.Sum += x.Contribution
-		row := FactorRow{Name: x.Name, Effect: remediation.FactorEffect(x), Change: signed(x.Contribution), Source: x.Source, Kind: "same"}
+		row := FactorRow{Name: x.Name, Effect: remediation.FactorEffect(x), Change: signed(x.Contribution),
+			Source: mapping.ReadableSourceText(x.Source), Parts: mapping.ReadableSource(cloud, x.Source), Kind: "same"}
 		switch {
 		case x.Name == scoring.FactorBase:
 			row.Kind, row.Change = "base", Num(x.Contribution)

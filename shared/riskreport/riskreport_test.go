@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
@@ -153,5 +154,41 @@ func TestNumbers(t *testing.T) {
 	}
 	if got := signed(-1.5); got != "−1.5" {
 		t.Errorf("signed(-1.5) = %q", got)
+	}
+}
+
+// A finding about a cluster's own resources that no repository builds is
+// listed under its cluster with owners unknown, not as unmapped; its
+// evidence reads as the record's name with a portal link.
+func TestClusterFindingsAndReadableEvidence(t *testing.T) {
+	const assessment = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourcegroups/rg-octo-prod/providers/microsoft.containerservice/managedclusters/aks-prod-eus/providers/microsoft.security/assessments/c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
+	dashboard := model.Finding{ID: "defender_alert:d", Repository: model.UnmappedRepository, Source: model.SourceDefenderAlert, State: model.StateOpen,
+		Title: "Exposed Kubernetes dashboard detected", Score: 7.5, Priority: model.PriorityHigh, Deployed: true, Cluster: "aks-prod-eus",
+		Resource: &model.Resource{Kind: model.ResourceWorkload, Cluster: "aks-prod-eus", Namespace: "kube-system", Name: "kubernetes-dashboard"}}
+	dashboard.Explanation.Factors = []model.Factor{
+		{Name: scoring.FactorBase, Op: "=", Value: 5, Contribution: 5, Source: "severity:medium"},
+		{Name: scoring.FactorDeployment, Op: "x", Value: 1, Source: "running in production: aks-prod-eus/kube-system/kubernetes-dashboard"},
+		{Name: "internet-exposed", Op: "+", Value: 1.5, Contribution: 1.5, Source: "workload aks-prod-eus/kube-system/kubernetes-dashboard via defender-assessment:" + assessment},
+	}
+	orphan := scored("o", model.UnmappedRepository, 9.8, 4.9, false, model.PriorityMedium)
+	rep, err := Build(context.Background(), &fakeSource{findings: []model.Finding{dashboard, orphan}}, Options{Cloud: mapping.CloudUSGov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Clusters) != 1 || rep.Clusters[0].Cluster != "aks-prod-eus" || len(rep.Clusters[0].Findings) != 1 ||
+		rep.Clusters[0].Findings[0].Resource != "kube-system/kubernetes-dashboard" {
+		t.Errorf("clusters = %+v", rep.Clusters)
+	}
+	top := rep.Top[0]
+	if top.F.ID != dashboard.ID || top.Owner != "cluster aks-prod-eus (owners unknown)" {
+		t.Fatalf("top = %s owned by %q", top.F.ID, top.Owner)
+	}
+	if rep.Top[1].Owner != model.UnmappedRepository {
+		t.Errorf("an image CVE of no known source is unmapped, got owner %q", rep.Top[1].Owner)
+	}
+	risk := top.Factors[2]
+	if risk.Source != "workload aks-prod-eus/kube-system/kubernetes-dashboard via assessment c609cf0f on aks-prod-eus" ||
+		len(risk.Parts) != 2 || risk.Parts[1].URL != "https://portal.azure.us/#resource"+assessment {
+		t.Errorf("risk source = %q, parts %+v", risk.Source, risk.Parts)
 	}
 }
