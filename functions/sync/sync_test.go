@@ -142,6 +142,11 @@ func jsonEqual(t *testing.T, got, want string) bool {
 
 func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 	e := newEnv(t, false)
+	// Pushed, left alone while unchanged, decommissioned once gone: two
+	// accepted posts, and one attestation lookup.
+	e.gh.Expect(githubtest.Call{Pattern: "POST /orgs/octo-org/artifacts/metadata/deployment-record", Times: 2, Status: http.StatusOK},
+		githubtest.Call{Pattern: "GET /orgs/octo-org/attestations/{digest}", Times: 1})
+	defer e.gh.Verify(t)
 	req := e.deploy(t)
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
@@ -216,6 +221,8 @@ func TestAttestationFoundIsEvidenceAndNamesTheRepository(t *testing.T) {
 
 func TestStorageRecordPushed(t *testing.T) {
 	e := newEnv(t, false)
+	e.gh.Expect(githubtest.Call{Pattern: "POST /orgs/octo-org/artifacts/metadata/storage-record", Times: 1, Status: http.StatusOK})
+	defer e.gh.Verify(t)
 	e.deploy(t)
 	if _, err := e.inv.RecordImageEvent(context.Background(), pushed(t)); err != nil {
 		t.Fatal(err)

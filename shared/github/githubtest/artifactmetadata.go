@@ -76,10 +76,13 @@ func (s *Server) metadataLocked(org string) *artifactMetadata {
 	return m
 }
 
-// readRecord reads and validates a body as GitHub does (400 not JSON, 422
-// naming the fields); on failure it has answered. validate runs after the
-// body is decoded into v.
-func readRecord(w http.ResponseWriter, r *http.Request, v any, resource, docs string, validate func() error) bool {
+// readRecord checks the token may write the org's metadata, then reads and
+// validates the body as GitHub does (400 not JSON, 422 naming the fields);
+// on failure it has answered. validate runs after the body is decoded into v.
+func (s *Server) readRecord(w http.ResponseWriter, r *http.Request, v any, resource, docs string, validate func() error) bool {
+	if !s.orgAccessible(w, r, docs) {
+		return false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -128,11 +131,8 @@ func (s *Server) knownArtifactLocked(org, digest, githubRepository string) bool 
 
 func (s *Server) handleDeploymentRecord(w http.ResponseWriter, r *http.Request) {
 	const docs = deployrecord.DocsDeploymentRecord
-	if !s.orgAccessible(w, r, docs) {
-		return
-	}
 	var rec deployrecord.DeploymentRecord
-	if !readRecord(w, r, &rec, deployrecord.ResourceDeploymentRecord, docs, func() error { return rec.Validate() }) {
+	if !s.readRecord(w, r, &rec, deployrecord.ResourceDeploymentRecord, docs, func() error { return rec.Validate() }) {
 		return
 	}
 	org := r.PathValue("org")
@@ -155,12 +155,9 @@ func (s *Server) handleDeploymentRecord(w http.ResponseWriter, r *http.Request) 
 // partial_success are skipped and listed in a 207.
 func (s *Server) handleClusterRecords(w http.ResponseWriter, r *http.Request) {
 	const docs = deployrecord.DocsClusterRecords
-	if !s.orgAccessible(w, r, docs) {
-		return
-	}
 	cluster := r.PathValue("cluster")
 	var req deployrecord.ClusterRequest
-	if !readRecord(w, r, &req, deployrecord.ResourceDeploymentRecord, docs, func() error { return req.Validate(cluster) }) {
+	if !s.readRecord(w, r, &req, deployrecord.ResourceDeploymentRecord, docs, func() error { return req.Validate(cluster) }) {
 		return
 	}
 	org := r.PathValue("org")
@@ -220,11 +217,8 @@ func (s *Server) upsertDeploymentLocked(m *artifactMetadata, rec deployrecord.De
 
 func (s *Server) handleStorageRecord(w http.ResponseWriter, r *http.Request) {
 	const docs = deployrecord.DocsStorageRecord
-	if !s.orgAccessible(w, r, docs) {
-		return
-	}
 	var rec deployrecord.StorageRecord
-	if !readRecord(w, r, &rec, deployrecord.ResourceStorageRecord, docs, func() error { return rec.Validate() }) {
+	if !s.readRecord(w, r, &rec, deployrecord.ResourceStorageRecord, docs, func() error { return rec.Validate() }) {
 		return
 	}
 	if rec.Status == "" {
