@@ -131,6 +131,9 @@ type GitHub struct {
 	APIURL string
 	// AppID is 0 when the GitHub integration is off.
 	AppID int64
+	// AppSlug is GITHUB_APP_SLUG: the App's slug when set, which then
+	// names its bot ("<slug>[bot]") without asking GitHub (GET /app).
+	AppSlug string
 	// AppPrivateKey and WebhookSecret are the local-run values; in Azure
 	// they live in Key Vault under Config.Secrets.
 	AppPrivateKey Secret

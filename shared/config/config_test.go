@@ -214,6 +214,16 @@ func TestLoadSettings(t *testing.T) {
 		{name: "github api url other scheme", set: map[string]string{"GITHUB_API_URL": "ftp://ghe.example.com/"},
 			wantErr: `config: GITHUB_API_URL="ftp://ghe.example.com/" is not an absolute https or http URL`},
 
+		// GITHUB_APP_SLUG
+		{name: "app slug", set: map[string]string{"GITHUB_APP_SLUG": "runtimelink-octo"},
+			check: func(t *testing.T, c *Config) { eq(t, c.GitHub.AppSlug, "runtimelink-octo") }},
+		{name: "app slug unset", set: map[string]string{},
+			check: func(t *testing.T, c *Config) { eq(t, c.GitHub.AppSlug, "") }},
+		{name: "app slug is the bot login", set: map[string]string{"GITHUB_APP_SLUG": "runtimelink[bot]"},
+			wantErr: `config: GITHUB_APP_SLUG="runtimelink[bot]" is not a GitHub App slug (lower-case letters, digits and hyphens, as in https://github.com/apps/<slug>; without [bot])`},
+		{name: "app slug with capitals", set: map[string]string{"GITHUB_APP_SLUG": "RuntimeLink"},
+			wantErr: `config: GITHUB_APP_SLUG="RuntimeLink" is not a GitHub App slug (lower-case letters, digits and hyphens, as in https://github.com/apps/<slug>; without [bot])`},
+
 		// GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY
 		{name: "app id with PKCS1 key", set: map[string]string{"GITHUB_APP_ID": "123456", "GITHUB_APP_PRIVATE_KEY": pkcs1},
 			check: func(t *testing.T, c *Config) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ type setting struct {
 	// show is the value as logged; secrets show as redacted.
 	show func(c *Config) string
 }
+
+// appSlug is what GitHub makes of an App's name for its URL and its bot's
+// login: lower-case letters, digits and hyphens.
+var appSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // errRequired is the problem of a required setting that is unset.
 var errRequired = errors.New("is required")
@@ -165,6 +170,21 @@ var table = []setting{
 			}
 			return strconv.FormatInt(c.GitHub.AppID, 10)
 		},
+	},
+	{
+		name: "GITHUB_APP_SLUG",
+		doc:  "GitHub App slug; its bot `<slug>[bot]` is whose issue events are runtimelink's own. Unset: read from GitHub (`GET /app`)",
+		load: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			if !appSlug.MatchString(v) {
+				return errors.New("is not a GitHub App slug (lower-case letters, digits and hyphens, as in https://github.com/apps/<slug>; without [bot])")
+			}
+			c.GitHub.AppSlug = v
+			return nil
+		},
+		show: func(c *Config) string { return c.GitHub.AppSlug },
 	},
 	{
 		name: "GITHUB_APP_PRIVATE_KEY", secret: true, localOnly: true,
