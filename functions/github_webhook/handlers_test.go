@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
@@ -234,5 +235,37 @@ func TestSecretScanningLocation(t *testing.T) {
 	}
 	if f.State != model.StateOpen || f.Location.Path != "config/secrets.yml" || f.Location.StartLine != 3 {
 		t.Errorf("finding = %s at %+v", f.State, f.Location)
+	}
+}
+
+// With the App's slug known (GITHUB_APP_SLUG here; GET /app otherwise) the
+// loop guard ignores only the App's own bot: another bot closing an issue
+// (a dependabot or CI bot) moves the group like a person does.
+func TestIssueLoopGuardKnowsTheAppsBot(t *testing.T) {
+	e := newEnv(t, nil, func(d *app.Deps) { d.Config.GitHub.AppSlug = "runtimelink" })
+	ctx := ctxT(t)
+	const repo = "codertocat/hello-world"
+	g := &model.Group{ID: "alert:code_scanning:codertocat:hello-world:11", Repository: repo, Kind: "alert",
+		Status: model.GroupActive, StatusAt: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC),
+		Synced: model.SyncedIssue{IssueNumber: 1, State: "open"}}
+	if _, err := e.store.Groups.Create(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	closedBy := func(login, updated string) []byte {
+		return variant(t, "issues/reopened.json", func(m map[string]any) {
+			m["action"] = "closed"
+			is := obj(m, "issue")
+			is["state"], is["state_reason"], is["updated_at"], is["closed_at"] = "closed", "completed", updated, updated
+			s := obj(m, "sender")
+			s["type"], s["login"] = "Bot", login
+		})
+	}
+	expectStatus(t, "own bot", e.post(delivery{event: "issues", id: deliveryID("own-bot"), body: closedBy("runtimelink[bot]", "2021-10-01T00:00:00Z")}), 202)
+	if cur, _ := e.store.Groups.Get(ctx, repo, g.ID); cur.Status != model.GroupActive {
+		t.Errorf("the App's own close moved the group to %s", cur.Status)
+	}
+	expectStatus(t, "dependabot", e.post(delivery{event: "issues", id: deliveryID("dependabot"), body: closedBy("dependabot[bot]", "2021-10-02T00:00:00Z")}), 200)
+	if cur, _ := e.store.Groups.Get(ctx, repo, g.ID); cur.Status != model.GroupFixClaimed {
+		t.Errorf("dependabot's close left the group %s, want %s", cur.Status, model.GroupFixClaimed)
 	}
 }

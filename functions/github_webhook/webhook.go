@@ -79,11 +79,15 @@ func New(d *app.Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github_webhook: %w", err)
 	}
+	g, err := d.GitHubApp()
+	if err != nil {
+		return nil, fmt.Errorf("github_webhook: %w", err)
+	}
 	r, err := ghapp.NewReceiver(ghapp.Options{
-		Store: d.Store, Sync: d.Sync, Triage: t, Now: d.Now,
-		// No App slug is configured, so the loop guard ignores every bot
-		// closing or reopening a group's issue (see ghapp.Issues.BotLogin).
-		BotLogin: "",
+		Store: d.State(), Sync: d.Sync, Triage: t, Now: d.Now,
+		// The loop guard ignores the App's own bot; while its login is
+		// not known yet, every bot (see ghapp.Issues.App).
+		App: g.Identity,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("github_webhook: %w", err)

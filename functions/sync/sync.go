@@ -25,10 +25,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/remediation"
-	"github.com/runtimelink/runtimelink/shared/store"
 	"github.com/runtimelink/runtimelink/shared/triage"
-
-	gh "github.com/google/go-github/v62/github"
 )
 
 // Function and binding names, as in function.json.
@@ -77,10 +74,11 @@ func New(d *app.Deps) (*Handler, error) {
 		return nil, err
 	}
 	inv := d.Inventory(tri)
-	s := &artifactsync.Syncer{Store: d.Store, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
-	h := &Handler{Artifacts: s, Sync: d.Sync, Jobs: store.New(d.Store)}
+	st := d.State()
+	s := &artifactsync.Syncer{Store: st, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
+	h := &Handler{Artifacts: s, Sync: d.Sync, Jobs: st}
 	h.Groups = &groupsync.Syncer{
-		Store:  store.New(d.Store),
+		Store:  st,
 		Policy: remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
 		Cloud:  d.Config.Cloud,
 		DryRun: d.Config.DryRun,
@@ -91,42 +89,20 @@ func New(d *app.Deps) (*Handler, error) {
 		h.Groups.Governance = d.Governance
 		h.Groups.GovernancePolicy = GovernancePolicy(d.Config)
 	}
-	if !d.Config.GitHub.Enabled() {
+	g, err := d.GitHubApp()
+	if err != nil {
+		return nil, err
+	}
+	if !g.Enabled() {
 		return h, nil
 	}
-	// sync is the only function that calls GitHub, so it owns the app's
-	// one client factory and with it the one rate-limit view per installation.
-	keyName := d.Config.Secrets.GitHubAppPrivateKey
-	f, err := github.NewFactory(github.FactoryOptions{
-		BaseURL: d.Config.GitHub.APIURL,
-		AppID:   d.Config.GitHub.AppID,
-		PrivateKey: func(ctx context.Context) ([]byte, error) {
-			v, err := d.Secrets.Get(ctx, keyName)
-			return []byte(v), err
-		},
-		Logger: d.Logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("github client factory: %w", err)
-	}
 	s.GitHub = &artifactsync.AppGitHub{
-		Store:      d.Store,
-		Clients:    f,
+		Clients:    g.Installations,
 		Provenance: github.NewAttestations(github.AttestationOptions{Logger: d.Logger}),
 	}
-	h.Backfill = &ghapp.Backfiller{Store: d.Store, Triage: tri, GitHub: f, Logger: d.Logger, Now: d.Now}
-	st := h.Groups.Store.(*store.Store)
+	h.Backfill = &ghapp.Backfiller{Store: st, Triage: tri, Installations: g.Installations, Logger: d.Logger, Now: d.Now}
 	h.Groups.GitHub = &groupsync.AppGitHub{
-		Client: func(ctx context.Context, org string) (*gh.Client, error) {
-			inst, err := st.InstallationOf(ctx, org)
-			if errors.Is(err, model.ErrNotFound) || (err == nil && (inst.Status != model.InstallationActive || inst.InstallationID <= 0)) {
-				return nil, fmt.Errorf("the GitHub App is not installed on %s", org)
-			}
-			if err != nil {
-				return nil, err
-			}
-			return f.Installation(ctx, inst.InstallationID)
-		},
+		Client:     g.Installations.Client,
 		Cache:      github.NewIssueCache(0, nil),
 		Codeowners: github.NewCodeownersFetcher(github.CodeownersOptions{}),
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
-	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -65,15 +64,7 @@ func realMain(ctx context.Context, org string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	factory, err := github.NewFactory(github.FactoryOptions{
-		BaseURL: cfg.GitHub.APIURL,
-		AppID:   cfg.GitHub.AppID,
-		PrivateKey: func(ctx context.Context) ([]byte, error) {
-			pem, err := deps.Secrets.Get(ctx, cfg.Secrets.GitHubAppPrivateKey)
-			return []byte(pem), err
-		},
-		Logger: logger,
-	})
+	gh, err := deps.GitHubApp()
 	if err != nil {
 		return err
 	}
@@ -81,7 +72,7 @@ func realMain(ctx context.Context, org string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	b := &ghapp.Backfiller{Store: deps.Store, Triage: t, GitHub: factory, Logger: logger}
+	b := &ghapp.Backfiller{Store: deps.State(), Triage: t, Installations: gh.Installations, Logger: logger}
 	var bar *progressBar
 	if tty {
 		bar = &progressBar{w: os.Stderr, start: time.Now()}

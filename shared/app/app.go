@@ -1,6 +1,8 @@
 // Package app builds runtimelink's dependencies once at start from the
 // validated configuration: the state store, the sync queue, the secrets
-// provider and the Azure credential. Function adapters receive them as Deps.
+// provider, the Azure credential and the GitHub App's side of GitHub (its
+// client factory, installation resolver and identity). Function adapters
+// receive them as Deps.
 package app
 
 import (
@@ -46,6 +48,9 @@ type Deps struct {
 	// RUNTIMELINK_GOVERNANCE is off. One client for the process, so the
 	// health answer reports the 403 the sync step met.
 	Governance *arm.Client
+	// GitHub is the App's side of GitHub (GitHubApp): set by Build, or
+	// made by the first GitHubApp call.
+	GitHub *GitHubApp
 }
 
 var (
@@ -120,6 +125,14 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	// webhook that needs it.
 	if err := keyvault.Check(ctx, secrets, cfg.RequiredSecrets()...); err != nil {
 		return nil, err
+	}
+	// The factory reads the App key and mints tokens on first use; only
+	// the App's identity is asked now, in the background, so start-up
+	// neither waits for GitHub nor fails when it is unreachable.
+	if g, err := d.GitHubApp(); err != nil {
+		logger.Error("GitHub App not usable; functions that call GitHub will fail", "error", err)
+	} else {
+		g.Identity.Start()
 	}
 	return d, nil
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/queue"
-	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 // Inventory builds the runtime inventory on these dependencies: the store
@@ -13,7 +12,7 @@ import (
 // risk and the fallback repository of findings about clusters no
 // repository builds.
 func (d *Deps) Inventory(findings inventory.FindingWriter) *inventory.Inventory {
-	st := store.New(d.Store)
+	st := d.State()
 	inv := inventory.New(st, findings, queue.RecordSyncs{Sync: d.Sync}, d.Logger, d.Now)
 	inv.Clusters = st
 	if d.Config != nil {

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
+	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
@@ -46,8 +46,9 @@ type Provenance struct {
 // Errors a GitHub implementation reports so the sync can tell permanent
 // refusals from failures worth a retry.
 var (
-	// ErrNotInstalled: the App has no active installation for the org.
-	ErrNotInstalled = errors.New("github app not installed for org")
+	// ErrNotInstalled: the App has no active installation for the org
+	// (github.ErrNotInstalled).
+	ErrNotInstalled = github.ErrNotInstalled
 	// ErrRejected: GitHub refused the record for good (404: it knows no
 	// artifact with that digest; 422: it rejects the content). A retry of
 	// the same record cannot succeed.
@@ -64,9 +65,19 @@ const (
 	Skipped   Outcome = "skipped"   // nothing to send (see the log line)
 )
 
+// Store is what the sync reads and writes (*store.Store in the app).
+type Store interface {
+	Artifact(ctx context.Context, digest string) (*model.Artifact, error)
+	UpdateArtifact(ctx context.Context, digest string, fn func(a *model.Artifact, exists bool) error) (*model.Artifact, bool, error)
+	Workload(ctx context.Context, cluster, id string) (*model.Workload, error)
+	UpdateWorkload(ctx context.Context, cluster, id string, fn func(w *model.Workload, exists bool) error) (*model.Workload, bool, error)
+	WorkloadsOnDigests(ctx context.Context, digests []string, limit int) ([]model.Workload, bool, error)
+	ActiveInstallations(ctx context.Context, fn func(in *model.Installation) error) error
+}
+
 // Syncer pushes records. Inventory is used to record attestations found.
 type Syncer struct {
-	Store     *cosmos.Store
+	Store     Store
 	Inventory *inventory.Inventory
 	GitHub    GitHub
 	// DryRun plans every push (logs the request it would send) and sends
@@ -96,8 +107,8 @@ func (s *Syncer) now() time.Time {
 // Deployment pushes the deployment record of one workload.
 func (s *Syncer) Deployment(ctx context.Context, cluster, workloadID string) (Outcome, error) {
 	log := s.logger().With("workloadId", workloadID, "cluster", cluster)
-	w, err := s.Store.Workloads.Get(ctx, cluster, workloadID)
-	if errors.Is(err, cosmos.ErrNotFound) {
+	w, err := s.Store.Workload(ctx, cluster, workloadID)
+	if errors.Is(err, model.ErrNotFound) {
 		log.Warn("deployment sync for a workload that does not exist; nothing to push")
 		return Skipped, nil
 	}
@@ -118,7 +129,7 @@ func (s *Syncer) Deployment(ctx context.Context, cluster, workloadID string) (Ou
 	}
 	if found {
 		// The attestation may have moved the workload to another repository.
-		if w, err = s.Store.Workloads.Get(ctx, cluster, workloadID); err != nil {
+		if w, err = s.Store.Workload(ctx, cluster, workloadID); err != nil {
 			return "", fmt.Errorf("deployment sync of %s: %w", workloadID, err)
 		}
 	}
@@ -148,10 +159,10 @@ func (s *Syncer) Deployment(ctx context.Context, cluster, workloadID string) (Ou
 		}
 		return "", fmt.Errorf("deployment sync of %s: %w", workloadID, err)
 	}
-	_, _, err = s.Store.Workloads.Update(ctx, cluster, workloadID, func(cur *model.Workload, exists bool) error {
+	_, _, err = s.Store.UpdateWorkload(ctx, cluster, workloadID, func(cur *model.Workload, exists bool) error {
 		// A workload that changed since is pushed again by its own sync.
 		if !exists || inventory.RecordHash(inventory.DeploymentRecord(cur)) != hash {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		cur.DeploymentRecordHash = hash
 		return nil
@@ -163,14 +174,18 @@ func (s *Syncer) Deployment(ctx context.Context, cluster, workloadID string) (Ou
 	return Pushed, nil
 }
 
-// maxAttestationOrgs bounds the orgs asked about one digest.
-const maxAttestationOrgs = 5
+// maxAttestationOrgs bounds the orgs asked about one digest, and
+// maxRunningOrgsScan the workloads read to find them.
+const (
+	maxAttestationOrgs = 5
+	maxRunningOrgsScan = 1000
+)
 
 // Storage pushes the storage record of one ACR image digest.
 func (s *Syncer) Storage(ctx context.Context, digest string) (Outcome, error) {
 	log := s.logger().With("digest", digest)
-	a, err := s.Store.Artifacts.Get(ctx, digest, digest)
-	if errors.Is(err, cosmos.ErrNotFound) {
+	a, err := s.Store.Artifact(ctx, digest)
+	if errors.Is(err, model.ErrNotFound) {
 		log.Warn("storage sync for an unknown digest; nothing to push")
 		return Skipped, nil
 	}
@@ -186,7 +201,7 @@ func (s *Syncer) Storage(ctx context.Context, digest string) (Outcome, error) {
 		return "", fmt.Errorf("storage sync of %s: %w", digest, err)
 	}
 	if found {
-		if a, err = s.Store.Artifacts.Get(ctx, digest, digest); err != nil {
+		if a, err = s.Store.Artifact(ctx, digest); err != nil {
 			return "", fmt.Errorf("storage sync of %s: %w", digest, err)
 		}
 	}
@@ -220,12 +235,12 @@ func (s *Syncer) Storage(ctx context.Context, digest string) (Outcome, error) {
 		}
 		return "", fmt.Errorf("storage sync of %s: %w", digest, err)
 	}
-	_, _, err = s.Store.Artifacts.Update(ctx, digest, digest, func(cur *model.Artifact, exists bool) error {
+	_, _, err = s.Store.UpdateArtifact(ctx, digest, func(cur *model.Artifact, exists bool) error {
 		if !exists {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		if r, _, ok := inventory.StorageRecord(cur); !ok || inventory.RecordHash(r) != hash {
-			return cosmos.ErrSkip
+			return model.ErrSkip
 		}
 		cur.StorageRecordHash = hash
 		return nil
@@ -256,22 +271,21 @@ func (s *Syncer) orgsOf(ctx context.Context, a *model.Artifact) ([]string, error
 		}
 		return nil
 	}
-	err := s.Store.Workloads.Query(ctx, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.digest = @digest",
-		Params: map[string]any{"@digest": a.Digest},
-	}, func(w *model.Workload) error { return addOrg(w.Org) })
-	if err != nil && !errors.Is(err, errEnough) {
+	ws, _, err := s.Store.WorkloadsOnDigests(ctx, []string{a.Digest}, maxRunningOrgsScan)
+	if err != nil {
 		return nil, fmt.Errorf("orgs running %s: %w", a.Digest, err)
+	}
+	for _, w := range ws {
+		if addOrg(w.Org) != nil {
+			break
+		}
 	}
 	if len(orgs) > 0 {
 		return orgs, nil
 	}
-	err = s.Store.Installations.Query(ctx, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.status = @active",
-		Params: map[string]any{"@active": string(model.InstallationActive)},
-	}, func(in *model.Installation) error { return addOrg(in.Org) })
+	err = s.Store.ActiveInstallations(ctx, func(in *model.Installation) error { return addOrg(in.Org) })
 	if err != nil && !errors.Is(err, errEnough) {
-		return nil, fmt.Errorf("installed orgs: %w", err)
+		return nil, err
 	}
 	return orgs, nil
 }
@@ -286,9 +300,9 @@ func (s *Syncer) lookupAttestation(ctx context.Context, digest, image string, or
 	if s.GitHub == nil {
 		return false, nil
 	}
-	a, err := s.Store.Artifacts.Get(ctx, digest, digest)
+	a, err := s.Store.Artifact(ctx, digest)
 	switch {
-	case errors.Is(err, cosmos.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		a = &model.Artifact{}
 	case err != nil:
 		return false, fmt.Errorf("read artifact %s: %w", digest, err)

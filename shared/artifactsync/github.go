@@ -10,48 +10,28 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/github"
-	"github.com/runtimelink/runtimelink/shared/model"
 )
 
-// Clients gives the installation client of an org.
+// Clients gives the client of the App's installation in an org; the error
+// wraps ErrNotInstalled when there is none (*github.Installations, the
+// app's one resolver).
 type Clients interface {
-	Installation(ctx context.Context, installationID int64) (*gh.Client, error)
+	Client(ctx context.Context, org string) (*gh.Client, error)
 }
 
 // AppGitHub is GitHub as the App's installation in each org sees it:
-// installation ids come from the installations container, clients from the
-// factory, attestations through github.Attestations. go-github v62 has no
-// artifact-metadata methods; the records go through NewRequest and Do.
+// clients from the app's installation resolver, attestations through
+// github.Attestations. go-github v62 has no artifact-metadata methods; the
+// records go through NewRequest and Do.
 type AppGitHub struct {
-	Store      *cosmos.Store
 	Clients    Clients
 	Provenance *github.Attestations
 }
 
-// client returns the installation client of org.
 func (g *AppGitHub) client(ctx context.Context, org string) (*gh.Client, error) {
-	var inst *model.Installation
-	err := g.Store.Installations.Query(ctx, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.id = @id",
-		Params: map[string]any{"@id": model.InstallationDocID(org)},
-	}, func(in *model.Installation) error {
-		inst = in
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("installation of %s: %w", org, err)
-	}
-	if inst == nil || inst.Status != model.InstallationActive || inst.InstallationID <= 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNotInstalled, org)
-	}
-	c, err := g.Clients.Installation(ctx, inst.InstallationID)
-	if err != nil {
-		return nil, fmt.Errorf("client for %s (installation %d): %w", org, inst.InstallationID, err)
-	}
-	return c, nil
+	return g.Clients.Client(ctx, org)
 }
 
 // PostDeploymentRecord sends one deployment record.

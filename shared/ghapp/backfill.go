@@ -13,7 +13,6 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/runtimelink/runtimelink/shared/alerts"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/triage"
@@ -22,15 +21,17 @@ import (
 // BackfillSources are the alert sources a backfill loads, in order.
 var BackfillSources = []model.Source{model.SourceCodeScanning, model.SourceDependabot, model.SourceSecretScanning}
 
-// InstallationClients hands out a GitHub client per installation
-// (*github.Factory does).
-type InstallationClients interface {
-	Installation(ctx context.Context, installationID int64) (*gh.Client, error)
+// OrgInstallations finds the App's active installation in an org and its
+// client (*github.Installations, the app's one resolver).
+type OrgInstallations interface {
+	Active(ctx context.Context, org string) (*model.Installation, error)
+	ClientOf(ctx context.Context, inst *model.Installation) (*gh.Client, error)
 }
 
 var (
-	// ErrNoInstallation: the org has no active installation of the App.
-	ErrNoInstallation = errors.New("no active installation of the GitHub App")
+	// ErrNoInstallation: the org has no active installation of the App
+	// (github.ErrNotInstalled).
+	ErrNoInstallation = github.ErrNotInstalled
 	// ErrIncomplete: the run stopped at its MaxRuntime with work left; the
 	// cursors are saved and the next call resumes (a queue-driven caller
 	// enqueues the backfill again).
@@ -46,11 +47,12 @@ var (
 // failure, a rate limit or a deadline resumes there; a page may then be
 // loaded twice, which changes nothing (findings merge monotonically).
 type Backfiller struct {
-	Store  *cosmos.Store
-	Triage *triage.Triage
-	GitHub InstallationClients
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Store keeps the cursors on the installation document.
+	Store         InstallationState
+	Triage        *triage.Triage
+	Installations OrgInstallations
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// Workers bounds the findings written concurrently within a page
 	// (default 8).
 	Workers int
@@ -85,9 +87,9 @@ type BackfillProgress struct {
 // not finish, or all of them when none is pending. It returns the progress
 // of each source it worked on.
 func (b *Backfiller) Backfill(ctx context.Context, org string) ([]BackfillProgress, error) {
-	inst, err := b.installation(ctx, org)
+	inst, err := b.Installations.Active(ctx, org)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("backfill %s: %w", org, err)
 	}
 	log := b.logger().With("org", inst.Org, "installationId", inst.InstallationID)
 	pending := inst.Backfill
@@ -103,7 +105,7 @@ func (b *Backfiller) Backfill(ctx context.Context, org string) ([]BackfillProgre
 	} else {
 		log.Info("backfill resumed", "pending", len(pending))
 	}
-	client, err := b.GitHub.Installation(ctx, inst.InstallationID)
+	client, err := b.Installations.ClientOf(ctx, inst)
 	if err != nil {
 		return nil, fmt.Errorf("backfill %s: GitHub client: %w", inst.Org, err)
 	}
@@ -273,33 +275,6 @@ func refused(err error) string {
 	return ""
 }
 
-func (b *Backfiller) installation(ctx context.Context, org string) (*model.Installation, error) {
-	id := model.InstallationDocID(org)
-	inst, err := b.Store.Installations.Get(ctx, org, id)
-	if errors.Is(err, cosmos.ErrNotFound) {
-		// The partition key is the login as GitHub spells it; the caller
-		// may spell it otherwise. The id is the lower-case login.
-		inst = nil
-		err = b.Store.Installations.Query(ctx, cosmos.Query{
-			SQL: "SELECT * FROM c WHERE c.id = @id", Params: map[string]any{"@id": id},
-		}, func(d *model.Installation) error {
-			inst = d
-			return nil
-		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("backfill %s: read installation: %w", org, err)
-	}
-	if inst == nil || inst.Status != model.InstallationActive || inst.InstallationID <= 0 {
-		status := "none"
-		if inst != nil {
-			status = string(inst.Status)
-		}
-		return nil, fmt.Errorf("backfill %s: %w (installation: %s)", org, ErrNoInstallation, status)
-	}
-	return inst, nil
-}
-
 func (b *Backfiller) saveCursors(ctx context.Context, inst *model.Installation, cursors map[string]string) error {
 	return b.updateBackfill(ctx, inst, func(m map[string]string) {
 		for k, v := range cursors {
@@ -320,7 +295,7 @@ func (b *Backfiller) saveCursor(ctx context.Context, inst *model.Installation, s
 }
 
 func (b *Backfiller) updateBackfill(ctx context.Context, inst *model.Installation, edit func(map[string]string)) error {
-	_, _, err := b.Store.Installations.Update(ctx, inst.Org, inst.ID, func(d *model.Installation, exists bool) error {
+	_, _, err := b.Store.UpdateInstallation(ctx, inst.Org, func(d *model.Installation, exists bool) error {
 		if !exists || d.InstallationID != inst.InstallationID {
 			return fmt.Errorf("installation of %s changed during the backfill", inst.Org)
 		}

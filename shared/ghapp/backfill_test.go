@@ -81,11 +81,12 @@ func newBackfillEnv(t *testing.T) *backfillEnv {
 		InstallationID: installationID, Status: model.InstallationActive}); err != nil {
 		t.Fatal(err)
 	}
+	st := store.New(e.store)
 	e.b = &ghapp.Backfiller{
-		Store:  e.store,
-		Triage: &triage.Triage{Store: store.New(e.store), Sync: queue.GroupSyncs{Sync: nopSync{}}, Logger: logger},
-		GitHub: f,
-		Logger: logger,
+		Store:         st,
+		Triage:        &triage.Triage{Store: st, Sync: queue.GroupSyncs{Sync: nopSync{}}, Logger: logger},
+		Installations: &github.Installations{Store: st, Clients: f},
+		Logger:        logger,
 		Progress: func(p ghapp.BackfillProgress) {
 			e.mu.Lock()
 			defer e.mu.Unlock()

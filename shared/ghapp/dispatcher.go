@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
@@ -55,12 +54,12 @@ func (d *Dispatcher) Handle(ctx context.Context, eventType, deliveryID string, p
 
 // Options are what the App's handlers need.
 type Options struct {
-	Store  *cosmos.Store
+	Store  Store // *store.Store in the app
 	Sync   queue.Sync
 	Triage *triage.Triage
-	// BotLogin is the App's bot login ("<app-slug>[bot]"); see Issues.
-	BotLogin string
-	Now      func() time.Time
+	// App names the App's own bot (*github.Identity); see Issues.
+	App AppBot
+	Now func() time.Time
 }
 
 // Handlers returns every handler of the App.
@@ -68,8 +67,8 @@ func Handlers(o Options) []Handler {
 	return []Handler{
 		&Alerts{Triage: o.Triage, Now: o.Now},
 		&Installations{Store: o.Store, Sync: o.Sync, Now: o.Now},
-		&Artifacts{Store: o.Store, Now: o.Now},
-		&Issues{Store: o.Store, Sync: o.Sync, BotLogin: o.BotLogin, Now: o.Now},
+		&Artifacts{Store: o.Store, Runtime: runtimeChanged(o.Triage), Now: o.Now},
+		&Issues{Store: o.Store, Sync: o.Sync, App: o.App, Now: o.Now},
 		Ping{},
 	}
 }
@@ -88,5 +87,14 @@ func NewReceiver(o Options) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Receiver{Deliveries: o.Store.Deliveries, Handler: d, Now: o.Now}, nil
+	return &Receiver{Deliveries: o.Store, Handler: d, Now: o.Now}, nil
+}
+
+// runtimeChanged drops the runtime context t's scoring cached (an image's
+// source moved); nil when there is no triage to tell.
+func runtimeChanged(t *triage.Triage) func() {
+	if t == nil {
+		return nil
+	}
+	return func() { triage.RuntimeChanged(t.Store) }
 }

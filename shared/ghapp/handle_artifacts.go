@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/alerts"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/store"
-	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // Artifacts records build evidence from GitHub: a container image published
@@ -21,8 +18,18 @@ import (
 // commit its digest came from; a successful workflow_run adds its workflow
 // and run to the images already known for its commit.
 type Artifacts struct {
-	Store *cosmos.Store
-	Now   func() time.Time
+	Store ArtifactEvidence
+	// Runtime is told when an image's source may have moved, so the
+	// runtime context cached for scoring is read again
+	// (triage.RuntimeChanged of the store); nil tells nobody.
+	Runtime func()
+	Now     func() time.Time
+}
+
+func (h *Artifacts) runtimeChanged() {
+	if h.Runtime != nil {
+		h.Runtime()
+	}
 }
 
 // Handles implements Handler.
@@ -66,7 +73,7 @@ func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, de
 	if src := mapping.NormalizeRepository(img.SourceRepository, ""); src != "" {
 		evidence = append(evidence, model.Evidence{Kind: model.EvidenceOCILabels, Repository: src, Commit: img.Commit, Ref: ref, At: img.At})
 	}
-	doc, changed, err := h.Store.Artifacts.Update(ctx, img.Digest, img.Digest, func(a *model.Artifact, exists bool) error {
+	doc, changed, err := h.Store.UpdateArtifact(ctx, img.Digest, func(a *model.Artifact, exists bool) error {
 		a.ID, a.Digest = img.Digest, img.Digest
 		if a.Registry == "" {
 			a.Registry = img.Registry
@@ -85,7 +92,7 @@ func (h *Artifacts) published(ctx context.Context, img alerts.PublishedImage, de
 		return fmt.Errorf("record published image %s: %w", img.Digest, err)
 	}
 	if changed {
-		triage.RuntimeChanged(store.New(h.Store)) // the image's repository may have moved
+		h.runtimeChanged() // the image's repository may have moved
 	}
 	invocation.Logger(ctx).Info("published image recorded", "digest", doc.Digest, "image", doc.Image,
 		"repository", doc.Repository, "commit", doc.Commit, "changed", changed)
@@ -103,17 +110,14 @@ func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, del
 	// add its workflow and run to images already known for that commit of
 	// that repository (the package event of the image carries the rest).
 	var digests []string
-	err := h.Store.Artifacts.Query(ctx, cosmos.Query{
-		SQL:    "SELECT * FROM c WHERE c.commit = @commit",
-		Params: map[string]any{"@commit": run.HeadSHA},
-	}, func(a *model.Artifact) error {
+	err := h.Store.ArtifactsOfCommit(ctx, run.HeadSHA, func(a *model.Artifact) error {
 		if mapping.NormalizeRepository(a.Repository, "") == repo {
 			digests = append(digests, a.Digest)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("find images of commit %s: %w", run.HeadSHA, err)
+		return err
 	}
 	log := invocation.Logger(ctx).With("runId", run.RunID, "repository", repo, "commit", run.HeadSHA)
 	if len(digests) == 0 {
@@ -121,14 +125,14 @@ func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, del
 		return nil
 	}
 	for _, digest := range digests {
-		_, changed, err := h.Store.Artifacts.Update(ctx, digest, digest, func(a *model.Artifact, exists bool) error {
+		_, changed, err := h.Store.UpdateArtifact(ctx, digest, func(a *model.Artifact, exists bool) error {
 			if !exists {
-				return cosmos.ErrSkip // deleted meanwhile
+				return model.ErrSkip // deleted meanwhile
 			}
 			var added bool
 			a.Evidence, added = mapping.MergeEvidence(a.Evidence, e)
 			if !added {
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 			resolve(ctx, a)
 			return nil
@@ -137,7 +141,7 @@ func (h *Artifacts) workflowRun(ctx context.Context, run alerts.WorkflowRun, del
 			return fmt.Errorf("add workflow run %d to image %s: %w", run.RunID, digest, err)
 		}
 		if changed {
-			triage.RuntimeChanged(store.New(h.Store))
+			h.runtimeChanged()
 		}
 		log.Info("workflow run recorded on image", "digest", digest, "changed", changed)
 	}

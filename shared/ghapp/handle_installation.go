@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/alerts"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -31,7 +30,7 @@ const (
 // changed while it heard nothing). The backfill calls GitHub, so it is
 // queued, never run here.
 type Installations struct {
-	Store *cosmos.Store
+	Store InstallationState
 	Sync  queue.Sync
 	Now   func() time.Time
 }
@@ -102,20 +101,20 @@ func (h *Installations) Handle(ctx context.Context, eventType, deliveryID string
 	log := invocation.Logger(ctx).With("org", org, "installationId", in.ID, "action", p.Action)
 
 	applied := false
-	doc, changed, err := h.Store.Installations.Update(ctx, org, model.InstallationDocID(org), func(d *model.Installation, exists bool) error {
+	doc, changed, err := h.Store.UpdateInstallation(ctx, org, func(d *model.Installation, exists bool) error {
 		applied = false
 		if exists {
 			switch {
 			case d.InstallationID > in.ID:
 				log.Info("event of an older installation of the org: ignored", "currentInstallationId", d.InstallationID)
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			case d.InstallationID == in.ID && d.Status == model.InstallationDeleted:
 				// Deleting ends an installation; a reinstall gets a new id.
 				log.Info("event for a deleted installation: ignored")
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			case d.InstallationID == in.ID && eventType == EventInstallation && p.Action != "deleted" && at.Before(d.UpdatedAt):
 				log.Info("installation event older than the stored state: ignored", "storedUpdatedAt", d.UpdatedAt)
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			}
 		}
 		if !exists || d.InstallationID != in.ID {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -21,18 +20,43 @@ const EventIssues = "issues"
 // completed → fix-claimed; closed as not planned → risk-accepted; reopened
 // → active. Writing back to GitHub or Defender is the sync step's job.
 type Issues struct {
-	Store *cosmos.Store
+	Store IssueGroups
 	// Sync gets a sync of every group whose status changed, so its issue
 	// and its Defender assignment follow at once.
 	Sync queue.Sync
-	// BotLogin is the App's own bot ("<app-slug>[bot]"), whose events are
-	// the echo of runtimelink's own writes and are ignored (loop guard).
-	// When it is empty every Bot sender is ignored: without the slug the
-	// App's bot cannot be told from another App's, and a transition made
-	// by some other automation is better left to the nightly sweep than
-	// risk answering our own close with a status change.
-	BotLogin string
-	Now      func() time.Time
+	// App names the App's own bot ("<app-slug>[bot]", github.Identity),
+	// whose events are the echo of runtimelink's own writes and are
+	// ignored (loop guard); other bots' events (a dependabot or CI bot
+	// closing an issue) are processed like a person's. While the bot's
+	// login is not known (nil, or "" until GitHub has answered GET /app)
+	// every Bot sender is ignored: without the slug the App's bot cannot be
+	// told from another App's, and a transition made by some other
+	// automation is better left to the nightly sweep than risk answering
+	// our own close with a status change.
+	App AppBot
+	Now func() time.Time
+}
+
+// AppBot names the App's own bot (*github.Identity).
+type AppBot interface {
+	// BotLogin is "<app-slug>[bot]", or "" while it is not known.
+	BotLogin() string
+}
+
+// loopGuard says why an event sent by sender (login, type) is ignored, or
+// "" when it is processed.
+func (h *Issues) loopGuard(login, senderType string) string {
+	bot := ""
+	if h.App != nil {
+		bot = h.App.BotLogin()
+	}
+	switch {
+	case bot != "" && strings.EqualFold(login, bot):
+		return fmt.Sprintf("sent by the App's own bot (%s), the echo of runtimelink's own write: the loop guard leaves it alone", login)
+	case bot == "" && strings.EqualFold(senderType, "Bot"):
+		return fmt.Sprintf("sent by a bot (%s) while the App's own bot login is not known: the loop guard leaves every bot's events alone", login)
+	}
+	return ""
 }
 
 // Handles implements Handler.
@@ -92,9 +116,10 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 	default:
 		return ignored(eventType, "action %q changes no group status", p.Action)
 	}
-	if p.Sender != nil && strings.EqualFold(p.Sender.Type, "Bot") &&
-		(h.BotLogin == "" || strings.EqualFold(p.Sender.Login, h.BotLogin)) {
-		return ignored(eventType, "sent by a bot (%s): the loop guard leaves it alone", p.Sender.Login)
+	if p.Sender != nil {
+		if why := h.loopGuard(p.Sender.Login, p.Sender.Type); why != "" {
+			return ignored(eventType, "%s", why)
+		}
 	}
 	if at.IsZero() {
 		at = now(h.Now)
@@ -102,30 +127,23 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 	repo := mapping.NormalizeRepository(p.Repository.FullName, "")
 	log := invocation.Logger(ctx).With("repository", repo, "issue", p.Issue.Number, "action", p.Action)
 
-	var ids []string
-	err := h.Store.Groups.Query(ctx, cosmos.Query{
-		SQL:          "SELECT * FROM c WHERE c.synced.issueNumber = @n",
-		Params:       map[string]any{"@n": p.Issue.Number},
-		PartitionKey: repo,
-	}, func(g *model.Group) error {
-		ids = append(ids, g.ID)
-		return nil
-	})
+	groups, err := h.Store.GroupsOfIssue(ctx, repo, p.Issue.Number)
 	if err != nil {
-		return fmt.Errorf("find the group of issue %s#%d: %w", repo, p.Issue.Number, err)
+		return err
 	}
-	if len(ids) == 0 {
+	if len(groups) == 0 {
 		return ignored(eventType, "issue %s#%d belongs to no finding group", repo, p.Issue.Number)
 	}
-	for _, id := range ids {
-		g, changed, err := h.Store.Groups.Update(ctx, repo, id, func(g *model.Group, exists bool) error {
+	for _, doc := range groups {
+		id := doc.ID
+		g, changed, err := h.Store.UpdateGroup(ctx, repo, id, func(g *model.Group, exists bool) error {
 			switch {
 			case !exists:
-				return cosmos.ErrSkip
+				return model.ErrSkip
 			case g.Status == target:
-				return cosmos.ErrSkip // already there: a no-op, as every transition
+				return model.ErrSkip // already there: a no-op, as every transition
 			case at.Before(g.StatusAt):
-				return cosmos.ErrSkip // an older event never undoes a newer status
+				return model.ErrSkip // an older event never undoes a newer status
 			}
 			g.Status, g.StatusAt = target, at
 			return nil

@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/runtimelink/runtimelink/shared/cosmos"
-	"github.com/runtimelink/runtimelink/shared/model"
 )
 
 // Outcome is what became of one delivery.
@@ -33,7 +30,7 @@ const (
 // handlers are idempotent, so a delivery processed twice by two racing
 // attempts has one effect.
 type Receiver struct {
-	Deliveries *cosmos.Container[model.Delivery]
+	Deliveries DeliveryLog
 	Handler    Handler // usually a *Dispatcher
 	Now        func() time.Time
 }
@@ -52,10 +49,10 @@ func (r *Receiver) Receive(ctx context.Context, eventType, deliveryID string, pa
 	if err := checkJSONObject(eventType, payload); err != nil {
 		return "", err
 	}
-	if _, err := r.Deliveries.Get(ctx, deliveryID, deliveryID); err == nil {
+	if seen, err := r.Deliveries.Delivered(ctx, deliveryID); err != nil {
+		return "", err
+	} else if seen {
 		return Duplicate, nil
-	} else if !errors.Is(err, cosmos.ErrNotFound) {
-		return "", fmt.Errorf("check delivery %s: %w", deliveryID, err)
 	}
 	if err := r.Handler.Handle(ctx, eventType, deliveryID, payload); err != nil {
 		if IsIgnored(err) {
@@ -63,12 +60,11 @@ func (r *Receiver) Receive(ctx context.Context, eventType, deliveryID string, pa
 		}
 		return "", err
 	}
-	d := &model.Delivery{ID: deliveryID, Event: eventType, At: r.now(), TTL: int(cosmos.DeliveriesTTL / time.Second)}
-	if _, err := r.Deliveries.Create(ctx, d); err != nil {
+	if err := r.Deliveries.RecordDelivery(ctx, deliveryID, eventType, r.now()); err != nil {
 		// The effect is stored; only the dedupe record is missing. A
 		// redelivery would redo idempotent work, so this still fails the
 		// delivery rather than hide a store that does not answer.
-		return "", fmt.Errorf("record delivery %s: %w", deliveryID, err)
+		return "", err
 	}
 	return Processed, nil
 }

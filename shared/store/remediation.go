@@ -75,22 +75,6 @@ func (s *Store) UpdateWriteBudget(ctx context.Context, org string, fn func(b *mo
 	return err
 }
 
-// InstallationOf reads the App's installation in org; the error wraps
-// model.ErrNotFound when there is none. Cross-partition: the partition is
-// the login as GitHub spells it, the id its lower case, and callers know
-// the org only from a repository name.
-func (s *Store) InstallationOf(ctx context.Context, org string) (*model.Installation, error) {
-	q := cosmos.Query{SQL: "SELECT * FROM c WHERE c.id = @id", Params: map[string]any{"@id": model.InstallationDocID(org)}}
-	is, _, err := collectBounded(ctx, s.db.Installations, q, 1)
-	if err != nil {
-		return nil, fmt.Errorf("installation of %s: %w", org, err)
-	}
-	if len(is) == 0 {
-		return nil, fmt.Errorf("installation of %s: %w", org, model.ErrNotFound)
-	}
-	return &is[0], nil
-}
-
 const sqlGroupsWithIssues = "SELECT * FROM c WHERE c.desired.open = true OR c.synced.issueNumber > 0"
 
 // GroupsWithIssues lists the groups that have an issue or want one, at
