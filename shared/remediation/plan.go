@@ -2,6 +2,7 @@ package remediation
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,10 +405,15 @@ func (pl *planner) episode() string {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
+// firstLine is a comment's first line as plain text, for Why: the
+// Markdown emphasis and the escapes of inert text (mdCell) removed.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	return strings.TrimSpace(strings.ReplaceAll(s, "**", ""))
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "**", ""), "\u200b", "")
+	return strings.TrimSpace(unescapeRE.ReplaceAllString(s, "$1"))
 }
+
+var unescapeRE = regexp.MustCompile("\\\\([!-/:-@\\[-`{-~])")
 
 // verifiedBody says what runtime verified, where and when.
 func (pl *planner) verifiedBody() string {
@@ -417,6 +423,9 @@ func (pl *planner) verifiedBody() string {
 		fmt.Fprintf(&b, "- %s: %s", findingWhere(&f), resolvedHow(&f))
 		if !f.SourceUpdatedAt.IsZero() {
 			fmt.Fprintf(&b, " (%s)", day(f.SourceUpdatedAt))
+		}
+		if f.Deployed {
+			b.WriteString("; it was " + runsWhere(&f))
 		}
 		b.WriteString("\n")
 	}
@@ -532,9 +541,14 @@ func resolvedHow(f *model.Finding) string {
 		}
 		return "dismissed"
 	case model.StateResolved:
-		switch f.StateReason {
+		// The reasons the inventory gives a Defender resolution.
+		switch strings.ToLower(f.StateReason) {
+		case "healthy":
+			return "Healthy, says " + SourceName(f.Source)
+		case "not-applicable":
+			return "not applicable any more, says " + SourceName(f.Source)
 		case "deleted":
-			return "the image runs nowhere any more"
+			return SourceName(f.Source) + " deleted its record: the image runs nowhere any more"
 		case "":
 			return "resolved, says " + SourceName(f.Source)
 		}

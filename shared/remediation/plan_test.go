@@ -278,7 +278,8 @@ func TestPlanResolvedClosesWithVerification(t *testing.T) {
 	now := t0.Add(5 * time.Hour)
 	acts := w.step(t, now, "set-status:resolved", "update:body", "comment", "close:completed")
 	c := comment(t, acts)
-	for _, want := range []string{"2026-11-02 14:00 UTC", "CVE-2024-1 on `octoacr.azurecr.io/checkout-api`", "the image runs nowhere any more", "2026-11-02 11:00 UTC"} {
+	for _, want := range []string{"2026-11-02 14:00 UTC", "CVE-2024-1 on `octoacr.azurecr.io/checkout-api`: Healthy, says Defender for Cloud CVE", "the image runs nowhere any more",
+		"2026-11-02 11:00 UTC", "it was running in production: aks-prod-eus/shop/checkout-api"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("verification lacks %q:\n%s", want, c)
 		}
@@ -454,5 +455,11 @@ func TestIssueTitleSaysWhereItRuns(t *testing.T) {
 				t.Errorf("title of %d bytes: %q", len(d.Title), d.Title)
 			}
 		})
+	}
+}
+
+func TestWhyIsPlainText(t *testing.T) {
+	if got := firstLine("**Reopened** by runtimelink: " + mdCell("a (b) @c [d]") + "\nmore"); got != "Reopened by runtimelink: a (b) @c [d]" {
+		t.Errorf("why %q", got)
 	}
 }
