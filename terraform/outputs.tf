@@ -45,7 +45,7 @@ output "webhook_url" {
 }
 
 output "deployments_base_url" {
-  description = "Base URL for deployment records: POST {base}/orgs/{org}/artifacts/metadata/deployment-record[/cluster/{cluster}], GitHub's artifact-metadata API under /api."
+  description = "Base URL of GitHub's artifact-metadata API as runtimelink serves it (deployment records, cluster jobs, storage records, listings): deployment-tracker's BASE_URL."
   value       = "${local.app_base_url}/api"
 }
 
