@@ -351,23 +351,22 @@ func runtimeMap(ix *mapping.Index, ws []model.Workload, repoCounts map[string]ma
 }
 
 func imageEntry(rm *RepoMap, image string) *ImageMap {
-	for i := range rm.Images {
-		if rm.Images[i].Image == image {
-			return &rm.Images[i]
-		}
-	}
-	rm.Images = append(rm.Images, ImageMap{Image: image})
-	return &rm.Images[len(rm.Images)-1]
+	return entry(&rm.Images, func(m *ImageMap) bool { return m.Image == image }, ImageMap{Image: image})
 }
 
 func digestEntry(img *ImageMap, digest string) *DigestMap {
-	for i := range img.Digests {
-		if img.Digests[i].Digest == digest {
-			return &img.Digests[i]
+	return entry(&img.Digests, func(m *DigestMap) bool { return m.Digest == digest }, DigestMap{Digest: digest})
+}
+
+// entry is the element of *xs that is, appending fresh when none is.
+func entry[T any](xs *[]T, is func(*T) bool, fresh T) *T {
+	for i := range *xs {
+		if is(&(*xs)[i]) {
+			return &(*xs)[i]
 		}
 	}
-	img.Digests = append(img.Digests, DigestMap{Digest: digest})
-	return &img.Digests[len(img.Digests)-1]
+	*xs = append(*xs, fresh)
+	return &(*xs)[len(*xs)-1]
 }
 
 func workloadRow(w *model.Workload) WorkloadRow {
