@@ -6,6 +6,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,6 +118,7 @@ func freeAddr(t *testing.T) string {
 }
 
 type env struct {
+	seq  int
 	t    *testing.T
 	base string
 	gh   *githubtest.Server
@@ -191,7 +195,7 @@ func start(t *testing.T) *env {
 		"GITHUB_API_URL="+gh.URL, fmt.Sprintf("GITHUB_APP_ID=%d", gh.AppID), "GITHUB_APP_PRIVATE_KEY="+string(gh.PrivateKeyPEM),
 		"GITHUB_WEBHOOK_SECRET=e2e-webhook-secret", "DEPLOYMENTS_TOKEN="+token,
 		"EVENTHUB_NAME=defender-export", "EVENTHUB_CONSUMER_GROUP=runtimelink",
-		"RUNTIMELINK_DRY_RUN=false")
+		"RUNTIMELINK_DRY_RUN=false", "RUNTIMELINK_REOPEN_GRACE=3s")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -277,6 +281,142 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	writes := e.gh.Count(func(r githubtest.Request) bool { return r.Method != http.MethodGet && !r.App })
 	if writes != 0 {
 		t.Errorf("the redelivery wrote %d times to GitHub", writes)
+	}
+}
+
+// personAction sends the issues webhook GitHub sends when a person closes
+// or reopens the issue (signed as GitHub signs it), after making the
+// change in the fake.
+func (e *env) personAction(n int, action, reason string) {
+	e.t.Helper()
+	// GitHub's times are whole seconds, and the issues handler drops an
+	// event older than the group's status: a person acts a moment later.
+	time.Sleep(1100 * time.Millisecond)
+	switch action {
+	case "closed":
+		e.gh.CloseIssueAs(repo, n, reason, "octocat")
+	case "reopened":
+		e.gh.ReopenIssueAs(repo, n, "octocat")
+	}
+	var p map[string]any
+	if err := json.Unmarshal(testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
+		e.t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	p["action"] = action
+	is := p["issue"].(map[string]any)
+	is["number"], is["updated_at"] = n, now
+	if action == "closed" {
+		is["state"], is["state_reason"], is["closed_at"] = "closed", reason, now
+	}
+	p["repository"].(map[string]any)["full_name"] = repo
+	p["sender"].(map[string]any)["login"], p["sender"].(map[string]any)["type"] = "octocat", "User"
+	body, _ := json.Marshal(p)
+	mac := hmac.New(sha256.New, []byte("e2e-webhook-secret"))
+	mac.Write(body)
+	e.seq++
+	e.post("/api/github/webhook", body, "X-GitHub-Event", "issues", "X-GitHub-Delivery", fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), e.seq),
+		"X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+}
+
+// export sends one Defender export record, changed by edit.
+func (e *env) export(file string, edit func(props map[string]any)) {
+	e.t.Helper()
+	var rec map[string]any
+	if err := json.Unmarshal(testdata(e.t, "defender", file), &rec); err != nil {
+		e.t.Fatal(err)
+	}
+	if edit != nil {
+		edit(rec["properties"].(map[string]any))
+	}
+	b, _ := json.Marshal([]any{rec})
+	e.post("/admin/eventhub/defender_export", b)
+}
+
+// The story of issue 10 through the dev host: opened once → a person
+// closes it → still Unhealthy after the grace → reopened with a comment
+// naming the workload → Healthy → closed with a verification comment →
+// active again, closed as not planned → stays closed when the priority
+// rises, saying so once.
+func TestRemediationStoryThroughTheDevHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the app under the dev host (not under -short)")
+	}
+	e := start(t)
+	var records map[string]json.RawMessage
+	if err := json.Unmarshal(testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+		t.Fatal(err)
+	}
+	// Production, but no runtime risk yet: the CVE is High (7.5 + 1 for
+	// published exploit steps).
+	var single map[string]any
+	_ = json.Unmarshal(records["single"], &single)
+	delete(single, "runtime_risks")
+	rec, _ := json.Marshal(single)
+	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", rec, "Authorization", "Bearer "+token)
+	e.export("subassessment-mdvm.json", nil)
+	var n int
+	e.waitFor("the issue", 90*time.Second, func() bool {
+		if is := e.gh.IssueList(repo); len(is) == 1 {
+			n = is[0].Number
+			return true
+		}
+		return false
+	})
+	if is := e.gh.Issue(repo, n); !strings.HasPrefix(is.Title, "[High]") {
+		t.Fatalf("opened %q, want the High CVE", is.Title)
+	}
+
+	// A person closes it; the CVE is still on the running image after the
+	// 3 s grace: reopened, with a comment naming the workload.
+	e.personAction(n, "closed", "completed")
+	e.waitFor("the reopen", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "open" })
+	is := e.gh.Issue(repo, n)
+	if len(is.Comments) == 0 || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "aks-prod-eus") {
+		t.Fatalf("reopen comment does not name the workload: %+v", is.Comments)
+	}
+
+	// Defender reports it Healthy: closed as completed with a verification.
+	e.export("subassessment-mdvm.json", func(p map[string]any) {
+		p["status"].(map[string]any)["code"] = "Healthy"
+		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
+	})
+	e.waitFor("the verified close", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "closed" })
+	is = e.gh.Issue(repo, n)
+	if is.StateReason != "completed" || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "Verified by runtimelink") {
+		t.Fatalf("closed %s with %q", is.StateReason, is.Comments[len(is.Comments)-1].Body)
+	}
+
+	// It comes back, a person accepts the risk (not planned), and the
+	// priority rises (the workload turns out internet-exposed): the issue
+	// stays closed and says so once.
+	e.export("subassessment-mdvm.json", func(p map[string]any) {
+		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
+	})
+	e.waitFor("the reopen of an active-again CVE", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "open" })
+	e.personAction(n, "closed", "not_planned")
+	time.Sleep(2 * time.Second)
+	before := len(e.gh.Issue(repo, n).Comments)
+	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
+	e.export("subassessment-mdvm.json", func(p map[string]any) {
+		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
+	})
+	e.waitFor("the risk-accepted note", 60*time.Second, func() bool { return len(e.gh.Issue(repo, n).Comments) > before })
+	time.Sleep(5 * time.Second) // anything more would have come by now
+	is = e.gh.Issue(repo, n)
+	if is.State != "closed" || is.StateReason != "not_planned" {
+		t.Fatalf("a risk accepted was reopened: %s/%s", is.State, is.StateReason)
+	}
+	if got := len(is.Comments) - before; got != 1 || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "does not reopen") {
+		t.Errorf("%d comments on the rise (want one saying it stays closed): %+v", got, is.Comments[before:])
+	}
+	if n := len(e.gh.IssueList(repo)); n != 1 {
+		t.Errorf("issues = %d, want the one", n)
+	}
+	for _, line := range []string{`"msg":"issue opened"`, `"msg":"issue reopened"`, `"msg":"issue closed"`} {
+		if !strings.Contains(e.logs.String(), line) {
+			t.Errorf("no %s line in the app log", line)
+		}
 	}
 }
 
