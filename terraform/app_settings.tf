@@ -25,8 +25,9 @@ locals {
     COSMOS_DATABASE = azurerm_cosmosdb_sql_database.this.name
 
     # GitHub App.
-    GITHUB_API_URL = var.github_api_url
-    GITHUB_APP_ID  = var.github_app_id
+    GITHUB_API_URL  = var.github_api_url
+    GITHUB_APP_ID   = var.github_app_id
+    GITHUB_APP_SLUG = var.github_app_slug
 
     # Secrets, by name, in the vault.
     KEYVAULT_URL                       = azurerm_key_vault.this.vault_uri
@@ -39,6 +40,7 @@ locals {
     ARM_ENDPOINT              = var.arm_endpoint
     RUNTIMELINK_SUBSCRIPTIONS = join(",", local.subscription_ids)
     RUNTIMELINK_GOVERNANCE    = tostring(var.governance_enabled)
+    RUNTIMELINK_CLOUD         = var.cloud
 
     RUNTIMELINK_GOVERNANCE_DUE_DAYS      = var.governance_due_days
     RUNTIMELINK_GOVERNANCE_OWNERS        = jsonencode(var.governance_owners)
@@ -56,6 +58,11 @@ locals {
     RUNTIMELINK_POLICY             = var.scoring_policy
     RUNTIMELINK_ISSUE_MIN_PRIORITY = var.issue_min_priority
     RUNTIMELINK_REOPEN_GRACE       = var.reopen_grace
+
+    # Findings about clusters: which clusters are production by name, and the
+    # repository that gets the issues of those no repository builds.
+    RUNTIMELINK_PRODUCTION_CLUSTERS         = var.production_clusters
+    RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY = var.cluster_findings_repository
 
     RUNTIMELINK_REPRIORITIZE_MAX_RUNTIME = var.reprioritize_max_runtime
 

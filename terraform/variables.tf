@@ -100,6 +100,17 @@ variable "github_api_url" {
   default     = "https://api.github.com"
 }
 
+variable "github_app_slug" {
+  description = "Slug of the GitHub App; its bot <slug>[bot] is whose issue events are runtimelink's own. Empty: read from GitHub (GET /app) at start."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]*$", var.github_app_slug))
+    error_message = "github_app_slug must be the App's slug: lower-case letters, digits and hyphens."
+  }
+}
+
 variable "github_app_id" {
   description = "ID of the GitHub App created from the manifest. Empty until the App exists: the GitHub integration then reports as off."
   type        = string
@@ -133,6 +144,17 @@ variable "arm_endpoint" {
   description = "Azure Resource Manager endpoint the app calls (Resource Graph, governance assignments)."
   type        = string
   default     = "https://management.azure.com"
+}
+
+variable "cloud" {
+  description = "Azure cloud the app runs in: AzureCloud, AzureUSGovernment or AzureChinaCloud (registry hosts, portal links). Empty: derived from arm_endpoint."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = contains(["", "AzureCloud", "AzureUSGovernment", "AzureChinaCloud"], var.cloud)
+    error_message = "cloud must be AzureCloud, AzureUSGovernment, AzureChinaCloud or empty."
+  }
 }
 
 variable "subscription_ids" {
@@ -369,4 +391,21 @@ variable "sync_lag_threshold_seconds" {
   description = "Sync lag (oldest desired change not yet written to GitHub, logged by the app as `sync lag`) that raises the alert."
   type        = number
   default     = 3600
+}
+
+variable "production_clusters" {
+  description = "Regular expression (case-insensitive) naming production clusters besides those running a production workload, e.g. (^|-)prod(-|$). Empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "cluster_findings_repository" {
+  description = "owner/name of the repository that gets the issues of findings about a cluster no repository builds (kube-system, the dashboard). Empty: off, such findings are listed per cluster with owners unknown."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_findings_repository == "" || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.cluster_findings_repository))
+    error_message = "cluster_findings_repository must be owner/name or empty."
+  }
 }
