@@ -10,6 +10,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/invocation"
+	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
@@ -55,5 +56,10 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	}
 	stats, err := t.Reprioritize(ctx, o)
 	inv.SetReturnValue(stats)
+	if err == nil && d.Config.Campaigns && d.Config.GitHub.Enabled() {
+		// The sync function owns GitHub's writes: it brings every org's
+		// campaign to the runtime context just recomputed.
+		err = d.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindCampaigns})
+	}
 	return err
 }

@@ -10,11 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	gh "github.com/google/go-github/v62/github"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/artifactsync"
+	"github.com/runtimelink/runtimelink/shared/campaignsync"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
@@ -63,6 +66,8 @@ type Handler struct {
 	Groups *groupsync.Syncer
 	// Jobs keeps the async cluster deployment-record jobs.
 	Jobs inventory.ClusterJobs
+	// Campaigns keeps every org's security campaign; nil when off.
+	Campaigns *campaignsync.Syncer
 }
 
 // New builds the handler from the app's dependencies. With the GitHub App
@@ -101,6 +106,34 @@ func New(d *app.Deps) (*Handler, error) {
 		Provenance: github.NewAttestations(github.AttestationOptions{Logger: d.Logger}),
 	}
 	h.Backfill = &ghapp.Backfiller{Store: st, Triage: tri, Installations: g.Installations, Logger: d.Logger, Now: d.Now}
+	if d.Config.Campaigns {
+		h.Campaigns = &campaignsync.Syncer{
+			Findings: st,
+			GitHub: func(ctx context.Context, org string) (campaignsync.Campaigns, error) {
+				c, err := g.Installations.Client(ctx, org)
+				if err != nil {
+					return nil, err
+				}
+				return github.NewCampaigns(c), nil
+			},
+			Orgs:   func(ctx context.Context) ([]string, error) { return installedOrgs(ctx, g.Clients) },
+			Policy: remediation.CampaignPolicy{Enabled: true, Length: d.Config.CampaignLength, Manager: d.Config.CampaignManager},
+			DryRun: d.Config.DryRun,
+			Logger: d.Logger,
+			Now:    d.Now,
+		}
+	}
+	if d.Config.CopilotAssign {
+		secret := d.Config.Secrets.CopilotToken
+		c, err := github.NewCopilot(d.Config.GitHub.APIURL, func(ctx context.Context) (string, error) {
+			return d.Secrets.Get(ctx, secret)
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("copilot: %w", err)
+		}
+		h.Groups.Copilot = c
+		h.Groups.Policy.CopilotAssign = true
+	}
 	h.Groups.GitHub = &groupsync.AppGitHub{
 		Client:     g.Installations.Client,
 		Cache:      github.NewIssueCache(0, nil),
@@ -148,6 +181,16 @@ func (h *Handler) Handle(ctx context.Context, inv *invocation.Invocation) error 
 		return h.clusterJob(ctx, log, req, msg.DequeueCount)
 	case queue.KindGroup:
 		return h.syncGroup(ctx, log, req, msg.DequeueCount > 1)
+	case queue.KindCampaigns:
+		if h.Campaigns == nil {
+			log.Warn("campaigns requested but RUNTIMELINK_CAMPAIGNS is off or the GitHub App is not configured")
+			return nil
+		}
+		c := *h.Campaigns
+		c.Logger = log
+		st, err := c.Run(ctx)
+		log.Info("campaigns synced", "orgs", st.Orgs, "alerts", st.Alerts, "outcomes", st.Outcomes, "failed", st.Failed)
+		return err
 	case queue.KindBackfill:
 		if h.Backfill == nil {
 			log.Warn("backfill requested but the GitHub App is not configured", "org", req.Org)
@@ -260,5 +303,31 @@ func GovernancePolicy(c *config.Config) remediation.GovernancePolicy {
 	return remediation.GovernancePolicy{
 		Enabled: c.Governance, DueIn: due, Owners: c.GovernanceOwners,
 		DefaultOwner: c.GovernanceDefaultOwner, GracePeriod: c.GovernanceGracePeriod,
+	}
+}
+
+// installedOrgs lists the orgs the App is installed on (its JWT view), so
+// an org whose alerts all stopped qualifying still has its campaign closed.
+func installedOrgs(ctx context.Context, f *github.Factory) ([]string, error) {
+	c, err := f.App(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var orgs []string
+	opt := &gh.ListOptions{PerPage: 100}
+	for {
+		list, resp, err := c.Apps.ListInstallations(ctx, opt)
+		if err != nil {
+			return nil, fmt.Errorf("list installations: %w", err)
+		}
+		for _, in := range list {
+			if in.GetTargetType() == "Organization" && in.GetAccount().GetLogin() != "" {
+				orgs = append(orgs, strings.ToLower(in.GetAccount().GetLogin()))
+			}
+		}
+		if resp.NextPage == 0 {
+			return orgs, nil
+		}
+		opt.Page = resp.NextPage
 	}
 }

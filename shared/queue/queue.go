@@ -27,6 +27,7 @@ const (
 	KindStorage    = "storage"     // push one artifact's storage record to GitHub
 	KindBackfill   = "backfill"    // load an org's existing GHAS alerts (new installation or on demand)
 	KindClusterJob = "cluster-job" // run one async cluster deployment-record job (its status lives in Cosmos DB)
+	KindCampaigns  = "campaigns"   // keep every org's security campaign current (nightly, RUNTIMELINK_CAMPAIGNS)
 )
 
 // SyncRequest names one thing whose GitHub/Defender state must be
@@ -170,7 +171,7 @@ func Decode(body []byte) (SyncRequest, error) {
 		return r, fmt.Errorf("decode sync request: %w", err)
 	}
 	switch r.Kind {
-	case KindGroup, KindDeployment, KindStorage, KindBackfill, KindClusterJob:
+	case KindGroup, KindDeployment, KindStorage, KindBackfill, KindClusterJob, KindCampaigns:
 	default:
 		return r, fmt.Errorf("decode sync request: unknown kind %q", r.Kind)
 	}
