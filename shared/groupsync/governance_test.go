@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/arm"
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
 	"github.com/runtimelink/runtimelink/shared/github"
+	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
@@ -232,5 +234,53 @@ func TestGovernanceDryRunPlansWithoutWriting(t *testing.T) {
 	}
 	if srv.Writes() != 0 || len(e.gh.IssueList(repo)) != 0 {
 		t.Errorf("dry run wrote: ARM %+v", srv.Requests())
+	}
+}
+
+// With the option on, a new Critical issue goes to Copilot coding agent
+// with the user token; when GitHub refuses, the issue keeps its owners.
+func TestNewCriticalIssueHandedToCopilot(t *testing.T) {
+	e := newEnv(t, github.Limits{})
+	e.gh.AddUserToken("github_pat_copilot0test", "octo-secops")
+	e.gh.EnableCopilot(repo)
+	c, err := github.NewCopilot(e.gh.URL, func(context.Context) (string, error) { return "github_pat_copilot0test", nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s.Copilot = c
+	e.s.Policy.CopilotAssign = true
+	f := cve("CVE-2024-0201", model.PriorityCritical, true)
+	f.Package = &model.Package{Name: "openssl", Version: "3.0.11", FixedVersion: "3.0.13"}
+	g := e.seed(repo, f)
+	e.sync(g.ID)
+	is := e.gh.IssueList(repo)[0]
+	a, ok := e.gh.AgentAssignmentOf(repo, is.Number)
+	if !ok || a.TargetRepo != repo || a.BaseBranch != "main" || !strings.Contains(a.CustomInstructions, `to the fixed version "3.0.13"`) {
+		t.Fatalf("agent assignment = %+v, %v", a, ok)
+	}
+	if !slices.Contains(is.Assignees, "octocat") || !slices.Contains(is.Assignees, githubtest.CopilotLogin) {
+		t.Errorf("assignees = %v, want the owner and Copilot", is.Assignees)
+	}
+	// A High issue is not handed over; a refused hand-over keeps the owners.
+	h := cve("CVE-2024-0202", model.PriorityHigh, true)
+	h.Image, h.GroupID = image+"-high", model.ImageGroupID(repo, image+"-high")
+	h.ID = model.ImageCVEFindingID(h.Image, h.CVE)
+	gh2 := e.seed(repo, h)
+	e.sync(gh2.ID)
+	if _, ok := e.gh.AgentAssignmentOf(repo, 2); ok {
+		t.Error("a High issue was handed to Copilot")
+	}
+	e.s.Copilot, _ = github.NewCopilot(e.gh.URL, func(context.Context) (string, error) { return "github_pat_revoked", nil }, nil)
+	k := cve("CVE-2024-0203", model.PriorityCritical, true)
+	k.Image, k.GroupID = image+"-other", model.ImageGroupID(repo, image+"-other")
+	k.ID = model.ImageCVEFindingID(k.Image, k.CVE)
+	g3 := e.seed(repo, k)
+	e.sync(g3.ID)
+	third := e.gh.IssueList(repo)[2]
+	if slices.Contains(third.Assignees, githubtest.CopilotLogin) || !slices.Contains(third.Assignees, "octocat") {
+		t.Errorf("refused hand-over: assignees = %v", third.Assignees)
+	}
+	if !strings.Contains(e.logs.String(), "copilot assignment failed; the issue keeps its owners") || strings.Contains(e.logs.String(), "github_pat_") {
+		t.Errorf("failure not logged, or the token leaked:\n%s", e.logs.String())
 	}
 }

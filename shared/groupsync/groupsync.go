@@ -81,8 +81,12 @@ type Syncer struct {
 	// (DefaultGovernanceReadEvery when zero); the nightly run reads them
 	// all in one Resource Graph query.
 	GovernanceReadEvery time.Duration
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	// Copilot hands new Critical issues to Copilot coding agent with a
+	// user's token (*github.Copilot); nil when RUNTIMELINK_COPILOT_ASSIGN
+	// is off.
+	Copilot Copilot
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Result is what one sync did.
@@ -147,6 +151,9 @@ func Org(repository string) string {
 // delay; a *github.ServerError (or any other error) fails the invocation.
 func (s *Syncer) Sync(ctx context.Context, repository, groupID string, retry bool) (*Result, error) {
 	res, err := s.syncIssue(ctx, repository, groupID, retry)
+	if err == nil {
+		s.assignCopilot(ctx, res)
+	}
 	if err != nil || s.Governance == nil {
 		return res, err
 	}

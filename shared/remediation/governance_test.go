@@ -210,3 +210,26 @@ func TestAssignmentKeyIsAStableUUID(t *testing.T) {
 		t.Errorf("key %q is not a version-5 UUID", k)
 	}
 }
+
+func TestCopilotOnlyForNewCriticalIssues(t *testing.T) {
+	on := policy
+	on.CopilotAssign = true
+	f := cve("CVE-2024-0301", model.PriorityCritical, true)
+	f.Package = &model.Package{Name: "openssl", Version: "3.0.11", FixedVersion: "3.0.13"}
+	w := newWorld(f)
+	acts := Plan(w.g, w.fs, nil, t0, on)
+	if got := kinds(acts); len(got) != 3 || got[2] != string(KindAssignCopilot) {
+		t.Fatalf("plan %v", got)
+	}
+	c := acts[2].Copilot
+	if c.TargetRepo != repo || !strings.Contains(c.Instructions, `upgrade "openssl" from "3.0.11" to the fixed version "3.0.13"`) {
+		t.Errorf("copilot task %+v", c)
+	}
+	if got := kinds(Plan(w.g, w.fs, nil, t0, policy)); len(got) != 2 {
+		t.Errorf("option off: %v", got)
+	}
+	high := newWorld(cve("CVE-2024-0302", model.PriorityHigh, true))
+	if got := kinds(Plan(high.g, high.fs, nil, t0, on)); len(got) != 2 {
+		t.Errorf("High: %v", got)
+	}
+}

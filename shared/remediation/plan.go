@@ -147,6 +147,7 @@ func (pl *planner) noIssue(st model.GroupStatus) {
 	}
 	pl.add(Action{Kind: KindOpen, Why: why,
 		Open: &Fields{Title: &title, Body: &body, Labels: &labels, Assignees: &assignees}})
+	pl.copilot()
 }
 
 // open keeps an open issue in step, and closes it when runtime verified

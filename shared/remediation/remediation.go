@@ -71,6 +71,9 @@ type Policy struct {
 	ReopenGrace time.Duration
 	// MaxAssignees caps the assignees of an issue (zero means GitHub's 10).
 	MaxAssignees int
+	// CopilotAssign hands new Critical issues to Copilot coding agent
+	// (RUNTIMELINK_COPILOT_ASSIGN).
+	CopilotAssign bool
 }
 
 // DefaultReopenGrace covers Defender's daily rescan of a running image
@@ -146,6 +149,8 @@ type Action struct {
 	Reason string `json:"stateReason,omitempty"`
 	// Assignment is the governance assignment of KindPutAssignment.
 	Assignment *model.GovernanceAssignment `json:"assignment,omitempty"`
+	// Copilot is what KindAssignCopilot hands to Copilot coding agent.
+	Copilot *CopilotTask `json:"copilot,omitempty"`
 }
 
 // Fields are issue fields. A nil field is left as it is; Labels and
