@@ -10,10 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	gh "github.com/google/go-github/v62/github"
 	"log/slog"
 	"strings"
 	"time"
+
+	gh "github.com/google/go-github/v62/github"
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/artifactsync"
