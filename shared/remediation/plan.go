@@ -493,7 +493,7 @@ func findingWhere(f *model.Finding) string {
 	case f.Image != "":
 		return fmt.Sprintf("%s on `%s`", name, mdCode(f.Image))
 	case f.AlertNumber > 0:
-		return fmt.Sprintf("%s (%s alert #%d)", name, SourceName(f.Source), f.AlertNumber)
+		return fmt.Sprintf("%s (%s alert `#%d`)", name, SourceName(f.Source), f.AlertNumber)
 	}
 	return name
 }
@@ -520,8 +520,12 @@ func evidence(f *model.Finding) string {
 	if len(f.Digests) > 0 {
 		parts = append(parts, "digest `"+mdCode(f.Digests[0])+"`")
 	}
-	if f.AlertURL != "" && f.AlertNumber > 0 {
-		parts = append(parts, fmt.Sprintf("%s alert [#%d](%s) still open", SourceName(f.Source), f.AlertNumber, safeURL(f.AlertURL)))
+	if f.AlertNumber > 0 {
+		if u := safeURL(f.AlertURL); u != "" {
+			parts = append(parts, fmt.Sprintf("%s alert [#%d](%s) still open", SourceName(f.Source), f.AlertNumber, u))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s alert `#%d` still open", SourceName(f.Source), f.AlertNumber)) // a bare #N references issue N
+		}
 	}
 	s := strings.Join(parts, ", ")
 	if s != "" && !f.SourceUpdatedAt.IsZero() {

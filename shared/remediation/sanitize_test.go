@@ -2,10 +2,12 @@ package remediation
 
 import (
 	"bytes"
+	"fmt"
 	"html"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
@@ -244,6 +246,74 @@ func TestRenderIssueBounds(t *testing.T) {
 		// an alert issue shows one alert, each field bounded.
 		if cut := strings.Contains(d.Body, "cut to GitHub's size limit"); cut != (kind == model.GroupKindImage) {
 			t.Errorf("%s: body of %d bytes cut %v", kind, len(d.Body), cut)
+		}
+	}
+}
+
+// checkBodyInert asserts a whole Markdown body (an issue's or a
+// comment's) renders only runtimelink's own tags and links, and leaves no
+// mention or reference for GitHub to make.
+func checkBodyInert(t *testing.T, what, body string) {
+	t.Helper()
+	var raw bytes.Buffer
+	if err := gfmRaw.Convert([]byte(body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	rendered := raw.String()
+	for _, tag := range tagRE.FindAllString(rendered, -1) {
+		if !allowedTagRE.MatchString(tag) && !strings.HasPrefix(tag, "<!-- runtimelink:note=") {
+			t.Errorf("%s renders %s", what, tag)
+		}
+	}
+	for _, a := range regexp.MustCompile(`<a href="[^"]*"`).FindAllString(rendered, -1) {
+		if !strings.HasPrefix(a, `<a href="https://nvd.nist.gov/vuln/detail/CVE-`) && !strings.HasPrefix(a, `<a href="https://github.com/`) {
+			t.Errorf("%s links %s", what, a)
+		}
+	}
+	text := textOf(rendered)
+	for _, re := range []*regexp.Regexp{mentionRE, refRE} {
+		if m := re.FindAllString(text, -1); len(m) > 0 {
+			t.Errorf("%s leaves %v for GitHub to link in\n%s", what, m, text)
+		}
+	}
+}
+
+// The comments the planner writes quote findings too.
+func TestPlanCommentsKeepHostileTextInert(t *testing.T) {
+	for _, s := range hostile {
+		f := hostileFinding(s)
+		f.CVE = "CVE-2024-1"
+		w := newWorld(f)
+		var bodies []string
+		collect := func(acts []Action) {
+			for _, a := range acts {
+				if a.Comment != nil {
+					bodies = append(bodies, a.Comment.Body)
+				}
+			}
+		}
+		step := func(at time.Time) {
+			acts := Plan(w.g, w.fs, w.is, at, policy)
+			collect(acts)
+			w.is = Apply(&w.g, w.is, acts, at)
+			if w.is != nil && w.is.Number == 0 {
+				w.is.Number, w.g.Synced.IssueNumber = 7, 7
+			}
+		}
+		step(t0)
+		lower := f
+		lower.Priority, lower.Score = model.PriorityHigh, 7.5
+		w.set(lower) // priority change: a comment with the explanation
+		step(t0.Add(time.Hour))
+		w.closeBy(ReasonCompleted, t0.Add(2*time.Hour))
+		step(t0.Add(30 * time.Hour)) // still running: reopened, naming the evidence
+		w.set(resolved(lower, s))
+		step(t0.Add(31 * time.Hour)) // verified, quoting the reason
+		if len(bodies) < 3 {
+			t.Fatalf("%q: %d comments", s, len(bodies))
+		}
+		for i, b := range bodies {
+			checkBodyInert(t, fmt.Sprintf("%q, comment %d", s, i), b)
 		}
 	}
 }
