@@ -94,24 +94,10 @@ func (t *Triage) rescoreCluster(ctx context.Context, cluster string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("find findings on cluster %s: %w", cluster, err)
 	}
-	changed := 0
-	for i := range fs {
-		if resourceOf(&fs[i]) == nil {
-			continue
-		}
-		stored, err := t.rescore(ctx, &fs[i], t.storeScorer)
-		if err != nil {
-			return changed, err
-		}
-		if stored == nil {
-			continue
-		}
-		changed++
-		if stored.GroupID != "" {
-			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
-				return changed, err
-			}
-		}
+	fs = slices.DeleteFunc(fs, func(f model.Finding) bool { return resourceOf(&f) == nil })
+	changed, err := t.rescoreAll(ctx, fs)
+	if err != nil {
+		return changed, err
 	}
 	if changed > 0 {
 		t.logger().Info("cluster change re-scored findings", "cluster", cluster, "changed", changed)

@@ -97,21 +97,9 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 		}
 	}
 
-	changed := 0
-	for i := range affected {
-		stored, err := t.rescore(ctx, &affected[i], t.storeScorer)
-		if err != nil {
-			return changed, err
-		}
-		if stored == nil {
-			continue
-		}
-		changed++
-		if stored.GroupID != "" {
-			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
-				return changed, err
-			}
-		}
+	changed, err := t.rescoreAll(ctx, affected)
+	if err != nil {
+		return changed, err
 	}
 	// Whether a cluster runs production decides the score of the findings
 	// about its own resources (kube-system, the dashboard).
@@ -140,6 +128,28 @@ func workloadName(before, after *model.Workload) string {
 		return before.ID
 	}
 	return ""
+}
+
+// rescoreAll re-scores fs from the store's runtime, writing and
+// refreshing the groups of those that changed; it returns how many did.
+func (t *Triage) rescoreAll(ctx context.Context, fs []model.Finding) (int, error) {
+	changed := 0
+	for i := range fs {
+		stored, err := t.rescore(ctx, &fs[i], t.storeScorer)
+		if err != nil {
+			return changed, err
+		}
+		if stored == nil {
+			continue
+		}
+		changed++
+		if stored.GroupID != "" {
+			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
+				return changed, err
+			}
+		}
+	}
+	return changed, nil
 }
 
 // scorer rates a finding in its current context.
