@@ -26,4 +26,7 @@ echo "==> prioritized findings (raised ▲ / lowered ▼ by runtime context)"
 mkdir -p "$ROOT/dist"
 (cd "$ROOT" && go run ./infra/report -url "$BASE_URL" -html "$ROOT/dist/report.html")
 echo
+echo "==> the dry-run plan (RUNTIMELINK_DRY_RUN=true): the issues runtimelink would open, then a close by a person and the runtime verification"
+(cd "$ROOT" && go run ./infra/report -url "$BASE_URL" -plan)
+echo
 echo "==> demo done; the local stack and the app are stopped on exit (make run keeps them up)"

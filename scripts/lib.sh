@@ -39,6 +39,8 @@ start_app() {
 	export BASE_URL="http://$DEVHOST_ADDR"
 	export GITHUB_WEBHOOK_SECRET=${GITHUB_WEBHOOK_SECRET:-local-webhook-secret}
 	export DEPLOYMENTS_TOKEN=${DEPLOYMENTS_TOKEN:-local-deployments-token}
+	# Plan every write to GitHub and Defender, make none (see GET /api/plan).
+	export RUNTIMELINK_DRY_RUN=${RUNTIMELINK_DRY_RUN:-true}
 	# Referenced as %EVENTHUB_NAME% / %EVENTHUB_CONSUMER_GROUP% by defender_export/function.json.
 	export EVENTHUB_NAME=${EVENTHUB_NAME:-defender-export} EVENTHUB_CONSUMER_GROUP=${EVENTHUB_CONSUMER_GROUP:-runtimelink}
 	"$STATE/devhost" -app "$ROOT/dist/app" -addr "$DEVHOST_ADDR" >"$STATE/app.log" 2>&1 &

@@ -56,5 +56,9 @@ func BenchmarkClusterPost1000(b *testing.B) {
 			b.Fatalf("status %d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
 		}
 		b.ReportMetric(time.Since(start).Seconds(), "s/request")
+		n := e.cnt.Counts()
+		b.ReportMetric(float64(n.Reads), "reads")
+		b.ReportMetric(float64(n.Queries), "queries")
+		b.ReportMetric(float64(n.Writes), "writes")
 	}
 }

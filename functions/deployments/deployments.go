@@ -17,11 +17,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
@@ -114,7 +116,13 @@ func (h *Handler) Cluster(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, body, &req, deployrecord.ResourceDeploymentRecord, deployrecord.DocsClusterRecords, func() error { return req.Validate(cluster) }) {
 		return
 	}
-	ws, err := h.inventory(r).ApplyCluster(ctx(r), org, cluster, req)
+	var ws []model.Workload
+	var err error
+	if len(req.Deployments) == 0 || h.Jobs == nil || h.Sync == nil {
+		ws, err = h.inventory(r).ApplyCluster(ctx(r), org, cluster, req)
+	} else {
+		ws, err = h.clusterAsJob(r, org, cluster, req)
+	}
 	if err != nil {
 		serverError(w, r, "store cluster deployment records", err)
 		return
@@ -122,6 +130,44 @@ func (h *Handler) Cluster(w http.ResponseWriter, r *http.Request) {
 	invocation.Logger(r.Context()).Info("cluster deployment records stored", "org", org, "cluster", cluster,
 		"deployments", len(ws))
 	respond(w, ws, req.ReturnRecords)
+}
+
+// RecoveryDelay is how long the queued copy of a synchronous cluster
+// request waits before it runs: long enough for the request itself to end
+// (then the copy finds its job completed and does nothing), short enough
+// that a request that failed midway is completed within minutes.
+const RecoveryDelay = 2 * time.Minute
+
+// clusterAsJob stores a cluster request as a job first, queues it with a
+// delay, then runs it in this request. Cosmos DB has no transaction over
+// a thousand documents, so a request that fails midway (a dropped
+// connection, a timeout, a crash) leaves part of the set written; the
+// queued job then writes the rest (every write is idempotent), so the set
+// is never left half stored. The job holds no slot: the synchronous form
+// is never refused for a pending job.
+func (h *Handler) clusterAsJob(r *http.Request, org, cluster string, req deployrecord.ClusterRequest) ([]model.Workload, error) {
+	now := time.Now().UTC()
+	job := &model.ClusterJob{JobID: newJobID(), Org: org, Cluster: cluster,
+		LogicalEnvironment: req.LogicalEnvironment, PhysicalEnvironment: req.PhysicalEnvironment,
+		Status: deployrecord.JobPending, CreatedAt: now, UpdatedAt: now}
+	if err := h.Jobs.StoreClusterJob(r.Context(), job, req.Deployments); err != nil {
+		return nil, err
+	}
+	msg := queue.SyncRequest{Kind: queue.KindClusterJob, Org: org, Cluster: cluster, JobID: job.JobID}
+	var err error
+	if d, ok := h.Sync.(queue.Delayed); ok {
+		err = d.EnqueueSyncAfter(r.Context(), msg, RecoveryDelay)
+	} else {
+		err = h.Sync.EnqueueSync(r.Context(), msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue the request's job: %w", err)
+	}
+	_, ws, err := h.inventory(r).RunClusterJob(ctx(r), h.Jobs, job.JobID, false)
+	if err != nil {
+		return nil, fmt.Errorf("%w (job %d, queued, completes the set)", err, job.JobID)
+	}
+	return ws, nil
 }
 
 func ctx(r *http.Request) context.Context { return triage.WithCache(r.Context()) }

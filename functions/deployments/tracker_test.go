@@ -26,6 +26,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/functions/deployments"
 	syncfn "github.com/runtimelink/runtimelink/functions/sync"
+	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
@@ -503,5 +504,73 @@ func TestClusterJobSurvivesRestart(t *testing.T) {
 	// The failed job frees its slot.
 	if status, _ = call(second, http.MethodPost, cluster+"aks-2/jobs", clusterBody(3, "staging")); status != http.StatusAccepted {
 		t.Errorf("job after a failed one: %d", status)
+	}
+}
+
+// TestClusterRequestNeverLeftHalfStored cuts the store off midway through
+// a synchronous cluster request of 1,000 deployments (as a dropped
+// emulator connection did, leaving 436 stored and a 500): the request
+// answers 500, and the job it queued first completes the set.
+func TestClusterRequestNeverLeftHalfStored(t *testing.T) {
+	store, cnt := inventorytest.Store(t)
+	sy := &inventorytest.Sync{}
+	srv := invocation.NewServer(nil)
+	d := inventorytest.Deps(t, store, sy)
+	deployments.Register(srv, d)
+	syncfn.Register(srv, d)
+	h := srv.Handler()
+
+	stop := make(chan struct{})
+	cut := make(chan int64, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if n := cnt.Counts().Writes; n >= 700 {
+				cnt.Fail(true)
+				cut <- n
+				return
+			}
+		}
+	}()
+	req := invocationtest.ForwardedRequest(http.MethodPost, cluster+"aks-big", strings.NewReader(clusterBody(1000, "production")), "inv")
+	req.Header.Set("Authorization", bearer)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	close(stop)
+	cnt.Fail(false)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d with the store cut off midway: %s", rec.Code, rec.Body.String()[:min(200, rec.Body.Len())])
+	}
+	t.Logf("store cut off after %d writes", <-cut)
+	count := func() int {
+		n := 0
+		if err := store.Workloads.Query(context.Background(), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: "aks-big"}, func(*model.Workload) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n >= 1000 {
+		t.Fatalf("%d workloads stored before the cut; the test cut nothing", n)
+	}
+	msgs := sy.Requests(queue.KindClusterJob)
+	if len(msgs) != 1 || msgs[0].Cluster != "aks-big" {
+		t.Fatalf("queued = %+v", msgs)
+	}
+	all, delays := sy.Requests(""), sy.Delays()
+	for k := range all {
+		if all[k].Kind == queue.KindClusterJob && (k >= len(delays) || delays[k] != deployments.RecoveryDelay) {
+			t.Errorf("job queued with delays %v, want %v", delays, deployments.RecoveryDelay)
+		}
+	}
+	body, _ := json.Marshal(msgs[0])
+	if r := invocationtest.Invoke(t, h, syncfn.Function, "inv-q", invocationtest.QueueMessage(syncfn.Function, syncfn.Binding, body, 1)); r.Status != 200 {
+		t.Fatalf("queued job: %d %v", r.Status, r.Logs)
+	}
+	if n := count(); n != 1000 {
+		t.Errorf("%d of 1000 stored after the queued job ran", n)
 	}
 }

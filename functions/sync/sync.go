@@ -278,7 +278,7 @@ func (h *Handler) clusterJob(ctx context.Context, log *slog.Logger, req queue.Sy
 	}
 	inv := *h.Artifacts.Inventory
 	inv.Logger = log
-	job, err := inv.RunClusterJob(ctx, h.Jobs, req.JobID, dequeueCount >= MaxDequeueCount)
+	job, _, err := inv.RunClusterJob(ctx, h.Jobs, req.JobID, dequeueCount >= MaxDequeueCount)
 	switch {
 	case job == nil && errors.Is(err, model.ErrNotFound):
 		// Expired (the jobs container's TTL) or never stored: nothing to run.

@@ -42,6 +42,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	key := fs.String("key", os.Getenv("FUNCTION_KEY"), "function key of the api function, when the host asks for one (FUNCTION_KEY)")
 	state := fs.String("state", "open", "findings state to list (empty: every state)")
 	htmlPath := fs.String("html", "", "also save the HTML report (GET /api/report) to this file")
+	showPlan := fs.Bool("plan", false, "print the dry-run plan (GET /api/plan) instead: the issues runtimelink would open, the top one's body and its story")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +53,13 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	policy, err := scoring.ParsePolicy([]byte(os.Getenv("RUNTIMELINK_POLICY")))
 	if err != nil {
 		return err
+	}
+	if *showPlan {
+		all, err := c.findings(ctx, "")
+		if err != nil {
+			return err
+		}
+		return printPlan(ctx, c, out, all)
 	}
 	findings, err := c.findings(ctx, *state)
 	if err != nil {

@@ -58,30 +58,23 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 	if err := i.run(ctx, units); err != nil {
 		return nil, err
 	}
-	// Defender's cluster-level risks reach a cluster's new workloads; read
-	// them once per partition, not once per new workload.
-	// With ClusterState, the cluster's document says which of them (and
-	// of the attack paths aimed at one workload) a workload carries.
-	inherited := map[string][]model.Risk{}
-	docs := map[string]*model.Cluster{}
+	// Per partition, read once (not once per new workload): Defender's
+	// cluster-level risks, which reach a cluster's new workloads (with
+	// ClusterState, the cluster's document says which of them, and of the
+	// attack paths aimed at one workload, a workload carries), and the
+	// documents still under their id from before org and environments were
+	// part of it.
+	parts := map[string]*partition{}
 	for k := range recs {
 		cluster, _, _, _ := workloadKey(org, &recs[k])
-		if _, ok := inherited[cluster]; ok {
+		if _, ok := parts[cluster]; ok {
 			continue
 		}
-		if i.Clusters != nil {
-			c, err := i.Clusters.Cluster(ctx, cluster)
-			if err != nil {
-				return nil, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
-			}
-			inherited[cluster], docs[cluster] = nil, c
-			continue
-		}
-		risks, err := i.clusterRisks(ctx, cluster)
+		p, err := i.readPartition(ctx, cluster)
 		if err != nil {
 			return nil, err
 		}
-		inherited[cluster] = risks
+		parts[cluster] = p
 	}
 	out := make([]model.Workload, len(recs))
 	units = units[:0]
@@ -90,7 +83,7 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 		cluster, id, _, _ := workloadKey(org, rec)
 		units = append(units, unit{key: cluster + "|" + id,
 			run: func(ctx context.Context) error {
-				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], inherited[cluster], docs[cluster])
+				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], parts[cluster])
 				if err != nil {
 					return err
 				}
@@ -167,13 +160,54 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 	return cmp.Or(art.Repository, claimed), nil
 }
 
+// partition is what ApplyDeployments reads once per workload partition.
+type partition struct {
+	inherited []model.Risk   // cluster-level risks of its other workloads (no ClusterState)
+	doc       *model.Cluster // the cluster's document (ClusterState)
+	// legacy are its documents under model.WorkloadID ids, by id, when
+	// complete; otherwise each new workload looks its own up.
+	legacy   map[string]*model.Workload
+	complete bool
+}
+
+// maxLegacy bounds the legacy documents read per partition; past it, new
+// workloads look theirs up one by one.
+const maxLegacy = 5000
+
+func (i *Inventory) readPartition(ctx context.Context, cluster string) (*partition, error) {
+	p := &partition{}
+	if i.Clusters != nil {
+		c, err := i.Clusters.Cluster(ctx, cluster)
+		if err != nil {
+			return nil, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
+		}
+		p.doc = c
+	} else {
+		risks, err := i.clusterRisks(ctx, cluster)
+		if err != nil {
+			return nil, err
+		}
+		p.inherited = risks
+	}
+	old, complete, err := i.Store.WorkloadsWithLegacyIDIn(ctx, cluster, maxLegacy)
+	if err != nil {
+		return nil, fmt.Errorf("read earlier workloads of %s: %w", cluster, err)
+	}
+	p.legacy, p.complete = make(map[string]*model.Workload, len(old)), complete
+	for k := range old {
+		p.legacy[old[k].ID] = &old[k]
+	}
+	return p, nil
+}
+
 // applyRecord stores the workload of one deployment record, built from the
 // image's repository; a new workload starts with the cluster's inherited
 // (cluster-level) risks. With ClusterState, every record takes the
 // Defender risks the cluster's document c (nil: none) holds for it, so a
 // workload reported after an assessment or attack path gets them, and
 // loses those that expired.
-func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, inherited []model.Risk, c *model.Cluster) (*model.Workload, error) {
+func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, part *partition) (*model.Workload, error) {
+	inherited, c := part.inherited, part.doc
 	now := i.now()
 	cluster, id, ns, name := workloadKey(org, rec)
 	image := normalizeImage(rec.Name)
@@ -199,7 +233,7 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		} else {
 			w.ID, w.Cluster, w.FirstSeen = id, cluster, now
 			w.Risks = slices.Clone(inherited)
-			old, err := i.legacyWorkload(ctx, org, rec)
+			old, err := i.legacyWorkload(ctx, org, rec, part)
 			if err != nil {
 				return err
 			}
@@ -255,9 +289,19 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 // and name), when it exists and is this record's: same org, same logical
 // and physical environment. A deployment of another environment that
 // overwrote it under the old id is not this one and stays as it is.
-func (i *Inventory) legacyWorkload(ctx context.Context, org string, rec *deployrecord.DeploymentRecord) (*model.Workload, error) {
+func (i *Inventory) legacyWorkload(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, part *partition) (*model.Workload, error) {
 	cluster, _, ns, name := workloadKey(org, rec)
-	old, err := i.Store.Workload(ctx, cluster, model.WorkloadID(cluster, ns, name))
+	legacyID := model.WorkloadID(cluster, ns, name)
+	var old *model.Workload
+	var err error
+	if part.complete {
+		if old = part.legacy[legacyID]; old == nil {
+			return nil, nil
+		}
+		old = cloneWorkload(old)
+	} else {
+		old, err = i.Store.Workload(ctx, cluster, legacyID)
+	}
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return nil, nil

@@ -28,7 +28,10 @@ type ClusterJobs interface {
 // retry completes the set without duplicating any of it. On the last
 // attempt (lastAttempt) a failure marks the job failed instead, and the
 // error is still returned for the log.
-func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID int64, lastAttempt bool) (*model.ClusterJob, error) {
+//
+// It returns the job as it ends and, when this call stored them, the
+// job's workloads in request order.
+func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID int64, lastAttempt bool) (*model.ClusterJob, []model.Workload, error) {
 	now := i.now()
 	job, err := jobs.UpdateClusterJob(ctx, jobID, func(j *model.ClusterJob) error {
 		if j.Status == deployrecord.JobCompleted || j.Status == deployrecord.JobFailed {
@@ -41,14 +44,14 @@ func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID i
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if job.Status != deployrecord.JobInProgress {
-		return job, nil
+		return job, nil, nil
 	}
-	stored, runErr := i.runClusterJob(ctx, jobs, job)
+	ws, runErr := i.runClusterJob(ctx, jobs, job)
 	if runErr != nil && !lastAttempt {
-		return job, runErr
+		return job, nil, runErr
 	}
 	done, err := jobs.UpdateClusterJob(ctx, jobID, func(j *model.ClusterJob) error {
 		j.UpdatedAt = i.now()
@@ -56,31 +59,31 @@ func (i *Inventory) RunClusterJob(ctx context.Context, jobs ClusterJobs, jobID i
 			j.Status = deployrecord.JobFailed
 			return nil
 		}
-		j.Status, j.TotalCount = deployrecord.JobCompleted, stored
+		j.Status, j.TotalCount = deployrecord.JobCompleted, len(ws)
 		return nil
 	})
 	if err != nil {
-		return job, err
+		return job, nil, err
 	}
 	if runErr != nil {
-		return done, fmt.Errorf("job %d failed on its last attempt: %w", jobID, runErr)
+		return done, nil, fmt.Errorf("job %d failed on its last attempt: %w", jobID, runErr)
 	}
-	return done, nil
+	return done, ws, nil
 }
 
-func (i *Inventory) runClusterJob(ctx context.Context, jobs ClusterJobs, job *model.ClusterJob) (int, error) {
+func (i *Inventory) runClusterJob(ctx context.Context, jobs ClusterJobs, job *model.ClusterJob) ([]model.Workload, error) {
 	deployments, err := jobs.ClusterJobDeployments(ctx, job)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	start := time.Now()
 	ws, err := i.ApplyCluster(ctx, job.Org, job.Cluster, deployrecord.ClusterRequest{
 		LogicalEnvironment: job.LogicalEnvironment, PhysicalEnvironment: job.PhysicalEnvironment, Deployments: deployments,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("job %d: %w", job.JobID, err)
+		return nil, fmt.Errorf("job %d: %w", job.JobID, err)
 	}
 	i.logger().Info("cluster job stored its deployments", "jobId", job.JobID, "org", job.Org, "cluster", job.Cluster,
 		"deployments", len(ws), "seconds", time.Since(start).Seconds())
-	return len(ws), nil
+	return ws, nil
 }

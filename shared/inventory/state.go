@@ -30,6 +30,10 @@ type Workloads interface {
 	WorkloadsOnClusters(ctx context.Context, clusters, resourceIDs []string, fn func(w *model.Workload) error) error
 	WorkloadsWithRiskFrom(ctx context.Context, prefix string, fn func(w *model.Workload) error) error
 	DeleteWorkload(ctx context.Context, cluster, id string) error
+	// WorkloadsWithLegacyIDIn lists a partition's workloads stored under
+	// model.WorkloadID ids (before deployment records had
+	// model.DeploymentWorkloadID ones).
+	WorkloadsWithLegacyIDIn(ctx context.Context, cluster string, limit int) ([]model.Workload, bool, error)
 }
 
 // Findings is what the inventory does to findings itself: finding those

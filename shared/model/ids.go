@@ -57,6 +57,10 @@ func DeploymentWorkloadID(org, logicalEnv, physicalEnv, cluster, deploymentName 
 	return "dr-" + hex.EncodeToString(sum[:16])
 }
 
+// LegacyIDMark is in every WorkloadID (its separator) and in no
+// DeploymentWorkloadID, so a query can tell the two apart.
+const LegacyIDMark = ":"
+
 // ClusterJobDocID is the id of a cluster job's document.
 func ClusterJobDocID(jobID int64) string { return "job-" + strconv.FormatInt(jobID, 10) }
 

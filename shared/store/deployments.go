@@ -10,7 +10,8 @@ import (
 
 // Queries of the deployments endpoint and its views.
 const (
-	sqlWorkloadsNamed = "SELECT * FROM c WHERE c.name = @name"
+	sqlWorkloadsNamed    = "SELECT * FROM c WHERE c.name = @name"
+	sqlWorkloadsLegacyID = "SELECT * FROM c WHERE CONTAINS(c.id, @mark)"
 )
 
 // maxNamed bounds WorkloadsNamed: one deployment name has one record per
@@ -34,4 +35,18 @@ func (s *Store) WorkloadsNamed(ctx context.Context, cluster, namespace, name str
 		}
 	}
 	return out, nil
+}
+
+// WorkloadsWithLegacyIDIn lists a cluster's workloads whose id is a
+// model.WorkloadID (it holds model.LegacyIDMark): documents stored before deployment records
+// were keyed by org and environments, which the inventory moves to their
+// new id on the deployment's next record. At most limit (limit <= 0: all);
+// complete is false when there were more. Partition: cluster.
+func (s *Store) WorkloadsWithLegacyIDIn(ctx context.Context, cluster string, limit int) (ws []model.Workload, complete bool, err error) {
+	ws, complete, err = collectBounded(ctx, s.db.Workloads, cosmos.Query{SQL: sqlWorkloadsLegacyID,
+		Params: map[string]any{"@mark": model.LegacyIDMark}, PartitionKey: cluster}, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("load earlier workloads of %s: %w", cluster, err)
+	}
+	return ws, complete, nil
 }

@@ -92,3 +92,16 @@ func TestClusterJobs(t *testing.T) {
 		t.Errorf("update of an unknown job: %v", err)
 	}
 }
+
+func TestWorkloadsWithLegacyIDIn(t *testing.T) {
+	f := newFixture(t)
+	f.put(
+		&model.Workload{ID: model.WorkloadID("dr-east", "team", "svc"), Cluster: "dr-east", Name: "svc"},
+		&model.Workload{ID: model.DeploymentWorkloadID("o", "prod", "", "dr-east", "team/svc"), Cluster: "dr-east", Name: "svc"},
+		&model.Workload{ID: model.WorkloadID("dr-west", "team", "svc"), Cluster: "dr-west", Name: "svc"},
+	)
+	ws, complete, err := f.WorkloadsWithLegacyIDIn(f.ctx, "dr-east", 10)
+	if err != nil || !complete || len(ws) != 1 || ws[0].ID != model.WorkloadID("dr-east", "team", "svc") {
+		t.Errorf("legacy of dr-east = %+v, %v, %v", ws, complete, err)
+	}
+}

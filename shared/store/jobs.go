@@ -27,12 +27,10 @@ const jobPartSize = 250
 // org, cluster and environments is still pending or in progress.
 var ErrJobConflict = errors.New("a job is already pending or in progress for this cluster and environment")
 
-// SubmitClusterJob stores a new job (status pending) with its deployments
-// and claims its slot. When the slot's job is still active (pending or in
-// progress, and written to within staleAfter) the new job is removed
-// again and the error is ErrJobConflict; a job silent for longer than
-// staleAfter is taken as abandoned. Partition: each document its own id.
-func (s *Store) SubmitClusterJob(ctx context.Context, job *model.ClusterJob, deployments []deployrecord.ClusterDeployment, staleAfter time.Duration) error {
+// StoreClusterJob stores a new job with its deployments, holding no slot
+// (the synchronous cluster form keeps a job only so the queue can finish
+// what a failed request left). Partition: each document its own id.
+func (s *Store) StoreClusterJob(ctx context.Context, job *model.ClusterJob, deployments []deployrecord.ClusterDeployment) error {
 	job.ID = model.ClusterJobDocID(job.JobID)
 	job.Parts, job.Submitted = 0, len(deployments)
 	for chunk := range slices.Chunk(deployments, jobPartSize) {
@@ -53,8 +51,20 @@ func (s *Store) SubmitClusterJob(ctx context.Context, job *model.ClusterJob, dep
 	if !created {
 		return fmt.Errorf("store job %d: the id is taken", job.JobID)
 	}
+	return nil
+}
+
+// SubmitClusterJob stores a new job (status pending) with its deployments
+// and claims its slot. When the slot's job is still active (pending or in
+// progress, and written to within staleAfter) the new job is removed
+// again and the error is ErrJobConflict; a job silent for longer than
+// staleAfter is taken as abandoned. Partition: each document its own id.
+func (s *Store) SubmitClusterJob(ctx context.Context, job *model.ClusterJob, deployments []deployrecord.ClusterDeployment, staleAfter time.Duration) error {
+	if err := s.StoreClusterJob(ctx, job, deployments); err != nil {
+		return err
+	}
 	slotID := model.ClusterJobSlotID(job.Org, job.Cluster, job.LogicalEnvironment, job.PhysicalEnvironment)
-	_, _, err = s.db.JobSlots.Update(ctx, slotID, slotID, func(slot *model.ClusterJobSlot, exists bool) error {
+	_, _, err := s.db.JobSlots.Update(ctx, slotID, slotID, func(slot *model.ClusterJobSlot, exists bool) error {
 		if exists && slot.JobID != 0 && slot.JobID != job.JobID {
 			holder, err := s.ClusterJob(ctx, slot.JobID)
 			switch {
