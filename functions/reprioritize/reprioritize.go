@@ -6,9 +6,12 @@ package reprioritize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/runtimelink/runtimelink/shared/app"
+	"github.com/runtimelink/runtimelink/shared/arm"
+	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
@@ -56,6 +59,17 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	}
 	stats, err := t.Reprioritize(ctx, o)
 	inv.SetReturnValue(stats)
+	if err == nil && d.Governance != nil && len(d.Config.ARM.Subscriptions) > 0 {
+		// Security managers' governance assignments, all in one Resource
+		// Graph query; the groups they change are enqueued for sync.
+		st := d.State()
+		n, gerr := groupsync.RefreshGovernance(ctx, d.Governance, st, st, queue.GroupSyncs{Sync: d.Sync}.EnqueueGroupSync, d.Now())
+		log.Info("governance assignments read", "groupsChanged", n, "error", gerr)
+		var fe *arm.ForbiddenError
+		if gerr != nil && !errors.As(gerr, &fe) { // a missing role is in health, logged once
+			err = gerr
+		}
+	}
 	if err == nil && d.Config.Campaigns && d.Config.GitHub.Enabled() {
 		// The sync function owns GitHub's writes: it brings every org's
 		// campaign to the runtime context just recomputed.

@@ -19,6 +19,8 @@ import (
 	"github.com/runtimelink/runtimelink/shared/groupsync"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
+	"github.com/runtimelink/runtimelink/shared/resourcegraph"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 const assessment = "/subscriptions/s/providers/Microsoft.Security/assessments/c0b7cfc6"
@@ -282,5 +284,52 @@ func TestNewCriticalIssueHandedToCopilot(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "copilot assignment failed; the issue keeps its owners") || strings.Contains(e.logs.String(), "github_pat_") {
 		t.Errorf("failure not logged, or the token leaked:\n%s", e.logs.String())
+	}
+}
+
+// The nightly read: one Resource Graph query finds a manager's assignment,
+// the group learns it and is enqueued once; its sync then opens the issue
+// without asking ARM again.
+func TestNightlyReadFindsManagersAssignment(t *testing.T) {
+	e := newEnv(t, github.Limits{})
+	srv := e.withGovernance()
+	g := e.seed(repo, cve("CVE-2024-0105", model.PriorityMedium, true))
+	mgr := srv.PutAssignment(assessment, "0b7e2a9c-1d3f-4e5a-8b6c-7d8e9f0a1b2c", armtest.AssignmentProperties{
+		Owner: "alice@octo.example", RemediationDueDate: "2027-02-01T00:00:00Z"})
+	rg, err := resourcegraph.NewClient(armToken(srv.Token), resourcegraph.Options{Endpoint: srv.URL,
+		ClientOptions: policy.ClientOptions{Transport: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lister, err := arm.New(armToken(srv.Token), arm.Options{Endpoint: srv.URL, Graph: rg,
+		ClientOptions: policy.ClientOptions{Transport: srv.Client()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(e.db)
+	var enqueued []string
+	enqueue := func(_ context.Context, r, id string) error { enqueued = append(enqueued, r+"/"+id); return nil }
+	n, err := groupsync.RefreshGovernance(e.ctx, lister, st, st, enqueue, e.clock.Now())
+	if err != nil || n != 1 || len(enqueued) != 1 {
+		t.Fatalf("first night: %d changed, enqueued %v, %v", n, enqueued, err)
+	}
+	if gv := e.group(g.ID).Governance; gv == nil || len(gv.Assignments) != 1 || gv.Assignments[0].Key != mgr.Name {
+		t.Fatalf("group's record of Defender: %+v", gv)
+	}
+	if n, err := groupsync.RefreshGovernance(e.ctx, lister, st, st, enqueue, e.clock.Now()); err != nil || n != 0 || len(enqueued) != 1 {
+		t.Errorf("second night, nothing changed: %d changed, enqueued %v, %v", n, enqueued, err)
+	}
+	srv.Reset()
+	e.sync(g.ID)
+	if n := len(e.gh.IssueList(repo)); n != 1 {
+		t.Fatalf("%d issues after the enqueued sync", n)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodGet {
+			t.Errorf("the sync read ARM again right after the nightly read: %+v", r)
+		}
+	}
+	if p := e.ticket(srv, mgr.Name).Properties; p.AdditionalData == nil || *p.AdditionalData.TicketNumber != 1 {
+		t.Errorf("ticket fields: %+v", p)
 	}
 }
