@@ -45,6 +45,7 @@ locals {
   function_names = [
     "github_webhook",
     "deployments",
+    "deployments_v3",
     "defender_export",
     "registry_events",
     "sync",

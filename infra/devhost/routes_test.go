@@ -102,10 +102,13 @@ func TestParseRouteErrors(t *testing.T) {
 // TestDeploymentsRoutes matches the app's own deployments and api routes:
 // every artifact-metadata path of GitHub's API (POSTs and the GETs of job
 // status and listings) reaches deployments, not the function-key api
-// catch-all; a wrong base URL reaches no function.
+// catch-all; a GitHub Enterprise Server style base URL (/api/v3) reaches
+// deployments_v3 (the handler answers its JSON 404); a base URL without /api
+// reaches no function.
 func TestDeploymentsRoutes(t *testing.T) {
 	routes := testRoutes(t, "api",
 		httpFn("deployments", "orgs/{org}/artifacts/{*rest}", "get", "post"),
+		httpFn("deployments_v3", "v3/{*rest}", "get", "post"),
 		httpFn("api", "{*path}", "get"),
 		httpFn("github_webhook", "github/webhook", "post"),
 	)
@@ -119,7 +122,8 @@ func TestDeploymentsRoutes(t *testing.T) {
 		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/deployment-records", "deployments"},
 		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/storage-records", "deployments"},
 		{"GET", "/api/repos/acme/app/runtime", "api"},
-		{"POST", "/api/v3/orgs/acme/artifacts/metadata/deployment-record", ""},
+		{"POST", "/api/v3/orgs/acme/artifacts/metadata/deployment-record", "deployments_v3"},
+		{"GET", "/api/v3/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs/42", "deployments_v3"},
 		{"POST", "/orgs/acme/artifacts/metadata/deployment-record", ""},
 	} {
 		r, _, ok := matchRoute(routes, tt.method, tt.path)

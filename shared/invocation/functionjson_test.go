@@ -51,7 +51,10 @@ func TestFunctionJSONFiles(t *testing.T) {
 		"github_webhook": {"httpTrigger", "req", &httpWant{"anonymous", "post", "github/webhook"}, nil},
 		"deployments": {"httpTrigger", "req",
 			&httpWant{"anonymous", "get,post", "orgs/{org}/artifacts/{*rest}"}, nil},
-		"api": {"httpTrigger", "req", &httpWant{"function", "get", "{*path}"}, nil},
+		// A GitHub Enterprise Server style base URL (.../api/v3) reaches the
+		// handler, which answers a JSON 404 naming the right one.
+		"deployments_v3": {"httpTrigger", "req", &httpWant{"anonymous", "get,post", "v3/{*rest}"}, nil},
+		"api":            {"httpTrigger", "req", &httpWant{"function", "get", "{*path}"}, nil},
 		"defender_export": {"eventHubTrigger", "events", nil, func(t *testing.T, fj functionJSON) {
 			b := fj.Bindings[0]
 			if b.Cardinality != "many" || b.DataType != "string" || b.Connection != "EventHubConnection" ||
