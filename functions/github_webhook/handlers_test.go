@@ -269,3 +269,56 @@ func TestIssueLoopGuardKnowsTheAppsBot(t *testing.T) {
 		t.Errorf("dependabot's close left the group %s, want %s", cur.Status, model.GroupFixClaimed)
 	}
 }
+
+// A transferred issue is followed (the group keeps its repository of
+// origin and now names the new issue); a deleted one drops the mapping.
+// Both enqueue the group's sync.
+func TestIssueTransferredAndDeleted(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t)
+	const repo = "codertocat/hello-world"
+	moved := &model.Group{ID: "alert:moved", Repository: repo, Kind: "alert", Status: model.GroupActive,
+		Synced: model.SyncedIssue{IssueNumber: 1, State: "open", Hash: "h"}}
+	gone := &model.Group{ID: "alert:gone", Repository: repo, Kind: "alert", Status: model.GroupActive,
+		Synced: model.SyncedIssue{IssueNumber: 2, State: "open", Hash: "h"}}
+	for _, doc := range []*model.Group{moved, gone} {
+		if _, err := e.store.Groups.Create(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event := func(action string, number int, edit func(m map[string]any)) []byte {
+		return variant(t, "issues/reopened.json", func(m map[string]any) {
+			m["action"] = action
+			obj(m, "issue")["number"] = number
+			s := obj(m, "sender")
+			s["type"], s["login"] = "User", "Codertocat"
+			if edit != nil {
+				edit(m)
+			}
+		})
+	}
+	expectStatus(t, "transferred", e.post(delivery{event: "issues", id: deliveryID("transferred"), body: event("transferred", 1, func(m map[string]any) {
+		m["changes"] = map[string]any{
+			"new_issue":      map[string]any{"number": 9, "html_url": "https://github.com/codertocat/platform/issues/9"},
+			"new_repository": map[string]any{"full_name": "codertocat/platform"},
+		}
+	})}), 200)
+	expectStatus(t, "transfer without changes", e.post(delivery{event: "issues", id: deliveryID("transferred-bad"), body: event("transferred", 2, nil)}), 400)
+	expectStatus(t, "deleted", e.post(delivery{event: "issues", id: deliveryID("deleted"), body: event("deleted", 2, nil)}), 200)
+
+	m, _ := e.store.Groups.Get(ctx, repo, moved.ID)
+	if m.Synced.IssueNumber != 9 || m.Synced.IssueURL != "https://github.com/codertocat/platform/issues/9" || m.Synced.Hash != "h" {
+		t.Errorf("transferred: synced = %+v", m.Synced)
+	}
+	g, _ := e.store.Groups.Get(ctx, repo, gone.ID)
+	if g.Synced.IssueNumber != 0 || g.Synced.Hash != "" {
+		t.Errorf("deleted: synced = %+v, want the mapping dropped", g.Synced)
+	}
+	var ids []string
+	for _, r := range e.sync.requests(queue.KindGroup) {
+		ids = append(ids, r.GroupID)
+	}
+	if len(ids) != 2 || ids[0] != moved.ID || ids[1] != gone.ID {
+		t.Errorf("group syncs enqueued: %v", ids)
+	}
+}

@@ -78,6 +78,13 @@ type issuesPayload struct {
 		Login string `json:"login"`
 		Type  string `json:"type"`
 	} `json:"sender"`
+	// Changes of a transferred issue: where it went.
+	Changes *struct {
+		NewIssue *struct {
+			Number  int    `json:"number"`
+			HTMLURL string `json:"html_url"`
+		} `json:"new_issue"`
+	} `json:"changes"`
 }
 
 // Handle implements Handler.
@@ -113,6 +120,8 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		at = latestTime(at, p.Issue.ClosedAt.t)
 	case "reopened":
 		target = model.GroupActive
+	case "deleted", "transferred":
+		return h.moved(ctx, eventType, p)
 	default:
 		return ignored(eventType, "action %q changes no group status", p.Action)
 	}
@@ -157,6 +166,59 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			// enqueue failed is redelivered, finds the status written, and
 			// must still enqueue (sync is level-triggered: a duplicate is
 			// harmless).
+			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repo, GroupID: id}); err != nil {
+				return fmt.Errorf("enqueue sync of group %s: %w", id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// moved follows a group's issue that was transferred to another repository
+// (the mapping now names the new issue; the group stays with the
+// repository of origin, whose findings it holds) or drops the mapping of
+// one that was deleted (the next sync finds no issue by its marker and
+// opens one again if the group still wants it). Either way the group's
+// sync is enqueued.
+func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) error {
+	repo := mapping.NormalizeRepository(p.Repository.FullName, "")
+	log := invocation.Logger(ctx).With("repository", repo, "issue", p.Issue.Number, "action", p.Action)
+	var to struct {
+		number int
+		url    string
+	}
+	if p.Action == "transferred" {
+		if p.Changes == nil || p.Changes.NewIssue == nil || p.Changes.NewIssue.Number <= 0 || p.Changes.NewIssue.HTMLURL == "" {
+			return malformed(eventType, "changes.new_issue is missing from a transfer")
+		}
+		to.number, to.url = p.Changes.NewIssue.Number, p.Changes.NewIssue.HTMLURL
+	}
+	groups, err := h.Store.GroupsOfIssue(ctx, repo, p.Issue.Number)
+	if err != nil {
+		return err
+	}
+	if len(groups) == 0 {
+		return ignored(eventType, "issue %s#%d belongs to no finding group", repo, p.Issue.Number)
+	}
+	for _, doc := range groups {
+		id := doc.ID
+		_, _, err := h.Store.UpdateGroup(ctx, repo, id, func(g *model.Group, exists bool) error {
+			if !exists || g.Synced.IssueNumber != p.Issue.Number {
+				return model.ErrSkip
+			}
+			if to.number == 0 {
+				g.Synced = model.SyncedIssue{}
+				return nil
+			}
+			// The issue is the same one, elsewhere: the rest of the record holds.
+			g.Synced.IssueNumber, g.Synced.IssueURL = to.number, to.url
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("follow the %s issue of group %s: %w", p.Action, id, err)
+		}
+		log.Info("group issue "+p.Action, "groupId", id, "newIssue", to.number, "newIssueUrl", to.url)
+		if h.Sync != nil {
 			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repo, GroupID: id}); err != nil {
 				return fmt.Errorf("enqueue sync of group %s: %w", id, err)
 			}

@@ -152,7 +152,7 @@ func (f *Factory) App(ctx context.Context) (*gh.Client, error) {
 func (f *Factory) RateLimitHeadroom() []Headroom { return f.tr.Headroom() }
 
 func (f *Factory) newClient(rt http.RoundTripper) *gh.Client {
-	c := gh.NewClient(&http.Client{Transport: rt})
+	c := gh.NewClient(&http.Client{Transport: rt, CheckRedirect: readsOnly})
 	if strings.HasSuffix(f.apiURL.Path, "/api/v3/") {
 		if ec, err := c.WithEnterpriseURLs(f.apiURL.String(), f.uploadURL.String()); err == nil {
 			return ec
@@ -161,6 +161,20 @@ func (f *Factory) newClient(rt http.RoundTripper) *gh.Client {
 	api, up := *f.apiURL, *f.uploadURL
 	c.BaseURL, c.UploadURL = &api, &up
 	return c
+}
+
+// readsOnly follows GitHub's redirects (a transferred issue answers 301)
+// for reads only. net/http would replay a redirected PATCH or POST as a
+// GET, which answers 200 with the unchanged resource: a write that never
+// happened would look done. The caller gets the 301 instead.
+func readsOnly(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if m := via[0].Method; m != http.MethodGet && m != http.MethodHead {
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 // appsTransportLocked reads the key and builds the shared JWT transport.

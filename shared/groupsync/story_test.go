@@ -136,3 +136,38 @@ func TestRemediationStory(t *testing.T) {
 		t.Errorf("issues = %d, want the one", len(e.gh.IssueList(repo)))
 	}
 }
+
+// A person transfers the issue to another repository and the webhook is
+// lost: the next write to the old address gets GitHub's 301 (never a
+// write replayed as a read), the retry reads the issue where it went, and
+// from then on the group's writes go there. No second issue is opened.
+func TestTransferredIssueIsFollowed(t *testing.T) {
+	e := newEnv(t, github.Limits{})
+	e.gh.SetCollaborators("octo-org/platform", "octocat")
+	g := e.seed(repo, cve("CVE-2024-0100", model.PriorityHigh, true))
+	e.sync(g.ID)
+	to := e.gh.TransferIssue(repo, 1, "octo-org/platform")
+
+	e.seed(repo, cve("CVE-2024-0100", model.PriorityCritical, true))
+	if _, err := e.s.Sync(e.ctx, repo, g.ID, false); err == nil {
+		t.Fatal("a write to a transferred issue's old address succeeded")
+	}
+	if _, err := e.s.Sync(e.ctx, repo, g.ID, true); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	moved := e.gh.Issue("octo-org/platform", to)
+	if !strings.HasPrefix(moved.Title, "[Critical]") {
+		t.Errorf("the transferred issue was not updated: %q", moved.Title)
+	}
+	if got := e.group(g.ID).Synced; got.IssueNumber != to || !strings.Contains(got.IssueURL, "octo-org/platform") {
+		t.Errorf("mapping = %+v, want it to follow to octo-org/platform#%d", got, to)
+	}
+	if n := len(e.gh.IssueList(repo)); n != 1 { // the old, moved record stays listed in the fake
+		t.Errorf("issues in the repository of origin = %d", n)
+	}
+	e.gh.ResetRequests()
+	e.sync(g.ID)
+	if w := e.writes(); w != 0 {
+		t.Errorf("%d writes once in step", w)
+	}
+}
