@@ -20,7 +20,6 @@ const (
 	sqlWorkloadsWithRisksIn     = "SELECT * FROM c WHERE ARRAY_LENGTH(c.risks) > 0"
 	sqlWorkloadsOnAttackPaths   = "SELECT * FROM c WHERE ARRAY_CONTAINS(@clusters, LOWER(c.cluster)) OR ARRAY_CONTAINS(@rids, LOWER(c.resourceId))"
 	sqlWorkloadsWithRiskPrefix  = "SELECT * FROM c WHERE EXISTS(SELECT VALUE r FROM r IN c.risks WHERE STARTSWITH(r.source, @prefix))"
-	sqlFindingsOnDigestIn       = "SELECT * FROM c WHERE ARRAY_CONTAINS(c.digests, @digest)"
 	sqlFindingsOfDefenderRecord = "SELECT * FROM c WHERE ARRAY_CONTAINS(c.defenderIds, @id)"
 )
 
@@ -122,7 +121,7 @@ func (s *Store) WorkloadsWithRiskFrom(ctx context.Context, prefix string, fn fun
 // seen on digest, at most limit (limit <= 0: all); complete is false when
 // there were more. Partition: repository.
 func (s *Store) FindingsOnDigestIn(ctx context.Context, repository, digest string, limit int) (fs []model.Finding, complete bool, err error) {
-	q := cosmos.Query{SQL: sqlFindingsOnDigestIn, Params: map[string]any{"@digest": digest}, PartitionKey: repository}
+	q := cosmos.Query{SQL: sqlFindingsOnDigest, Params: map[string]any{"@digest": digest}, PartitionKey: repository}
 	fs, complete, err = collectBounded(ctx, s.db.Findings, q, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("find findings of %s in %s: %w", digest, repository, err)
