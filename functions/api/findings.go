@@ -36,7 +36,7 @@ type FindingsFilter = store.FindingsFilter
 
 // findingsParams are the query parameters GET /api/findings knows; "code"
 // is the Functions host's function key.
-var findingsParams = []string{"priority", "repository", "risk", "deployed", "source", "state", "limit", "cursor", "code"}
+var findingsParams = []string{"priority", "repository", "cluster", "risk", "deployed", "source", "state", "limit", "cursor", "code"}
 
 // ParseFindingsQuery reads the filters and paging of GET /api/findings. An
 // unknown parameter or value is an error naming it, so a typo never
@@ -59,6 +59,9 @@ func ParseFindingsQuery(v url.Values) (f FindingsFilter, limit int, cursor strin
 			return f, 0, "", fmt.Errorf("repository %q: want owner/name", r)
 		}
 		f.Repository = r
+	}
+	if c := strings.TrimSpace(v.Get("cluster")); c != "" {
+		f.Cluster = c
 	}
 	for _, s := range values(v, "risk") {
 		rf, ok := mapping.RiskFromDefender(s)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func TestClusters(t *testing.T) {
@@ -70,4 +71,19 @@ func TestClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, "FindingsOnCluster", findingIDs(fs), []string{"defender_alert:1", "defender_alert:2"})
+}
+
+// GET /api/findings?cluster= lists the findings about a cluster's own
+// resources, those filed unmapped included.
+func TestFindingsMatchingCluster(t *testing.T) {
+	f := newFixture(t)
+	f.put(&model.Finding{ID: "defender_alert:1", Repository: model.UnmappedRepository, Cluster: "aks-prod-eus", State: model.StateOpen},
+		&model.Finding{ID: "defender_alert:2", Repository: "octo/app", Cluster: "aks-prod-eus", State: model.StateOpen},
+		&model.Finding{ID: "defender_alert:3", Repository: model.UnmappedRepository, Cluster: "aks-stg-weu", State: model.StateOpen},
+		&model.Finding{ID: "defender_cve:4", Repository: model.UnmappedRepository, State: model.StateOpen})
+	fs, _, err := f.FindingsMatching(f.ctx, store.FindingsFilter{Cluster: "AKS-Prod-EUS"}, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "FindingsMatching(cluster)", findingIDs(fs), []string{"defender_alert:1", "defender_alert:2"})
 }

@@ -21,10 +21,13 @@ import (
 type FindingsFilter struct {
 	Priorities []model.Priority
 	Repository string
-	Risks      []model.RiskFactor
-	Deployed   *bool
-	Sources    []model.Source
-	States     []model.FindingState
+	// Cluster selects the findings about one cluster's own resources
+	// (Finding.Cluster, lower case): those no repository builds too.
+	Cluster  string
+	Risks    []model.RiskFactor
+	Deployed *bool
+	Sources  []model.Source
+	States   []model.FindingState
 }
 
 // ErrBadCursor: the cursor was not made by this query (or has expired).
@@ -69,6 +72,10 @@ func (f FindingsFilter) query() cosmos.Query {
 			params["@normalized"] = norm
 		}
 		params["@repository"] = f.Repository
+	}
+	if f.Cluster != "" {
+		where = append(where, "c.cluster = @cluster")
+		params["@cluster"] = ClusterKey(f.Cluster)
 	}
 	for i, rf := range f.Risks {
 		name := "@risk" + strconv.Itoa(i)
