@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
@@ -63,46 +63,12 @@ func (f *fakeSync) requests(kind string) []queue.SyncRequest {
 	return out
 }
 
-// lockedBuffer collects the handler's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is the real function behind a real HTTP server, on the emulator.
 type env struct {
 	t     testing.TB
 	store *cosmos.Store
 	sync  *fakeSync
-	logs  *lockedBuffer
+	logs  *logtest.Buffer
 	url   string
 	now   func() time.Time
 }
@@ -116,7 +82,7 @@ func newEnv(t testing.TB, store *cosmos.Store, opts ...envOption) *env {
 	if store == nil {
 		store = localstack.Store(t)
 	}
-	e := &env{t: t, store: store, sync: &fakeSync{}, logs: &lockedBuffer{}, now: time.Now}
+	e := &env{t: t, store: store, sync: &fakeSync{}, logs: &logtest.Buffer{}, now: time.Now}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	d := &app.Deps{
 		Config:  &config.Config{Secrets: config.SecretNames{GitHubWebhookSecret: secretName}},

@@ -166,7 +166,7 @@ func TestWebhookLoad(t *testing.T) {
 	// Failures by kind (ids stripped), most frequent first.
 	ids := regexp.MustCompile(`[a-z_]+:[\w.-]+:[\w.-]+:\d+|[0-9a-f]{8}-[0-9a-f-]{27}|https?://\S+`)
 	failures := map[string]int{}
-	for _, l := range e.logs.lines() {
+	for _, l := range e.logs.Lines() {
 		if l["level"] == "ERROR" {
 			msg, _ := l["error"].(string)
 			failures[ids.ReplaceAllString(msg, "<id>")]++

@@ -126,7 +126,7 @@ func TestEverySample(t *testing.T) {
 	}
 
 	// Every log line of a delivery names it; the secret is never logged.
-	lines := e.logs.lines()
+	lines := e.logs.Lines()
 	if len(lines) == 0 {
 		t.Fatal("no log lines")
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
 func TestMain(m *testing.M) {
@@ -56,31 +57,13 @@ func fakeHandler(t *testing.T) string {
 	return fake.path
 }
 
-// syncBuffer collects the dev host's log lines and the handler's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is one dev host running one test app with the fake handler.
 type harness struct {
 	t      *testing.T
 	host   *Host
 	base   string
 	record string
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	exited bool
@@ -102,7 +85,7 @@ func startHost(t *testing.T, files map[string]string, env map[string]string, twe
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	opts := Options{
 		App: app, Addr: "127.0.0.1:0", HandlerPath: fakeHandler(t),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Stdout: logs, Stderr: logs,

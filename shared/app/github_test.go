@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +11,10 @@ import (
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func deps(apiURL string, appID int64, key []byte, slug string, logs *lockedBuffer) *app.Deps {
+func deps(apiURL string, appID int64, key []byte, slug string, logs *logtest.Buffer) *app.Deps {
 	cfg := &config.Config{
 		GitHub:  config.GitHub{APIURL: apiURL, AppID: appID, AppSlug: slug},
 		Secrets: config.SecretNames{GitHubAppPrivateKey: "github-app-private-key"},
@@ -43,7 +25,7 @@ func deps(apiURL string, appID int64, key []byte, slug string, logs *lockedBuffe
 
 func TestGitHubAppIdentityFromGitHub(t *testing.T) {
 	gh := githubtest.New(t)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	d := deps(gh.URL, gh.AppID, gh.PrivateKeyPEM, "", logs)
 	g, err := d.GitHubApp()
 	if err != nil || !g.Enabled() {
@@ -64,7 +46,7 @@ func TestGitHubAppIdentityFromGitHub(t *testing.T) {
 
 func TestGitHubAppSlugSettingWins(t *testing.T) {
 	gh := githubtest.New(t)
-	d := deps(gh.URL, gh.AppID, gh.PrivateKeyPEM, "octo-runtime", &lockedBuffer{})
+	d := deps(gh.URL, gh.AppID, gh.PrivateKeyPEM, "octo-runtime", &logtest.Buffer{})
 	g, err := d.GitHubApp()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +67,7 @@ func TestGitHubAppUnreachableAtStart(t *testing.T) {
 	gh := githubtest.New(t)
 	down := httptest.NewServer(nil)
 	down.Close() // nothing listens here any more
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	d := deps(down.URL+"/", gh.AppID, gh.PrivateKeyPEM, "", logs)
 	start := time.Now()
 	g, err := d.GitHubApp()
@@ -110,7 +92,7 @@ func TestGitHubAppUnreachableAtStart(t *testing.T) {
 }
 
 func TestGitHubAppOff(t *testing.T) {
-	d := deps("https://api.github.com/", 0, nil, "", &lockedBuffer{})
+	d := deps("https://api.github.com/", 0, nil, "", &logtest.Buffer{})
 	g, err := d.GitHubApp()
 	if err != nil || g.Enabled() || g.Installations != nil {
 		t.Fatalf("GitHubApp with GITHUB_APP_ID unset = %+v, %v", g, err)

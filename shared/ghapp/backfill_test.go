@@ -1,7 +1,6 @@
 package ghapp_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -18,6 +17,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/ghapp"
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/store"
@@ -36,36 +36,19 @@ type nopSync struct{}
 
 func (nopSync) EnqueueSync(context.Context, queue.SyncRequest) error { return nil }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type backfillEnv struct {
 	srv      *githubtest.Server
 	clock    *githubtest.Clock
 	store    *cosmos.Store
 	b        *ghapp.Backfiller
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	progress []ghapp.BackfillProgress
 	mu       sync.Mutex
 }
 
 func newBackfillEnv(t *testing.T) *backfillEnv {
 	t.Helper()
-	e := &backfillEnv{clock: githubtest.NewClock(time.Time{}), logs: &syncBuffer{}}
+	e := &backfillEnv{clock: githubtest.NewClock(time.Time{}), logs: &logtest.Buffer{}}
 	e.srv = githubtest.New(t, githubtest.WithClock(e.clock))
 	e.srv.AddInstallation(installationID, "Octo-Org")
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))

@@ -12,30 +12,12 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logLinesOf parses JSON log lines.
 func logLinesOf(t *testing.T, lines []string) []map[string]any {
@@ -63,8 +45,8 @@ func findLine(lines []map[string]any, msg string) map[string]any {
 	return nil
 }
 
-func newTestServer() (*Server, *syncBuffer) {
-	out := &syncBuffer{}
+func newTestServer() (*Server, *logtest.Buffer) {
+	out := &logtest.Buffer{}
 	return NewServer(slog.New(slog.NewJSONHandler(out, nil))), out
 }
 
