@@ -18,12 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -36,23 +36,6 @@ const (
 	token        = "e2e-deployments-token"
 	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func root(t *testing.T) string {
 	t.Helper()
@@ -122,7 +105,7 @@ type env struct {
 	t    *testing.T
 	base string
 	gh   *githubtest.Server
-	logs *lockedBuffer
+	logs *logtest.Buffer
 }
 
 func (e *env) post(path string, body []byte, hdr ...string) {
@@ -186,7 +169,7 @@ func start(t *testing.T) *env {
 	}
 
 	addr := freeAddr(t)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, devhost, "-app", appDir, "-addr", addr)
 	cmd.Env = append(os.Environ(),

@@ -1,7 +1,6 @@
 package arm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 )
@@ -53,18 +53,6 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newClient(t *testing.T, srv *armtest.Server, o Options) *Client {
 	t.Helper()
@@ -212,7 +200,7 @@ func TestMissingRoleIsLoggedOnceAndReported(t *testing.T) {
 	srv := armtest.New(t)
 	srv.AcceptAnyAssessment()
 	srv.Deny(armtest.ActionAssignmentWrite)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	clk := &clock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
 	c := newClient(t, srv, Options{Now: clk.Now, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	ctx := context.Background()

@@ -1,7 +1,6 @@
 package groupsync_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 	"github.com/runtimelink/runtimelink/shared/groupsync"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
 	"github.com/runtimelink/runtimelink/shared/scoring"
@@ -44,24 +43,7 @@ type env struct {
 	gh    *githubtest.Server
 	clock *githubtest.Clock
 	s     *groupsync.Syncer
-	logs  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs  *logtest.Buffer
 }
 
 func newEnv(t *testing.T, lim github.Limits, opts ...githubtest.Option) *env {
@@ -73,7 +55,7 @@ func newEnv(t *testing.T, lim github.Limits, opts ...githubtest.Option) *env {
 	srv.AddInstallation(installation, org)
 	srv.SetCollaborators(repo, "octocat", "hubot")
 	srv.SetFile(repo, ".github/CODEOWNERS", []byte("*  @hubot\nDockerfile  @octocat @mallory @octo-org/payments\n"))
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	f, err := github.NewFactory(github.FactoryOptions{BaseURL: srv.URL, AppID: srv.AppID, PrivateKey: srv.PrivateKey,
 		Logger: logger, Clock: clock, Limits: lim})
