@@ -18,6 +18,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -96,16 +97,7 @@ func sample(t testing.TB, name string) []byte { return inventorytest.Testdata(t,
 // edited returns a sample after edit changed its decoded JSON.
 func edited(t testing.TB, name string, edit func(m map[string]any)) []byte {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(sample(t, name), &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return jsontest.Edit(t, sample(t, name), edit)
 }
 
 func props(m map[string]any) map[string]any { return m["properties"].(map[string]any) }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 )
 
 // githubTestdata is the repository's copy of GitHub's own webhook examples.
@@ -42,25 +44,11 @@ func readSample(rel string) ([]byte, error) {
 // variant reads a sample and changes it: edit gets the decoded JSON object.
 func variant(t *testing.T, rel string, edit func(m map[string]any)) []byte {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(sample(t, rel), &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return jsontest.Edit(t, sample(t, rel), edit)
 }
 
 // obj walks a path of object keys ("alert", "rule") in a decoded payload.
-func obj(m map[string]any, keys ...string) map[string]any {
-	for _, k := range keys {
-		m = m[k].(map[string]any)
-	}
-	return m
-}
+var obj = jsontest.Obj
 
 // samplesOf lists every payload file of the given events, so that a payload
 // added to testdata without a test case fails the test that must cover it.

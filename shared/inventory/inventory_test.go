@@ -17,6 +17,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -70,12 +71,7 @@ func records(t *testing.T, name string, edit func(m map[string]any)) []defender.
 	t.Helper()
 	raw := inventorytest.Testdata(t, "defender", name)
 	if edit != nil {
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		edit(m)
-		raw, _ = json.Marshal(m)
+		raw = jsontest.Edit(t, raw, edit)
 	}
 	recs, errs := defender.ParseMessage(raw)
 	if len(errs) > 0 {
