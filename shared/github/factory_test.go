@@ -1,7 +1,6 @@
 package github
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +15,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
 const testInstallation = 7
@@ -24,7 +24,7 @@ type env struct {
 	srv     *githubtest.Server
 	clock   *githubtest.Clock
 	factory *Factory
-	logs    *bytes.Buffer
+	logs    *logtest.Buffer
 }
 
 // newEnv starts a fake GitHub and a factory on it that share a fake clock.
@@ -33,12 +33,12 @@ func newEnv(t *testing.T, lim Limits, opts ...githubtest.Option) *env {
 	clock := githubtest.NewClock(time.Time{})
 	srv := githubtest.New(t, append([]githubtest.Option{githubtest.WithClock(clock)}, opts...)...)
 	srv.AddInstallation(testInstallation, "octo-org")
-	logs := &bytes.Buffer{}
+	logs := &logtest.Buffer{}
 	f, err := NewFactory(FactoryOptions{
 		BaseURL:    srv.URL,
 		AppID:      srv.AppID,
 		PrivateKey: srv.PrivateKey,
-		Logger:     slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
+		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
 		Limits:     lim,
 		Clock:      clock,
 	})
@@ -257,15 +257,4 @@ func TestEnterpriseServerBaseURL(t *testing.T) {
 	if err != nil || len(inst) != 1 || inst[0].GetID() != testInstallation {
 		t.Fatalf("list installations as the App = %v, %v", inst, err)
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

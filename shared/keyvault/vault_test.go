@@ -1,7 +1,6 @@
 package keyvault
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
 const (
@@ -27,7 +28,7 @@ type harness struct {
 	fv    *fakeVault
 	cred  *fakeCredential
 	clock *clock
-	logs  *bytes.Buffer
+	logs  *logtest.Buffer
 	v     *Vault
 }
 
@@ -37,7 +38,7 @@ type harness struct {
 // production and TestChallengeResourceVerification exercises it on.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{fv: newFakeVault(t, "https://vault.azure.net"), clock: newClock(), logs: &bytes.Buffer{}}
+	h := &harness{fv: newFakeVault(t, "https://vault.azure.net"), clock: newClock(), logs: &logtest.Buffer{}}
 	h.cred = &fakeCredential{token: h.fv.token}
 	v, err := NewVault(h.fv.srv.URL, h.cred, &VaultOptions{
 		Client: azsecrets.ClientOptions{
@@ -48,24 +49,13 @@ func newHarness(t *testing.T) *harness {
 			DisableChallengeResourceVerification: true,
 		},
 		Now:    h.clock.Now,
-		Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: h.logs}, nil)),
+		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.v = v
 	return h
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func mustGet(t *testing.T, p Provider, name, want string) {
