@@ -249,9 +249,11 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	if !contains(is.Labels, "security") || !contains(is.Labels, "runtime:internet-exposed") {
 		t.Errorf("labels %v", is.Labels)
 	}
-	if !strings.Contains(e.logs.String(), `"msg":"issue opened"`) {
-		t.Error("no 'issue opened' line in the app log")
-	}
+	// The app logs the line once GitHub answered the create, which can
+	// be after the fake has the issue: wait for it rather than race it.
+	e.waitFor("the 'issue opened' line in the app log", 10*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), `"msg":"issue opened"`)
+	})
 
 	// The same export again (Defender re-sends, the host redelivers): no
 	// second issue, no write.
