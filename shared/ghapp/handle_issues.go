@@ -151,8 +151,11 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 				return model.ErrSkip
 			case g.Status == target:
 				return model.ErrSkip // already there: a no-op, as every transition
-			case at.Before(g.StatusAt):
-				return model.ErrSkip // an older event never undoes a newer status
+			case at.Before(g.StatusAt.Truncate(time.Second)):
+				// An older event never undoes a newer status. GitHub's times
+				// are whole seconds: a person's action in the same second as
+				// runtimelink's own status change is not older than it.
+				return model.ErrSkip
 			}
 			g.Status, g.StatusAt = target, at
 			return nil
