@@ -288,7 +288,9 @@ func (s *Syncer) actual(ctx context.Context, g *model.Group, api IssueAPI, retry
 	rec := remediation.Recorded(*g)
 	// A status newer than the record is a person's doing (the issues
 	// webhook): read the issue once, so the record learns what they did.
-	personActed := g.Synced.IssueNumber != 0 && g.StatusAt.After(g.Synced.At)
+	// GitHub's event times are whole seconds, so a status in the same
+	// second as the record counts as newer: one read too many at worst.
+	personActed := g.Synced.IssueNumber != 0 && !g.StatusAt.Before(g.Synced.At.Truncate(time.Second))
 	if !remediation.Unsure(*g) && !retry && !personActed && g.Synced.State != openingState {
 		return rec, nil
 	}
