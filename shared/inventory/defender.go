@@ -502,14 +502,8 @@ func lessPackage(a, b model.Package) bool {
 // case: AKS managed clusters and Arc-connected clusters. Other resources'
 // assessments do not describe a workload's runtime.
 func clusterOf(a *defender.Assessment) (string, bool) {
-	id := strings.ToLower(a.ResourceID)
-	for _, seg := range []string{"/providers/microsoft.containerservice/managedclusters/", "/providers/microsoft.kubernetes/connectedclusters/"} {
-		if k := strings.Index(id, seg); k >= 0 {
-			name, _, _ := strings.Cut(id[k+len(seg):], "/")
-			if name != "" {
-				return name, true
-			}
-		}
+	if name, _, ok := defender.ClusterOf(a.ResourceID); ok {
+		return name, true
 	}
 	switch strings.ToLower(a.Resource.ResourceType) {
 	case "managedclusters", "connectedclusters", "microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters":
