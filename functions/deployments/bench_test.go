@@ -66,3 +66,24 @@ func BenchmarkClusterPost1000(b *testing.B) {
 	b.ReportMetric(float64(total.queries)/float64(b.N), "queries/op")
 	b.ReportMetric(float64(total.writes)/float64(b.N), "writes/op")
 }
+
+// BenchmarkClusterJobCreate1000 is deployment-tracker's start-up call with
+// 1,000 deployments: POST .../jobs stores the job and queues it, and must
+// answer inside the tracker's 5 s client timeout. ns/op is that answer.
+func BenchmarkClusterJobCreate1000(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b)
+		body := clusterBody(1000, "production")
+		b.StartTimer()
+		req := invocationtest.ForwardedRequest(http.MethodPost, cluster+"aks-bench/jobs", strings.NewReader(body), "inv-bench")
+		req.Header.Set("Authorization", bearer)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		b.StopTimer()
+		if rec.Code != http.StatusAccepted {
+			b.Fatalf("status %d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
+		}
+		b.StartTimer()
+	}
+}
