@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
+	"github.com/runtimelink/runtimelink/shared/clocktest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
@@ -40,18 +40,6 @@ type staticToken string
 
 func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newClient(t *testing.T, srv *armtest.Server, o Options) *Client {
@@ -162,7 +150,7 @@ func TestThrottlingIsATypedRetryAfter(t *testing.T) {
 	srv := armtest.New(t)
 	srv.AcceptAnyAssessment()
 	srv.Inject(armtest.Fault{Method: http.MethodPut, Status: http.StatusTooManyRequests, RetryAfter: 30})
-	clk := &clock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	c := newClient(t, srv, Options{Now: clk.Now})
 	_, err := c.PutAssignment(context.Background(), sample(clk.Now().Add(7*24*time.Hour)))
 	var ra *RetryAfterError
@@ -201,7 +189,7 @@ func TestMissingRoleIsLoggedOnceAndReported(t *testing.T) {
 	srv.AcceptAnyAssessment()
 	srv.Deny(armtest.ActionAssignmentWrite)
 	logs := &logtest.Buffer{}
-	clk := &clock{t: time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC))
 	c := newClient(t, srv, Options{Now: clk.Now, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	ctx := context.Background()
 	for range 5 { // five groups in one run
@@ -224,7 +212,7 @@ func TestMissingRoleIsLoggedOnceAndReported(t *testing.T) {
 	// The next run, after the role was granted: ARM is asked again, it works,
 	// health says so.
 	srv.Allow(armtest.ActionAssignmentWrite)
-	clk.Add(11 * time.Minute)
+	clk.Advance(11 * time.Minute)
 	if _, err := c.PutAssignment(ctx, sample(clk.Now().Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}

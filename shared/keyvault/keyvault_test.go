@@ -107,7 +107,7 @@ func TestCheckVault(t *testing.T) {
 		t.Errorf("Check = %q, want %q", errString(err), want)
 	}
 	h.fv.remove("b")
-	h.clock.Add(5 * h.v.opts.TTL)
+	h.clock.Advance(5 * h.v.opts.TTL)
 	if err := Check(context.Background(), h.v, "a", "b"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Check with a deleted secret = %v, want ErrNotFound", err)
 	}

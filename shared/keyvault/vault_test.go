@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
+	"github.com/runtimelink/runtimelink/shared/clocktest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
@@ -27,7 +28,7 @@ const (
 type harness struct {
 	fv    *fakeVault
 	cred  *fakeCredential
-	clock *clock
+	clock *clocktest.Clock
 	logs  *logtest.Buffer
 	v     *Vault
 }
@@ -38,7 +39,7 @@ type harness struct {
 // production and TestChallengeResourceVerification exercises it on.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{fv: newFakeVault(t, "https://vault.azure.net"), clock: newClock(), logs: &logtest.Buffer{}}
+	h := &harness{fv: newFakeVault(t, "https://vault.azure.net"), clock: clocktest.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)), logs: &logtest.Buffer{}}
 	h.cred = &fakeCredential{token: h.fv.token}
 	v, err := NewVault(h.fv.srv.URL, h.cred, &VaultOptions{
 		Client: azsecrets.ClientOptions{
@@ -97,7 +98,7 @@ func TestVaultCachesWithinTTL(t *testing.T) {
 
 	for range 25 {
 		mustGet(t, h.v, hookName, hookV1)
-		h.clock.Add(10 * time.Second) // 25 × 10s = 4m10s, inside the 5m TTL
+		h.clock.Advance(10 * time.Second) // 25 × 10s = 4m10s, inside the 5m TTL
 	}
 	mustGet(t, h.v, "deployments-token", "deploy-VALUE-1")
 
@@ -124,7 +125,7 @@ func TestVaultConcurrentCallersShareOneRead(t *testing.T) {
 	for round, want := range []string{hookV1, hookV2} {
 		if round == 1 {
 			h.fv.set(hookName, hookV2)
-			h.clock.Add(5*time.Minute + time.Second)
+			h.clock.Advance(5*time.Minute + time.Second)
 		}
 		hold := make(chan struct{})
 		release := sync.OnceFunc(func() { close(hold) })
@@ -184,13 +185,13 @@ func TestVaultRereadsAfterTTLAndSeesRotation(t *testing.T) {
 	mustGet(t, h.v, hookName, hookV1)
 
 	h.fv.set(hookName, hookV2) // rotated in Key Vault
-	h.clock.Add(5*time.Minute - time.Second)
+	h.clock.Advance(5*time.Minute - time.Second)
 	mustGet(t, h.v, hookName, hookV1) // still fresh
 	if n := h.fv.readsOf(hookName); n != 1 {
 		t.Fatalf("reads within TTL = %d, want 1", n)
 	}
 
-	h.clock.Add(time.Second)
+	h.clock.Advance(time.Second)
 	mustGet(t, h.v, hookName, hookV2)
 	if n := h.fv.readsOf(hookName); n != 2 {
 		t.Errorf("reads after TTL = %d, want 2", n)
@@ -220,7 +221,7 @@ func TestVaultRefresh(t *testing.T) {
 
 	// Rate limit: at most one forced read per name per 30s.
 	for _, step := range []time.Duration{0, 29 * time.Second} {
-		h.clock.Add(step)
+		h.clock.Advance(step)
 		if refreshed, err := h.v.Refresh(ctx, hookName); refreshed || err != nil {
 			t.Errorf("Refresh %v after the last one = %v, %v; want false, nil", step, refreshed, err)
 		}
@@ -228,7 +229,7 @@ func TestVaultRefresh(t *testing.T) {
 	if n := h.fv.readsOf(hookName); n != 2 {
 		t.Errorf("rate-limited refreshes read: reads = %d, want 2", n)
 	}
-	h.clock.Add(time.Second)
+	h.clock.Advance(time.Second)
 	if refreshed, err := Refresh(ctx, h.v, hookName); !refreshed || err != nil {
 		t.Errorf("Refresh 30s later = %v, %v; want true, nil", refreshed, err)
 	}
@@ -244,7 +245,7 @@ func TestVaultRefresh(t *testing.T) {
 
 	// A refresh that finds the secret deleted reports it.
 	h.fv.remove(hookName)
-	h.clock.Add(30 * time.Second)
+	h.clock.Advance(30 * time.Second)
 	if refreshed, err := h.v.Refresh(ctx, hookName); !refreshed || !errors.Is(err, ErrNotFound) {
 		t.Errorf("Refresh of a deleted secret = %v, %v; want true, ErrNotFound", refreshed, err)
 	}
@@ -275,7 +276,7 @@ func TestVaultServesCachedValueWhileVaultIsDown(t *testing.T) {
 	mustGet(t, h.v, hookName, hookV1)
 
 	h.fv.failWith(hookName, http.StatusServiceUnavailable)
-	h.clock.Add(5 * time.Minute)
+	h.clock.Advance(5 * time.Minute)
 	mustGet(t, h.v, hookName, hookV1)
 	if n := h.fv.readsOf(hookName); n != 2 {
 		t.Fatalf("reads = %d, want 2", n)
@@ -283,14 +284,14 @@ func TestVaultServesCachedValueWhileVaultIsDown(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "serving the cached secret") || !strings.Contains(h.logs.String(), hookName) {
 		t.Errorf("stale value served silently:\n%s", h.logs)
 	}
-	h.clock.Add(29 * time.Second)
+	h.clock.Advance(29 * time.Second)
 	mustGet(t, h.v, hookName, hookV1)
 	if n := h.fv.readsOf(hookName); n != 2 {
 		t.Errorf("retried inside the backoff: reads = %d, want 2", n)
 	}
 	h.fv.set(hookName, hookV2)
 	h.fv.failWith(hookName, 0)
-	h.clock.Add(time.Second)
+	h.clock.Advance(time.Second)
 	mustGet(t, h.v, hookName, hookV2)
 	assertNoValues(t, "logs", h.logs.String())
 }
@@ -302,7 +303,7 @@ func TestVaultStopsServingWhenVaultRefuses(t *testing.T) {
 			h.fv.set(hookName, hookV1)
 			mustGet(t, h.v, hookName, hookV1)
 			h.fv.failWith(hookName, status)
-			h.clock.Add(5 * time.Minute)
+			h.clock.Advance(5 * time.Minute)
 			if v, err := h.v.Get(context.Background(), hookName); err == nil || v != "" {
 				t.Fatalf("Get = %q, %v; want an error and no value", v, err)
 			}

@@ -9,13 +9,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/runtimelink/runtimelink/shared/clocktest"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -23,27 +23,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/resourcegraph"
 	"github.com/runtimelink/runtimelink/shared/store"
 )
-
-// clock is a settable clock, started at the real time so the emulator's
-// timestamps and the run's deadline agree.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // seedImageFindings stores n CVE findings on the checkout image, scored.
 func seedImageFindings(t testing.TB, tr *Triage, n int) []model.Finding {
@@ -133,7 +112,7 @@ func TestReprioritizeWritesOnlyWhatChanged(t *testing.T) {
 
 func TestReprioritizeLease(t *testing.T) {
 	tr, _ := newTriage(t)
-	clk := newClock()
+	clk := clocktest.New(time.Now().UTC())
 	tr.Now = clk.Now
 	ctx := ctxT(t)
 	seedImageFindings(t, tr, 2)
@@ -158,7 +137,7 @@ func TestReprioritizeLease(t *testing.T) {
 
 func TestReprioritizeStopsAtItsBudgetAndResumes(t *testing.T) {
 	tr, _ := newTriage(t)
-	clk := newClock()
+	clk := clocktest.New(time.Now().UTC())
 	tr.Now = clk.Now
 	ctx := ctxT(t)
 	putWorkload(t, tr, checkoutWorkload(t, false))
@@ -206,7 +185,7 @@ func TestReprioritizeStartsOverOnARejectedCursor(t *testing.T) {
 
 func TestReprioritizeReenqueuesDrift(t *testing.T) {
 	tr, rec := newTriage(t)
-	clk := newClock()
+	clk := clocktest.New(time.Now().UTC())
 	tr.Now = clk.Now
 	ctx := ctxT(t)
 	now := clk.Now()
