@@ -23,6 +23,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
+	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
@@ -36,21 +37,6 @@ const (
 	token        = "e2e-deployments-token"
 	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 )
-
-func root(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 func build(t *testing.T, rootDir, out, pkg string) {
 	t.Helper()
@@ -149,7 +135,7 @@ func tail(s string, n int) string {
 func start(t *testing.T) *env {
 	t.Helper()
 	st := localstack.ForTest(t)
-	rootDir := root(t)
+	rootDir := inventorytest.Root(t)
 	appDir := app(t, rootDir)
 	devhost := filepath.Join(t.TempDir(), "devhost")
 	build(t, rootDir, devhost, "./infra/devhost")
@@ -199,15 +185,6 @@ func start(t *testing.T) *env {
 	return e
 }
 
-func testdata(t *testing.T, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{root(t), "testdata"}, parts...)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // From a Defender export record to its GitHub issue, through the dev host:
 // the deployment record says what runs where (production, internet
 // exposed), the export's CVE on that image raises it to Critical, and the
@@ -220,15 +197,15 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	}
 	e := start(t)
 	var records map[string]json.RawMessage
-	if err := json.Unmarshal(testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
 		t.Fatal(err)
 	}
 	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
-	risk := testdata(t, "defender", "assessment-risk.json")
+	risk := inventorytest.Testdata(t, "defender", "assessment-risk.json")
 	e.post("/admin/eventhub/defender_export", []byte("["+string(risk)+"]"))
 	time.Sleep(500 * time.Millisecond) // let the runtime context settle; not part of the measurement
 
-	cve := testdata(t, "defender", "subassessment-mdvm.json")
+	cve := inventorytest.Testdata(t, "defender", "subassessment-mdvm.json")
 	sent := time.Now()
 	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
 	var opened time.Time
@@ -283,7 +260,7 @@ func (e *env) personAction(n int, action, reason string) {
 		e.gh.ReopenIssueAs(repo, n, "octocat")
 	}
 	var p map[string]any
-	if err := json.Unmarshal(testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
+	if err := json.Unmarshal(inventorytest.Testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
 		e.t.Fatal(err)
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
@@ -307,7 +284,7 @@ func (e *env) personAction(n int, action, reason string) {
 func (e *env) export(file string, edit func(props map[string]any)) {
 	e.t.Helper()
 	var rec map[string]any
-	if err := json.Unmarshal(testdata(e.t, "defender", file), &rec); err != nil {
+	if err := json.Unmarshal(inventorytest.Testdata(e.t, "defender", file), &rec); err != nil {
 		e.t.Fatal(err)
 	}
 	if edit != nil {
@@ -328,7 +305,7 @@ func TestRemediationStoryThroughTheDevHost(t *testing.T) {
 	}
 	e := start(t)
 	var records map[string]json.RawMessage
-	if err := json.Unmarshal(testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
 		t.Fatal(err)
 	}
 	// Production, but no runtime risk yet: the CVE is High (7.5 + 1 for
