@@ -136,12 +136,9 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 	repo := mapping.NormalizeRepository(p.Repository.FullName, "")
 	log := invocation.Logger(ctx).With("repository", repo, "issue", p.Issue.Number, "action", p.Action)
 
-	groups, err := h.Store.GroupsOfIssue(ctx, repo, p.Issue.Number)
+	groups, err := h.groupsOfIssue(ctx, eventType, repo, p.Issue.Number)
 	if err != nil {
 		return err
-	}
-	if len(groups) == 0 {
-		return ignored(eventType, "issue %s#%d belongs to no finding group", repo, p.Issue.Number)
 	}
 	for _, doc := range groups {
 		id := doc.ID
@@ -196,12 +193,9 @@ func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) e
 		}
 		to.number, to.url = p.Changes.NewIssue.Number, p.Changes.NewIssue.HTMLURL
 	}
-	groups, err := h.Store.GroupsOfIssue(ctx, repo, p.Issue.Number)
+	groups, err := h.groupsOfIssue(ctx, eventType, repo, p.Issue.Number)
 	if err != nil {
 		return err
-	}
-	if len(groups) == 0 {
-		return ignored(eventType, "issue %s#%d belongs to no finding group", repo, p.Issue.Number)
 	}
 	for _, doc := range groups {
 		id := doc.ID
@@ -228,4 +222,17 @@ func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) e
 		}
 	}
 	return nil
+}
+
+// groupsOfIssue are the finding groups whose issue this is; none is an
+// ignored event (an issue runtimelink did not open, or no longer tracks).
+func (h *Issues) groupsOfIssue(ctx context.Context, eventType, repo string, number int) ([]model.Group, error) {
+	groups, err := h.Store.GroupsOfIssue(ctx, repo, number)
+	if err != nil {
+		return nil, err
+	}
+	if len(groups) == 0 {
+		return nil, ignored(eventType, "issue %s#%d belongs to no finding group", repo, number)
+	}
+	return groups, nil
 }
