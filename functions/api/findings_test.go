@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -169,6 +170,32 @@ func TestFindingsAPI(t *testing.T) {
 	for i := 1; i < len(page.Findings); i++ {
 		if page.Findings[i-1].Score < page.Findings[i].Score {
 			t.Errorf("not highest first: %v then %v", page.Findings[i-1].Score, page.Findings[i].Score)
+		}
+	}
+
+	// Malformed cursors answer 400 with a message, refused before any call
+	// to Cosmos DB (cosmos.ErrMalformedCursor), never 500.
+	_, first, _ := fetchFindings(t, s.URL, "limit=2")
+	if first.Next == "" {
+		t.Fatal("no second page to take a cursor from")
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	for name, c := range map[string]string{
+		"garbage":              "not a cursor!",
+		"bad base64":           "%%%",
+		"base64 of garbage":    b64([]byte("\x00\xff garbage")),
+		"base64 of JSON":       b64([]byte(`{"q":"00","c":"{\"token\":\"x\"}"}`)),
+		"base64 of a token":    b64([]byte(`{"token":"+RID:~AAAA#RT:1#TRC:2","range":{"min":"","max":"FF"}}`)),
+		"truncated":            first.Next[:len(first.Next)-6],
+		"other query's cursor": first.Next + "&priority=critical",
+		"huge":                 strings.Repeat("A", 64<<10),
+	} {
+		q := "limit=2&cursor=" + url.QueryEscape(c)
+		if name == "other query's cursor" {
+			q = "limit=2&priority=critical&cursor=" + url.QueryEscape(first.Next)
+		}
+		if status, _, msg := fetchFindings(t, s.URL, q); status != 400 || !strings.Contains(msg, "cursor") {
+			t.Errorf("%s: status %d %q, want 400 about the cursor", name, status, msg)
 		}
 	}
 

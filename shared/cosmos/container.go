@@ -317,16 +317,81 @@ func (c *Container[T]) inPartition(doc *T, partitionKey string) bool {
 	return pk == partitionKey
 }
 
+// ErrMalformedCursor: a cursor that this package did not make for this
+// query. Page refuses it before any call to Cosmos DB, so hostile or stale
+// cursors cost nothing (the local emulator answers some bad continuation
+// tokens with 500, which the SDK retries for seconds).
+var ErrMalformedCursor = errors.New("malformed cursor")
+
+// MaxCursorLen bounds the cursors Page accepts (the encoded form).
+// Continuation tokens of the real service are a few hundred bytes; the
+// SDK's default response token limit is well under this.
+const MaxCursorLen = 8 << 10
+
+// pageCursor is what a Page cursor encodes: the continuation token and a digest
+// of the query it belongs to, so a cursor of another query (or garbage) is
+// refused locally instead of being sent to Cosmos DB.
+type pageCursor struct {
+	Query        string `json:"q"`
+	Continuation string `json:"c"`
+}
+
+// digest identifies a query (text, parameters, partition) for cursors.
+func (q Query) digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\x00%q\x00", q.SQL, q.PartitionKey)
+	names := make([]string, 0, len(q.Params))
+	for n := range q.Params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v, _ := json.Marshal(q.Params[n])
+		fmt.Fprintf(h, "%q=%s\x00", n, v)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+func encodeCursor(q Query, continuation string) string {
+	b, _ := json.Marshal(pageCursor{Query: q.digest(), Continuation: continuation})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor returns the continuation token of a cursor made by Page for
+// q, or ErrMalformedCursor.
+func decodeCursor(q Query, s string) (string, error) {
+	if len(s) > MaxCursorLen {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrMalformedCursor, MaxCursorLen)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: not base64url", ErrMalformedCursor)
+	}
+	var cur pageCursor
+	if err := json.Unmarshal(b, &cur); err != nil {
+		return "", fmt.Errorf("%w: not a cursor", ErrMalformedCursor)
+	}
+	if cur.Query != q.digest() {
+		return "", fmt.Errorf("%w: made for another query", ErrMalformedCursor)
+	}
+	// Continuation tokens are JSON, from the real service and the emulator.
+	if cur.Continuation == "" || !json.Valid([]byte(cur.Continuation)) {
+		return "", fmt.Errorf("%w: bad continuation token", ErrMalformedCursor)
+	}
+	return cur.Continuation, nil
+}
+
 // Page returns one page of results for cursor-paged APIs; next is "" when
-// there are no more. The cursor is the continuation token, URL-safe encoded.
+// there are no more. The cursor wraps the continuation token with a digest
+// of q (URL-safe encoded); one Page did not make for q is refused with
+// ErrMalformedCursor without calling Cosmos DB.
 func (c *Container[T]) Page(ctx context.Context, q Query, pageSize int, cursor string) ([]T, string, error) {
 	var continuation string
 	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", fmt.Errorf("query %s: malformed cursor", c.name)
+		var err error
+		if continuation, err = decodeCursor(q, cursor); err != nil {
+			return nil, "", fmt.Errorf("query %s: %w", c.name, err)
 		}
-		continuation = string(b)
 	}
 	pk, opts := q.options(pageSize, continuation)
 	pager := c.c.NewQueryItemsPager(q.SQL, pk, opts)
@@ -350,7 +415,7 @@ func (c *Container[T]) Page(ctx context.Context, q Query, pageSize int, cursor s
 		if len(docs) > 0 || page.ContinuationToken == nil {
 			next := ""
 			if page.ContinuationToken != nil {
-				next = base64.RawURLEncoding.EncodeToString([]byte(*page.ContinuationToken))
+				next = encodeCursor(q, *page.ContinuationToken)
 			}
 			return docs, next, nil
 		}

@@ -3,6 +3,7 @@ package cosmos_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -367,8 +368,29 @@ func TestQueryStreamsAcrossPartitionsAndPages(t *testing.T) {
 	if len(seen) != n || pages < 2 {
 		t.Fatalf("paged %d docs in %d pages", len(seen), pages)
 	}
-	if _, _, err := s.Findings.Page(ctx, cosmos.Query{SQL: "SELECT * FROM c"}, 10, "%%%"); err == nil {
-		t.Fatal("malformed cursor accepted")
+	// Malformed cursors are refused locally, before any call to Cosmos DB
+	// (ErrMalformedCursor comes only from the cursor check).
+	_, real, err := s.Findings.Page(ctx, cosmos.Query{SQL: "SELECT * FROM c"}, 10, "")
+	if err != nil || real == "" {
+		t.Fatalf("first page: next %q, %v", real, err)
+	}
+	other := cosmos.Query{SQL: "SELECT * FROM c WHERE c.repository = @r", Params: map[string]any{"@r": "octo-org/a"}}
+	for name, c := range map[string]string{
+		"bad base64":        "%%%",
+		"base64 of garbage": base64.RawURLEncoding.EncodeToString([]byte("garbage")),
+		"raw token":         base64.RawURLEncoding.EncodeToString([]byte(`{"token":"x"}`)),
+		"huge":              strings.Repeat("A", cosmos.MaxCursorLen+1),
+	} {
+		if _, _, err := s.Findings.Page(ctx, cosmos.Query{SQL: "SELECT * FROM c"}, 10, c); !errors.Is(err, cosmos.ErrMalformedCursor) {
+			t.Errorf("%s: err = %v, want ErrMalformedCursor", name, err)
+		}
+	}
+	if _, _, err := s.Findings.Page(ctx, other, 10, real); !errors.Is(err, cosmos.ErrMalformedCursor) {
+		t.Errorf("cursor of another query: err = %v, want ErrMalformedCursor", err)
+	}
+	withParam := cosmos.Query{SQL: "SELECT * FROM c", Params: map[string]any{"@unused": 1}}
+	if _, _, err := s.Findings.Page(ctx, withParam, 10, real); !errors.Is(err, cosmos.ErrMalformedCursor) {
+		t.Errorf("cursor of other parameters: err = %v, want ErrMalformedCursor", err)
 	}
 }
 

@@ -42,7 +42,7 @@ func (s *Store) FindingsMatching(ctx context.Context, f FindingsFilter, limit in
 	fs, next, err = s.db.Findings.Page(ctx, f.query(), limit, cursor)
 	if err != nil {
 		var re *azcore.ResponseError
-		if cursor != "" && errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
+		if errors.Is(err, cosmos.ErrMalformedCursor) || cursor != "" && errors.As(err, &re) && re.StatusCode == http.StatusBadRequest {
 			return nil, "", fmt.Errorf("findings: %w", ErrBadCursor)
 		}
 		return nil, "", err
