@@ -8,6 +8,22 @@
 # (AzureWebJobsStorage__*, EventHubConnection__fullyQualifiedNamespace,
 # COSMOS_ENDPOINT without a key).
 locals {
+  # The cloud the app runs in, as the handler reads it (RUNTIMELINK_CLOUD,
+  # else the cloud of ARM_ENDPOINT): Terraform needs it for the hosts it
+  # spells itself, such as the Event Hub namespace's, which differ per cloud.
+  cloud_of_arm_host = {
+    "management.azure.com"         = "AzureCloud"
+    "management.usgovcloudapi.net" = "AzureUSGovernment"
+    "management.chinacloudapi.cn"  = "AzureChinaCloud"
+  }
+  servicebus_suffix_of_cloud = {
+    AzureCloud        = "servicebus.windows.net"
+    AzureUSGovernment = "servicebus.usgovcloudapi.net"
+    AzureChinaCloud   = "servicebus.chinacloudapi.cn"
+  }
+  cloud             = var.cloud != "" ? var.cloud : lookup(local.cloud_of_arm_host, lower(regex("^(?:[a-zA-Z]+://)?([^/:]+)", var.arm_endpoint)[0]), "")
+  servicebus_suffix = lookup(local.servicebus_suffix_of_cloud, local.cloud, "")
+
   app_settings = merge(var.extra_app_settings, {
     # Code: run from the package blob, fetched with the system identity.
     WEBSITE_RUN_FROM_PACKAGE                     = azurerm_storage_blob.package.url
@@ -69,7 +85,7 @@ locals {
     # Defender continuous export (Event Hub trigger of defender_export).
     EVENTHUB_NAME                               = azurerm_eventhub.defender_export.name
     EVENTHUB_CONSUMER_GROUP                     = azurerm_eventhub_consumer_group.runtimelink.name
-    EventHubConnection__fullyQualifiedNamespace = "${azurerm_eventhub_namespace.this.name}.servicebus.windows.net"
+    EventHubConnection__fullyQualifiedNamespace = "${azurerm_eventhub_namespace.this.name}.${local.servicebus_suffix}"
   })
 
   # Settings the azurerm provider writes itself from dedicated arguments of

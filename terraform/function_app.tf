@@ -63,6 +63,13 @@ resource "azurerm_linux_function_app" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.servicebus_suffix != ""
+      error_message = "cloud must be set when arm_endpoint is not the Resource Manager of AzureCloud, AzureUSGovernment or AzureChinaCloud: the Event Hub host differs per cloud."
+    }
+  }
 }
 
 # Event Grid validates an Azure Function endpoint against the functions the

@@ -147,7 +147,7 @@ variable "arm_endpoint" {
 }
 
 variable "cloud" {
-  description = "Azure cloud the app runs in: AzureCloud, AzureUSGovernment or AzureChinaCloud (registry hosts, portal links). Empty: derived from arm_endpoint."
+  description = "Azure cloud the app runs in: AzureCloud, AzureUSGovernment or AzureChinaCloud (registry hosts, portal links, the Event Hub host). Empty: derived from arm_endpoint; required when that is no known cloud's."
   type        = string
   default     = ""
 
