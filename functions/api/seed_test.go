@@ -60,11 +60,11 @@ func seed(t *testing.T) *seeded {
 	store := localstack.Store(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	d := &app.Deps{
+	d := (&app.Deps{
 		Config: &config.Config{IssueMinPriority: model.PriorityHigh},
-		Store:  store, Sync: &nopSync{}, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
+		Sync:   &nopSync{}, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
 		Now: func() time.Time { return time.Date(2026, 11, 20, 7, 30, 0, 0, time.UTC) },
-	}
+	}).WithDatabase(store)
 	tr, err := d.Triage()
 	if err != nil {
 		t.Fatal(err)

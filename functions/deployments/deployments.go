@@ -58,8 +58,8 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	} else {
 		h.Inventory = d.Inventory(tri)
 	}
-	if d.Store != nil {
-		h.Jobs = store.New(d.Store)
+	if d.HasDatabase() {
+		h.Jobs = d.State()
 	}
 	h.Sync = d.Sync
 	srv.HandleHTTP(RouteSingle, http.HandlerFunc(h.Single))

@@ -85,14 +85,13 @@ func newEnv(t testing.TB, store *cosmos.Store, opts ...envOption) *env {
 	}
 	e := &env{t: t, store: store, sync: &fakeSync{}, logs: &logtest.Buffer{}, now: time.Now}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
-	d := &app.Deps{
+	d := (&app.Deps{
 		Config:  &config.Config{Secrets: config.SecretNames{GitHubWebhookSecret: secretName}},
-		Store:   store,
 		Sync:    e.sync,
 		Secrets: keyvault.NewEnv(map[string]string{secretName: secret}),
 		Logger:  logger,
 		Now:     func() time.Time { return e.now() },
-	}
+	}).WithDatabase(store)
 	for _, o := range opts {
 		o(d)
 	}

@@ -40,10 +40,10 @@ func TestTimerRunsTheSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	d := &app.Deps{
+	d := (&app.Deps{
 		Config: &config.Config{ReprioritizeMaxRuntime: time.Minute, IssueMinPriority: model.PriorityHigh},
-		Store:  store, Sync: &syncs{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: time.Now,
-	}
+		Sync:   &syncs{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: time.Now,
+	}).WithDatabase(store)
 	srv := invocation.NewServer(d.Logger)
 	Register(srv, d)
 

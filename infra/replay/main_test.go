@@ -52,14 +52,13 @@ func TestReplayAgainstTheFunction(t *testing.T) {
 	store := localstack.OpenStore(t, st.CosmosEndpoint, db)
 	const secret = "demo-secret"
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	d := &app.Deps{
+	d := (&app.Deps{
 		Config:  &config.Config{Secrets: config.SecretNames{GitHubWebhookSecret: "github-webhook-secret"}},
-		Store:   store,
 		Sync:    nopSync{},
 		Secrets: keyvault.NewEnv(map[string]string{"github-webhook-secret": secret}),
 		Logger:  logger,
 		Now:     time.Now,
-	}
+	}).WithDatabase(store)
 	srv := invocation.NewServer(logger)
 	githubwebhook.Register(srv, d)
 	hs := httptest.NewServer(srv.Handler())

@@ -33,8 +33,10 @@ type Pinger interface {
 
 // Deps are what function adapters use.
 type Deps struct {
-	Config  *config.Config
-	Store   *cosmos.Store
+	Config *config.Config
+	// db is the Cosmos DB store; callers reach it only through the store
+	// layer (State), so every query stays in shared/store.
+	db      *cosmos.Store
 	Sync    queue.Sync
 	Secrets keyvault.Provider
 	Logger  *slog.Logger
@@ -91,7 +93,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	d.Store = store
+	d.db = store
 	d.Checks["cosmos"] = store
 
 	qo := queue.Options{ConnectionString: cfg.Storage.ConnectionString.Value()}
@@ -137,9 +139,20 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Deps,
 	return d, nil
 }
 
-// State is the store layer over d.Store: every query, named for what it
-// answers. The same *store.Store for the same d.Store (store.New).
-func (d *Deps) State() *store.Store { return store.New(d.Store) }
+// State is the store layer over the database: every query, named for what
+// it answers. The same *store.Store for the same database (store.New).
+func (d *Deps) State() *store.Store { return store.New(d.db) }
+
+// HasDatabase tells whether a Cosmos DB store is connected (Build, or
+// WithDatabase); without one, State answers a store layer that cannot work.
+func (d *Deps) HasDatabase() bool { return d.db != nil }
+
+// WithDatabase connects db (Build does it; tests pass their emulator's
+// store) and answers d.
+func (d *Deps) WithDatabase(db *cosmos.Store) *Deps {
+	d.db = db
+	return d
+}
 
 // Triage builds the triage of these dependencies: the store layer, the
 // sync queue, the scoring policy (RUNTIMELINK_POLICY) and the issue

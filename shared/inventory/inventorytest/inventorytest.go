@@ -194,15 +194,14 @@ func Deps(t testing.TB, store *cosmos.Store, sync queue.Sync) *app.Deps {
 		DeploymentsToken: config.Secret(Token),
 		Cloud:            mapping.CloudPublic,
 	}
-	return &app.Deps{
+	return (&app.Deps{
 		Config:  cfg,
-		Store:   store,
 		Sync:    sync,
 		Secrets: keyvault.NewEnv(map[string]string{cfg.Secrets.DeploymentsToken: Token}),
 		Logger:  slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now:     func() time.Time { return Now },
 		Checks:  map[string]app.Pinger{},
-	}
+	}).WithDatabase(store)
 }
 
 type testWriter struct{ t testing.TB }
