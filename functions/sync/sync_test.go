@@ -20,6 +20,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -88,14 +89,7 @@ func (e *env) posts() []githubtest.Request {
 }
 
 // recordJSON is v as JSON, to compare with the body runtimelink must send.
-func recordJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func recordJSON(t *testing.T, v any) string { t.Helper(); return string(jsontest.Marshal(t, v)) }
 
 func (e *env) run(t *testing.T, r queue.SyncRequest) invocationtest.Response {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 )
 
@@ -283,11 +284,4 @@ func jsonString(t *testing.T, raw json.RawMessage) string {
 	return s
 }
 
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func mustJSON(t *testing.T, v any) string { t.Helper(); return string(jsontest.Marshal(t, v)) }

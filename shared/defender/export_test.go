@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -37,14 +38,7 @@ func sampleMap(t testing.TB, name string) map[string]any {
 	return m
 }
 
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var mustJSON = jsontest.Marshal
 
 // edit walks a dotted path ("properties.status.code") and sets the value;
 // a nil value with del=true deletes the key.

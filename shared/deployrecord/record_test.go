@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -106,6 +107,20 @@ func TestClusterSample(t *testing.T) {
 	}
 }
 
+// decodeValid decodes a request body as the endpoint does and validates it;
+// either failing fails the test.
+func decodeValid[R any](t *testing.T, raw, resource, docs string, validate func(R) error) R {
+	t.Helper()
+	var r R
+	if err := Decode([]byte(raw), &r, resource, docs); err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Bodies as GitHub documents them (the API description's examples) and as
 // GitHub's deployment-tracker sends them (empty strings for unset optional
 // fields, no omitempty).
@@ -114,27 +129,13 @@ func TestGitHubBodies(t *testing.T) {
 		raw := `{"name":"awesome-image","digest":"sha256:1bb1e949e55dcefc6353e7b36c8897d2a107d8e8dca49d4e3c0ea8493fc0bc72",
 			"status":"deployed","logical_environment":"prod","physical_environment":"pacific-east","cluster":"moda-1",
 			"deployment_name":"deployment-pod","tags":{"data-access":"sensitive"}}`
-		var r DeploymentRecord
-		if err := Decode([]byte(raw), &r, ResourceDeploymentRecord, DocsDeploymentRecord); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		out, _ := json.Marshal(r)
-		sameJSON(t, out, []byte(raw))
+		sameJSON(t, jsontest.Marshal(t, decodeValid(t, raw, ResourceDeploymentRecord, DocsDeploymentRecord, DeploymentRecord.Validate)), []byte(raw))
 	})
 	t.Run("deployment-tracker body", func(t *testing.T) {
 		raw := `{"name":"ghcr.io/octo-org/api","digest":"sha256:1bb1e949e55dcefc6353e7b36c8897d2a107d8e8dca49d4e3c0ea8493fc0bc72",
 			"version":"v2","logical_environment":"prod","physical_environment":"","cluster":"","status":"decommissioned",
 			"deployment_name":"default-api-api","runtime_risks":["internet-exposed","sensitive-data"]}`
-		var r DeploymentRecord
-		if err := Decode([]byte(raw), &r, ResourceDeploymentRecord, DocsDeploymentRecord); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		r := decodeValid(t, raw, ResourceDeploymentRecord, DocsDeploymentRecord, DeploymentRecord.Validate)
 		if r.Status != StatusDecommissioned || len(r.RuntimeRisks) != 2 {
 			t.Errorf("record = %+v", r)
 		}
@@ -143,29 +144,14 @@ func TestGitHubBodies(t *testing.T) {
 		raw := `{"logical_environment":"prod","physical_environment":"pacific-east","deployments":[{"name":"awesome-image",
 			"digest":"sha256:1bb1e949e55dcefc6353e7b36c8897d2a107d8e8dca49d4e3c0ea8493fc0bc72","version":"2.1.0","status":"deployed",
 			"deployment_name":"deployment-pod","tags":{"owning-team":"platform"},"runtime_risks":["sensitive-data"]}]}`
-		var r ClusterRequest
-		if err := Decode([]byte(raw), &r, ResourceDeploymentRecord, DocsClusterRecords); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Validate("moda-1"); err != nil {
-			t.Fatal(err)
-		}
-		out, _ := json.Marshal(r)
-		sameJSON(t, out, []byte(raw))
+		r := decodeValid(t, raw, ResourceDeploymentRecord, DocsClusterRecords, func(r ClusterRequest) error { return r.Validate("moda-1") })
+		sameJSON(t, jsontest.Marshal(t, r), []byte(raw))
 	})
 	t.Run("documented storage example", func(t *testing.T) {
 		raw := `{"name":"libfoo","version":"1.2.3","digest":"sha256:1bb1e949e55dcefc6353e7b36c8897d2a107d8e8dca49d4e3c0ea8493fc0bc72",
 			"artifact_url":"https://reg.example.com/artifactory/bar/libfoo-1.2.3","registry_url":"https://reg.example.com/artifactory/",
 			"repository":"bar","status":"active"}`
-		var r StorageRecord
-		if err := Decode([]byte(raw), &r, ResourceStorageRecord, DocsStorageRecord); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		out, _ := json.Marshal(r)
-		sameJSON(t, out, []byte(raw))
+		sameJSON(t, jsontest.Marshal(t, decodeValid(t, raw, ResourceStorageRecord, DocsStorageRecord, StorageRecord.Validate)), []byte(raw))
 	})
 }
 
@@ -218,6 +204,21 @@ func validSingle() DeploymentRecord {
 	}
 }
 
+// expectFields checks the result of a Validate: no error when want is nil,
+// else a validation error naming exactly the field/code pairs of want.
+func expectFields(t *testing.T, err error, want []string) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	if got := fieldsOf(t, err); !reflect.DeepEqual(got, want) {
+		t.Errorf("errors = %v, want %v", got, want)
+	}
+}
+
 // fieldsOf lists field/code pairs of a validation error, or fails.
 func fieldsOf(t *testing.T, err error) []string {
 	t.Helper()
@@ -238,12 +239,27 @@ func fieldsOf(t *testing.T, err error) []string {
 	return out
 }
 
+// validateCase changes a valid record and names the errors Validate must
+// then report.
+type validateCase[R any] struct {
+	name string
+	mut  func(r *R)
+	want []string // field:code; nil = valid
+}
+
+func runValidateCases[R any](t *testing.T, valid func() R, validate func(R) error, cases []validateCase[R]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			r := valid()
+			tt.mut(&r)
+			expectFields(t, validate(r), tt.want)
+		})
+	}
+}
+
 func TestValidateSingle(t *testing.T) {
-	tests := []struct {
-		name string
-		mut  func(r *DeploymentRecord)
-		want []string // field:code; nil = valid
-	}{
+	runValidateCases(t, validSingle, DeploymentRecord.Validate, []validateCase[DeploymentRecord]{
 		{"valid", func(r *DeploymentRecord) {}, nil},
 		{"all optional fields at their limits", func(r *DeploymentRecord) {
 			r.Name, r.Version = strings.Repeat("n", 256), strings.Repeat("v", 100)
@@ -296,23 +312,7 @@ func TestValidateSingle(t *testing.T) {
 		{"several problems, in field order", func(r *DeploymentRecord) {
 			r.Name, r.Digest, r.Status, r.DeploymentName = "", "sha256:zz", "up", ""
 		}, []string{"name:missing_field", "digest:invalid", "status:invalid", "deployment_name:missing_field"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := validSingle()
-			tt.mut(&r)
-			err := r.Validate()
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if got := fieldsOf(t, err); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("errors = %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func validCluster() ClusterRequest {
@@ -372,15 +372,7 @@ func TestValidateCluster(t *testing.T) {
 			r := validCluster()
 			tt.mut(&r)
 			err := r.Validate(tt.cluster)
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if got := fieldsOf(t, err); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("errors = %v, want %v", got, tt.want)
-			}
+			expectFields(t, err, tt.want)
 		})
 	}
 }
@@ -389,11 +381,7 @@ func TestValidateStorage(t *testing.T) {
 	valid := func() StorageRecord {
 		return StorageRecord{Name: "checkout-api", Digest: "sha256:" + strings.Repeat("ab", 32), RegistryURL: "https://octoacr.azurecr.io/"}
 	}
-	tests := []struct {
-		name string
-		mut  func(r *StorageRecord)
-		want []string
-	}{
+	runValidateCases(t, valid, StorageRecord.Validate, []validateCase[StorageRecord]{
 		{"valid minimal", func(r *StorageRecord) {}, nil},
 		{"valid full", func(r *StorageRecord) {
 			r.Version, r.ArtifactURL, r.Path, r.Repository, r.Status, r.GitHubRepository =
@@ -408,23 +396,7 @@ func TestValidateStorage(t *testing.T) {
 		{"repository too long", func(r *StorageRecord) { r.Repository = strings.Repeat("r", 129) }, []string{"repository:invalid"}},
 		{"unknown status", func(r *StorageRecord) { r.Status = "archived" }, []string{"status:invalid"}},
 		{"missing name and digest", func(r *StorageRecord) { r.Name, r.Digest = "", "" }, []string{"name:missing_field", "digest:missing_field"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := valid()
-			tt.mut(&r)
-			err := r.Validate()
-			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if got := fieldsOf(t, err); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("errors = %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestDecodeErrors(t *testing.T) {

@@ -37,6 +37,23 @@ func quote(s string) string {
 	return string(b)
 }
 
+// wantResult fails the test unless err is what the case expects: an error
+// containing wantErr, or none when wantErr is "". It reports whether there
+// is a result to check.
+func wantResult(t *testing.T, err error, wantErr string) bool {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error = %v, want it to contain %q", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return true
+}
+
 func TestDecodeEventHubBatch(t *testing.T) {
 	risk := readTestdata(t, "assessment-risk.json")
 	mdvm := readTestdata(t, "subassessment-mdvm.json")
@@ -70,14 +87,8 @@ func TestDecodeEventHubBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := decodeEventHubBatch(json.RawMessage(tt.raw))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !wantResult(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d events, want %d", len(got), len(tt.want))
@@ -147,14 +158,8 @@ func TestDecodeQueueMessage(t *testing.T) {
 				meta[k] = json.RawMessage(v)
 			}
 			got, err := decodeQueueMessage(json.RawMessage(tt.data), meta)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !wantResult(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			if string(got.Body) != string(tt.want.Body) {
 				t.Errorf("Body = %s, want %s", got.Body, tt.want.Body)
@@ -200,14 +205,8 @@ func TestDecodeEventGridEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := decodeEventGridEvent(json.RawMessage(tt.raw))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !wantResult(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			if c := compact(t, got); c != tt.want {
 				t.Errorf("event = %s, want %s", c, tt.want)
@@ -240,14 +239,8 @@ func TestDecodeTimer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := decodeTimer(json.RawMessage(tt.raw))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
-				}
+			if !wantResult(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("unexpected error: %v", err)
 			}
 			if got.IsPastDue != tt.want.IsPastDue || !got.Last.Equal(tt.want.Last) ||
 				!got.Next.Equal(tt.want.Next) || !got.LastUpdated.Equal(tt.want.LastUpdated) {

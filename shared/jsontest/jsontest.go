@@ -30,3 +30,13 @@ func Obj(m map[string]any, keys ...string) map[string]any {
 	}
 	return m
 }
+
+// Marshal encodes v as JSON; a value that cannot be encoded fails the test.
+func Marshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 )
 
 const (
@@ -56,14 +58,7 @@ func asDeleted(eg map[string]any) map[string]any {
 	return eg
 }
 
-func encode(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var encode = jsontest.Marshal
 
 func data(m map[string]any) map[string]any   { return m["data"].(map[string]any) }
 func target(m map[string]any) map[string]any { return data(m)["target"].(map[string]any) }
