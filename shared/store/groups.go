@@ -13,10 +13,14 @@ import (
 // of a group.
 const (
 	// Only what a sync decision reads: a group's rendered body can be tens
-	// of kilobytes, and a page holds a hundred groups.
+	// of kilobytes, and a page holds a hundred groups. A group never
+	// applied has no synced hash (omitempty), and comparing with an
+	// undefined value is undefined in Cosmos DB SQL, not true: hence
+	// IS_DEFINED (an open claimed but never recorded has a recent
+	// synced.at and no hash).
 	sqlGroupsBehind = "SELECT c.id, c.repository, {\"open\": c.desired.open, \"hash\": c.desired.hash} AS desired, " +
 		"{\"issueNumber\": c.synced.issueNumber, \"hash\": c.synced.hash, \"at\": c.synced.at} AS synced " +
-		"FROM c WHERE c.desired.hash != c.synced.hash OR c.synced.at < @stale"
+		"FROM c WHERE NOT IS_DEFINED(c.synced.hash) OR c.desired.hash != c.synced.hash OR c.synced.at < @stale"
 )
 
 // Group reads one group; the error wraps model.ErrNotFound when there is

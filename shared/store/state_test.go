@@ -211,7 +211,9 @@ func TestGroupsAndLeases(t *testing.T) {
 		t.Errorf("CreateGroup again = %v, %v; want false, nil", created, err)
 	}
 	f.put(&model.Group{ID: "g2", Repository: "octo/app", Desired: model.DesiredIssue{Hash: "h"}, Synced: model.SyncedIssue{Hash: "h", At: now.Add(-48 * time.Hour)}},
-		&model.Group{ID: "g3", Repository: "octo/lib", Desired: model.DesiredIssue{Hash: "h"}, Synced: model.SyncedIssue{Hash: "h", At: now}})
+		&model.Group{ID: "g3", Repository: "octo/lib", Desired: model.DesiredIssue{Hash: "h"}, Synced: model.SyncedIssue{Hash: "h", At: now}},
+		// Never applied: an open claimed a moment ago, no synced hash yet.
+		&model.Group{ID: "g4", Repository: "octo/lib", Desired: model.DesiredIssue{Open: true, Hash: "h"}, Synced: model.SyncedIssue{State: "opening", At: now}})
 	g, changed, err := f.UpdateGroup(f.ctx, "octo/lib", "g3", func(g *model.Group, exists bool) error {
 		g.Kind = "alert"
 		return nil
@@ -226,7 +228,7 @@ func TestGroupsAndLeases(t *testing.T) {
 	if err := f.GroupsBehind(f.ctx, now.Add(-time.Hour), func(g *model.Group) error { behind = append(behind, *g); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	want(t, "GroupsBehind", ids(behind, func(g *model.Group) string { return g.ID }), []string{"g1", "g2"})
+	want(t, "GroupsBehind", ids(behind, func(g *model.Group) string { return g.ID }), []string{"g1", "g2", "g4"})
 	for _, g := range behind {
 		if g.ID == "g1" && (!g.Desired.Open || g.Synced.IssueNumber != 4 || g.Desired.Hash != "h2") {
 			t.Errorf("GroupsBehind leaves out what a sync decision reads: %+v", g)
