@@ -11,6 +11,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/remediation"
 )
 
 // EventIssues is the issues event.
@@ -66,6 +67,7 @@ type issuesPayload struct {
 	Action string `json:"action"`
 	Issue  *struct {
 		Number      int      `json:"number"`
+		Body        *string  `json:"body"`
 		State       string   `json:"state"`
 		StateReason *string  `json:"state_reason"`
 		UpdatedAt   flexTime `json:"updated_at"`
@@ -136,13 +138,13 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 	repo := mapping.NormalizeRepository(p.Repository.FullName, "")
 	log := invocation.Logger(ctx).With("repository", repo, "issue", p.Issue.Number, "action", p.Action)
 
-	groups, err := h.groupsOfIssue(ctx, eventType, repo, p.Issue.Number)
+	groups, err := h.groupsOfIssue(ctx, eventType, repo, p)
 	if err != nil {
 		return err
 	}
 	for _, doc := range groups {
-		id := doc.ID
-		g, changed, err := h.Store.UpdateGroup(ctx, repo, id, func(g *model.Group, exists bool) error {
+		id, home := doc.ID, doc.Repository
+		g, changed, err := h.Store.UpdateGroup(ctx, home, id, func(g *model.Group, exists bool) error {
 			switch {
 			case !exists:
 				return model.ErrSkip
@@ -160,13 +162,13 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		if err != nil {
 			return fmt.Errorf("set status of group %s: %w", id, err)
 		}
-		log.Info("group status from issue", "groupId", id, "status", g.Status, "changed", changed)
+		log.Info("group status from issue", "groupId", id, "groupRepository", home, "status", g.Status, "changed", changed)
 		if h.Sync != nil && g != nil && g.Status == target {
 			// Also when the status was already there: a delivery whose
 			// enqueue failed is redelivered, finds the status written, and
 			// must still enqueue (sync is level-triggered: a duplicate is
 			// harmless).
-			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repo, GroupID: id}); err != nil {
+			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: home, GroupID: id}); err != nil {
 				return fmt.Errorf("enqueue sync of group %s: %w", id, err)
 			}
 		}
@@ -193,13 +195,13 @@ func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) e
 		}
 		to.number, to.url = p.Changes.NewIssue.Number, p.Changes.NewIssue.HTMLURL
 	}
-	groups, err := h.groupsOfIssue(ctx, eventType, repo, p.Issue.Number)
+	groups, err := h.groupsOfIssue(ctx, eventType, repo, p)
 	if err != nil {
 		return err
 	}
 	for _, doc := range groups {
-		id := doc.ID
-		_, _, err := h.Store.UpdateGroup(ctx, repo, id, func(g *model.Group, exists bool) error {
+		id, home := doc.ID, doc.Repository
+		_, _, err := h.Store.UpdateGroup(ctx, home, id, func(g *model.Group, exists bool) error {
 			if !exists || g.Synced.IssueNumber != p.Issue.Number {
 				return model.ErrSkip
 			}
@@ -214,9 +216,9 @@ func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) e
 		if err != nil {
 			return fmt.Errorf("follow the %s issue of group %s: %w", p.Action, id, err)
 		}
-		log.Info("group issue "+p.Action, "groupId", id, "newIssue", to.number, "newIssueUrl", to.url)
+		log.Info("group issue "+p.Action, "groupId", id, "groupRepository", home, "newIssue", to.number, "newIssueUrl", to.url)
 		if h.Sync != nil {
-			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: repo, GroupID: id}); err != nil {
+			if err := h.Sync.EnqueueSync(ctx, queue.SyncRequest{Kind: queue.KindGroup, Repository: home, GroupID: id}); err != nil {
 				return fmt.Errorf("enqueue sync of group %s: %w", id, err)
 			}
 		}
@@ -226,10 +228,20 @@ func (h *Issues) moved(ctx context.Context, eventType string, p issuesPayload) e
 
 // groupsOfIssue are the finding groups whose issue this is; none is an
 // ignored event (an issue runtimelink did not open, or no longer tracks).
-func (h *Issues) groupsOfIssue(ctx context.Context, eventType, repo string, number int) ([]model.Group, error) {
+// An issue a person transferred from a group's repository is found by its
+// new repository and number, but only when it carries runtimelink's
+// marker: that lookup spans every repository's groups, and most issue
+// events are about other issues.
+func (h *Issues) groupsOfIssue(ctx context.Context, eventType, repo string, p issuesPayload) ([]model.Group, error) {
+	number := p.Issue.Number
 	groups, err := h.Store.GroupsOfIssue(ctx, repo, number)
 	if err != nil {
 		return nil, err
+	}
+	if len(groups) == 0 && p.Issue.Body != nil && strings.Contains(*p.Issue.Body, remediation.MarkerPrefix) {
+		if groups, err = h.Store.GroupsOfMovedIssue(ctx, repo, number); err != nil {
+			return nil, err
+		}
 	}
 	if len(groups) == 0 {
 		return nil, ignored(eventType, "issue %s#%d belongs to no finding group", repo, number)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,22 +15,38 @@ import (
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/remediation"
 )
 
 // issueGroups is the groups container in memory: the group of issue #1
 // of Codertocat/Hello-World, the repository of the sample payloads.
 type issueGroups struct {
-	mu sync.Mutex
-	g  model.Group
+	mu    sync.Mutex
+	g     model.Group
+	moved int // GroupsOfMovedIssue calls
 }
 
+// GroupsOfIssue and GroupsOfMovedIssue answer as shared/store's do: an
+// issue is the group's when its number and the repository its recorded
+// URL names (else the group's own) match; the first looks in the
+// repository's own groups, the second in every other repository's.
 func (s *issueGroups) GroupsOfIssue(_ context.Context, repository string, number int) ([]model.Group, error) {
+	return s.ofIssue(repository, number, true), nil
+}
+
+func (s *issueGroups) GroupsOfMovedIssue(_ context.Context, repository string, number int) ([]model.Group, error) {
+	s.moved++
+	return s.ofIssue(repository, number, false), nil
+}
+
+func (s *issueGroups) ofIssue(repository string, number int, home bool) []model.Group {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if repository != s.g.Repository || number != s.g.Synced.IssueNumber {
-		return nil, nil
+	if (s.g.Repository == repository) != home || number != s.g.Synced.IssueNumber ||
+		!strings.EqualFold(s.g.IssueRepository(), repository) {
+		return nil
 	}
-	return []model.Group{s.g}, nil
+	return []model.Group{s.g}
 }
 
 func (s *issueGroups) UpdateGroup(_ context.Context, repository, id string, fn func(*model.Group, bool) error) (*model.Group, bool, error) {
@@ -127,6 +144,71 @@ func TestIssuesLoopGuard(t *testing.T) {
 			}
 			if st.g.Status != tc.want || len(syncs.reqs) != 1 || syncs.reqs[0].GroupID != "g1" {
 				t.Errorf("group %s with syncs %v, want %s and one group sync", st.g.Status, syncs.reqs, tc.want)
+			}
+		})
+	}
+}
+
+// A person transferred the group's issue (Codertocat/Hello-World#1) to
+// octo-org/platform, where it is #5: the events there name the new
+// repository and number, and still move the group, which stays in its
+// repository of origin; the old address is no longer the group's issue.
+func TestIssueEventsFollowATransfer(t *testing.T) {
+	const home = "codertocat/hello-world"
+	moved := func(t *testing.T, repo string, number int, body string) []byte {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(issuesPayload(t, "reopened.json", "closed", "Codertocat", "User"), &m); err != nil {
+			t.Fatal(err)
+		}
+		issue := m["issue"].(map[string]any)
+		issue["number"], issue["body"] = number, body
+		m["repository"].(map[string]any)["full_name"] = repo
+		out, _ := json.Marshal(m)
+		return out
+	}
+	marked := "Fix it.\n\n" + remediation.Marker("g1") + "\n"
+	for _, tc := range []struct {
+		name      string
+		repo      string
+		number    int
+		body      string
+		processed bool
+		lookups   int // cross-repository lookups
+	}{
+		{"closed where it went", "octo-org/platform", 5, marked, true, 1},
+		{"closed where it went, other casing", "Octo-Org/Platform", 5, marked, true, 1},
+		{"an issue there without the marker", "octo-org/platform", 5, "someone else's issue", false, 0},
+		{"another number there", "octo-org/platform", 6, marked, false, 1},
+		{"the old address", home, 1, marked, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &issueGroups{g: model.Group{ID: "g1", Repository: home, Status: model.GroupActive,
+				StatusAt: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC),
+				Synced:   model.SyncedIssue{IssueNumber: 5, IssueURL: "https://github.com/octo-org/platform/issues/5"}}}
+			if tc.repo == home {
+				st.g.Synced.IssueNumber = 1 // the number it had before: still not its issue
+			}
+			syncs := &recordedSyncs{}
+			h := &ghapp.Issues{Store: st, Sync: syncs, App: github.NewIdentity("runtimelink-octo", nil, nil)}
+			err := h.Handle(context.Background(), ghapp.EventIssues, "d1", moved(t, tc.repo, tc.number, tc.body))
+			if st.moved != tc.lookups {
+				t.Errorf("%d cross-repository lookups, want %d", st.moved, tc.lookups)
+			}
+			if !tc.processed {
+				if !ghapp.IsIgnored(err) || st.g.Status != model.GroupActive || len(syncs.reqs) != 0 {
+					t.Errorf("error %v, status %s, syncs %v; want the event ignored", err, st.g.Status, syncs.reqs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.g.Status != model.GroupFixClaimed {
+				t.Errorf("status = %s, want %s", st.g.Status, model.GroupFixClaimed)
+			}
+			if len(syncs.reqs) != 1 || syncs.reqs[0].Repository != home || syncs.reqs[0].GroupID != "g1" {
+				t.Errorf("syncs = %+v, want one of %s's group g1", syncs.reqs, home)
 			}
 		})
 	}

@@ -16,6 +16,9 @@ import (
 // IssueGroups is what the issues handler moves: the groups of an issue.
 type IssueGroups interface {
 	GroupsOfIssue(ctx context.Context, repository string, number int) ([]model.Group, error)
+	// GroupsOfMovedIssue finds the groups of other repositories whose
+	// issue was transferred to repository as number.
+	GroupsOfMovedIssue(ctx context.Context, repository string, number int) ([]model.Group, error)
 	UpdateGroup(ctx context.Context, repository, id string, fn func(g *model.Group, exists bool) error) (*model.Group, bool, error)
 }
 

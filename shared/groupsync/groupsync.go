@@ -353,28 +353,8 @@ func toActual(i *github.Issue, notes []string) *remediation.Issue {
 	}
 }
 
-// issueRepo is where the group's issue lives: its repository of origin,
-// or the one a person transferred it to (the recorded issue URL names it).
-func issueRepo(g *model.Group) string {
-	if r := repoOfHTMLURL(g.Synced.IssueURL); r != "" {
-		return r
-	}
-	return g.Repository
-}
-
-// repoOfHTMLURL reads "owner/name" from an issue's html_url
-// ("https://github.com/owner/name/issues/7"; GHES: any host).
-func repoOfHTMLURL(u string) string {
-	_, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return ""
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 5 || parts[3] != "issues" || parts[1] == "" || parts[2] == "" {
-		return ""
-	}
-	return parts[1] + "/" + parts[2]
-}
+// issueRepo is where the group's issue lives (model.Group.IssueRepository).
+func issueRepo(g *model.Group) string { return g.IssueRepository() }
 
 func sortedFindings(fs []model.Finding) []model.Finding {
 	out := slices.Clone(fs)

@@ -88,3 +88,28 @@ func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:12])
 }
+
+// IssueRepository is where the group's issue lives: its repository of
+// origin, or the one a person transferred it to (the recorded issue URL
+// names it).
+func (g *Group) IssueRepository() string {
+	if r := RepositoryOfIssueURL(g.Synced.IssueURL); r != "" {
+		return r
+	}
+	return g.Repository
+}
+
+// RepositoryOfIssueURL reads "owner/name" from an issue's html_url
+// ("https://github.com/owner/name/issues/7"; GHES: any host), "" when it
+// is not one.
+func RepositoryOfIssueURL(u string) string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 5 || parts[3] != "issues" || parts[1] == "" || parts[2] == "" {
+		return ""
+	}
+	return parts[1] + "/" + parts[2]
+}

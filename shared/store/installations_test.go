@@ -78,7 +78,11 @@ func TestGroupsOfIssue(t *testing.T) {
 	group := func(repo, id string, issue int) *model.Group {
 		return &model.Group{ID: id, Repository: repo, Kind: "alert", Status: model.GroupActive, Synced: model.SyncedIssue{IssueNumber: issue}}
 	}
-	f.put(group("octo/app", "g1", 7), group("octo/app", "g2", 8), group("octo/lib", "g3", 7), group("octo/app", "g4", 0))
+	// g5's issue octo/app#9 was transferred: it is now Octo/Platform#3.
+	moved := group("octo/app", "g5", 3)
+	moved.Synced.IssueURL = "https://github.com/Octo/Platform/issues/3"
+	f.put(group("octo/app", "g1", 7), group("octo/app", "g2", 8), group("octo/lib", "g3", 7), group("octo/app", "g4", 0), moved,
+		group("octo/platform", "g6", 3))
 	gs, err := f.GroupsOfIssue(f.ctx, "octo/app", 7)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +94,22 @@ func TestGroupsOfIssue(t *testing.T) {
 	want(t, "GroupsOfIssue(octo/app#7)", ids, []string{"g1"})
 	if gs, err := f.GroupsOfIssue(f.ctx, "octo/app", 99); err != nil || len(gs) != 0 {
 		t.Errorf("GroupsOfIssue(no such issue) = %v, %v", gs, err)
+	}
+	// octo/app#3 is not g5's issue any more: it went to octo/platform.
+	if gs, err := f.GroupsOfIssue(f.ctx, "octo/app", 3); err != nil || len(gs) != 0 {
+		t.Errorf("GroupsOfIssue(octo/app#3, transferred away) = %v, %v", gs, err)
+	}
+	gs, err = f.GroupsOfMovedIssue(f.ctx, "octo/platform", 3)
+	if err != nil || len(gs) != 1 || gs[0].ID != "g5" || gs[0].Repository != "octo/app" {
+		t.Errorf("GroupsOfMovedIssue(octo/platform#3) = %v, %v; want g5 of octo/app", gs, err)
+	}
+	for _, miss := range []struct {
+		repo string
+		n    int
+	}{{"octo/platform", 30}, {"octo/platfor", 3}, {"x-octo/platform", 3}, {"octo/app", 7}} {
+		if gs, err := f.GroupsOfMovedIssue(f.ctx, miss.repo, miss.n); err != nil || len(gs) != 0 {
+			t.Errorf("GroupsOfMovedIssue(%s#%d) = %v, %v; want none", miss.repo, miss.n, gs, err)
+		}
 	}
 }
 
