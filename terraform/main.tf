@@ -46,6 +46,7 @@ locals {
     "github_webhook",
     "deployments",
     "deployments_v3",
+    "deployments_noprefix",
     "defender_export",
     "registry_events",
     "sync",

@@ -36,7 +36,8 @@ import (
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
-// Routes, as the host forwards them (routePrefix "api").
+// Routes, as the host forwards them (host.json routePrefix "", every
+// function.json route spells its "api/").
 const (
 	RouteSingle  = "POST /api/orgs/{org}/artifacts/metadata/deployment-record"
 	RouteCluster = "POST /api/orgs/{org}/artifacts/metadata/deployment-record/cluster/{cluster}"

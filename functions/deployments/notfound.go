@@ -17,9 +17,9 @@ const (
 	RouteUnknown = "/api/orgs/{org}/artifacts/{rest...}"
 	// RouteV3 is a GitHub Enterprise Server style base URL (".../api/v3").
 	RouteV3 = "/api/v3/{rest...}"
-	// RouteNoPrefix is a base URL without "/api" (reaches the handler only
-	// where nothing in front of it answers first; the Functions host, with
-	// routePrefix "api", answers such paths itself).
+	// RouteNoPrefix is a base URL without "/api" (routed by the
+	// deployments_noprefix function: with routePrefix "" the Functions host
+	// forwards it instead of answering its own bare 404).
 	RouteNoPrefix = "/orgs/{org}/artifacts/{rest...}"
 )
 

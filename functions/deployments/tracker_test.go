@@ -262,7 +262,7 @@ func (p pod) record(status, logicalEnv, physicalEnv, cluster string) *trackerRec
 }
 
 // appHost is the Functions host in front of the handler: it forwards every
-// request (routePrefix "api" is in the path) and runs the sync queue's
+// request (its original path; every route spells its "api/") and runs the sync queue's
 // messages through the sync function, as the queue trigger does, while
 // running is set.
 type appHost struct {

@@ -95,6 +95,11 @@ func buildRoutes(app *App) ([]*route, error) {
 		if tmpl == "" {
 			tmpl = f.Name // the host's default route
 		}
+		// The host keeps /admin for its own API whatever the routePrefix,
+		// and refuses a function whose route starts with "admin".
+		if strings.HasPrefix(strings.ToLower(strings.TrimLeft(tmpl, "/")), "admin") {
+			return nil, fmt.Errorf("function %s: route %q: the specified route conflicts with one or more built in routes", f.Name, tmpl)
+		}
 		segs, err := parseRoute(app.Host.RoutePrefix, tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("function %s: %w", f.Name, err)
@@ -109,6 +114,13 @@ func buildRoutes(app *App) ([]*route, error) {
 	return routes, nil
 }
 
+// comparePrecedence orders templates as the host's WebJobsRouteBuilder
+// (azure-webjobs-sdk-extensions, Routing/WebJobsRouteBuilder.cs,
+// RouteComparison) does before matching them in order: segment by segment,
+// a literal before a parameter, a constrained parameter before a plain one,
+// then the longer template first. Where the host sees a tie (a plain, an
+// optional and a catch-all parameter in the same place) its sort is not
+// stable; the dev host settles it the way ASP.NET's own precedence does.
 func comparePrecedence(a, b []segment) int {
 	for i := 0; i < len(a) && i < len(b); i++ {
 		if a[i].kind != b[i].kind {

@@ -83,6 +83,18 @@ func TestMatchRouteEmptyPrefix(t *testing.T) {
 	}
 }
 
+func TestBuiltInRouteRefused(t *testing.T) {
+	for _, tmpl := range []string{"admin/health", "administration", "/Admin"} {
+		app := &App{Functions: []*Function{httpFn("ops", tmpl)}}
+		if _, err := buildRoutes(app); err == nil || !strings.Contains(err.Error(), "built in routes") {
+			t.Errorf("route %q: error = %v", tmpl, err)
+		}
+	}
+	if _, err := buildRoutes(&App{Host: HostConfig{RoutePrefix: "admin"}, Functions: []*Function{httpFn("ops", "health")}}); err != nil {
+		t.Errorf("a routePrefix of admin refused: %v", err)
+	}
+}
+
 func TestParseRouteErrors(t *testing.T) {
 	tests := []struct{ route, want string }{
 		{"a/{*rest}/b", "catch-all"},
@@ -99,21 +111,37 @@ func TestParseRouteErrors(t *testing.T) {
 	}
 }
 
-// TestDeploymentsRoutes matches the app's own deployments and api routes:
-// every artifact-metadata path of GitHub's API (POSTs and the GETs of job
-// status and listings) reaches deployments, not the function-key api
-// catch-all; a GitHub Enterprise Server style base URL (/api/v3) reaches
-// deployments_v3 (the handler answers its JSON 404); a base URL without /api
-// reaches no function.
-func TestDeploymentsRoutes(t *testing.T) {
-	routes := testRoutes(t, "api",
-		httpFn("deployments", "orgs/{org}/artifacts/{*rest}", "get", "post"),
-		httpFn("deployments_v3", "v3/{*rest}", "get", "post"),
-		httpFn("api", "{*path}", "get"),
-		httpFn("github_webhook", "github/webhook", "post"),
-	)
+// TestAppRoutes routes with the repo's own host.json (routePrefix "") and
+// function.json files, as the host would: every URL the app serves under
+// /api reaches the function it did with routePrefix "api"; every
+// artifact-metadata path of GitHub's API (POSTs and the GETs of job status
+// and listings) reaches deployments, not the function-key api catch-all; a
+// GitHub Enterprise Server style base URL (/api/v3) reaches deployments_v3
+// and a base URL without /api reaches deployments_noprefix (the handler
+// answers both with its JSON 404); anything else reaches no function.
+func TestAppRoutes(t *testing.T) {
+	app, err := LoadApp(LoadOptions{Dir: "../..", SettingsFile: "../../local.settings.sample.json",
+		Environ: []string{"EVENTHUB_NAME=x", "EVENTHUB_CONSUMER_GROUP=y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.Host.RoutePrefix != "" {
+		t.Fatalf("routePrefix = %q, want \"\"", app.Host.RoutePrefix)
+	}
+	routes, err := buildRoutes(app)
+	if err != nil {
+		t.Fatal(err)
+	}
 	digest := "sha256:" + strings.Repeat("ab", 32)
 	for _, tt := range []struct{ method, path, want string }{
+		{"POST", "/api/github/webhook", "github_webhook"},
+		{"GET", "/api/health", "api"},
+		{"GET", "/api/findings", "api"},
+		{"GET", "/api/report", "api"},
+		{"GET", "/api/plan", "api"},
+		{"GET", "/api/repos/acme/app/runtime", "api"},
+		{"GET", "/api/workloads/aks-1/ns/app", "api"},
+		{"GET", "/api/github/webhook", "api"},
 		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record", "deployments"},
 		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1", "deployments"},
 		{"POST", "/api/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs", "deployments"},
@@ -121,10 +149,18 @@ func TestDeploymentsRoutes(t *testing.T) {
 		{"POST", "/api/orgs/acme/artifacts/metadata/storage-record", "deployments"},
 		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/deployment-records", "deployments"},
 		{"GET", "/api/orgs/acme/artifacts/" + digest + "/metadata/storage-records", "deployments"},
-		{"GET", "/api/repos/acme/app/runtime", "api"},
 		{"POST", "/api/v3/orgs/acme/artifacts/metadata/deployment-record", "deployments_v3"},
 		{"GET", "/api/v3/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs/42", "deployments_v3"},
-		{"POST", "/orgs/acme/artifacts/metadata/deployment-record", ""},
+		{"POST", "/orgs/acme/artifacts/metadata/deployment-record", "deployments_noprefix"},
+		{"POST", "/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs", "deployments_noprefix"},
+		{"GET", "/orgs/acme/artifacts/metadata/deployment-record/cluster/aks-1/jobs/42", "deployments_noprefix"},
+		{"GET", "/orgs/acme/artifacts/" + digest + "/metadata/storage-records", "deployments_noprefix"},
+		{"POST", "/api/health", ""},
+		{"PUT", "/orgs/acme/artifacts/metadata/deployment-record", ""},
+		{"GET", "/health", ""},
+		{"POST", "/github/webhook", ""},
+		{"GET", "/orgs/acme", ""},
+		{"GET", "/", ""},
 	} {
 		r, _, ok := matchRoute(routes, tt.method, tt.path)
 		got := ""

@@ -112,6 +112,28 @@ func (e *env) post(path string, body []byte, hdr ...string) {
 	}
 }
 
+// wrongBaseURLs posts a record under a base URL without /api and under a
+// GitHub Enterprise Server style one: through the host's routing each
+// reaches the handler and answers GitHub's JSON 404 naming the base URL
+// (the host's own 404 is bare, and deployment-tracker drops a record on it).
+func (e *env) wrongBaseURLs(record []byte) {
+	e.t.Helper()
+	for _, path := range []string{"/orgs/" + org + "/artifacts/metadata/deployment-record", "/api/v3/orgs/" + org + "/artifacts/metadata/deployment-record"} {
+		req, _ := http.NewRequest(http.MethodPost, e.base+path, bytes.NewReader(record))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var body struct{ Message, Status string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || err != nil || body.Status != "404" || !strings.Contains(body.Message, "BASE_URL="+e.base+"/api") {
+			e.t.Errorf("POST %s = %d %+v (%v)", path, resp.StatusCode, body, err)
+		}
+	}
+}
+
 // waitFor polls until cond holds, failing with the app's log otherwise.
 func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
 	e.t.Helper()
@@ -201,6 +223,7 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
+	e.wrongBaseURLs(records["single"])
 	risk := inventorytest.Testdata(t, "defender", "assessment-risk.json")
 	e.post("/admin/eventhub/defender_export", []byte("["+string(risk)+"]"))
 	time.Sleep(500 * time.Millisecond) // let the runtime context settle; not part of the measurement

@@ -48,13 +48,17 @@ func TestFunctionJSONFiles(t *testing.T) {
 		http          *httpWant
 		check         func(t *testing.T, fj functionJSON)
 	}{
-		"github_webhook": {"httpTrigger", "req", &httpWant{"anonymous", "post", "github/webhook"}, nil},
+		// host.json's routePrefix is "": every route spells its "api/".
+		"github_webhook": {"httpTrigger", "req", &httpWant{"anonymous", "post", "api/github/webhook"}, nil},
 		"deployments": {"httpTrigger", "req",
-			&httpWant{"anonymous", "get,post", "orgs/{org}/artifacts/{*rest}"}, nil},
-		// A GitHub Enterprise Server style base URL (.../api/v3) reaches the
-		// handler, which answers a JSON 404 naming the right one.
-		"deployments_v3": {"httpTrigger", "req", &httpWant{"anonymous", "get,post", "v3/{*rest}"}, nil},
-		"api":            {"httpTrigger", "req", &httpWant{"function", "get", "{*path}"}, nil},
+			&httpWant{"anonymous", "get,post", "api/orgs/{org}/artifacts/{*rest}"}, nil},
+		// A GitHub Enterprise Server style base URL (.../api/v3) and a base
+		// URL without /api reach the handler, which answers a JSON 404
+		// naming the right one (the host's own 404 is bare, and
+		// deployment-tracker reads a bare 404 as "no artifact").
+		"deployments_v3":       {"httpTrigger", "req", &httpWant{"anonymous", "get,post", "api/v3/{*rest}"}, nil},
+		"deployments_noprefix": {"httpTrigger", "req", &httpWant{"anonymous", "get,post", "orgs/{org}/artifacts/{*rest}"}, nil},
+		"api":                  {"httpTrigger", "req", &httpWant{"function", "get", "api/{*path}"}, nil},
 		"defender_export": {"eventHubTrigger", "events", nil, func(t *testing.T, fj functionJSON) {
 			b := fj.Bindings[0]
 			if b.Cardinality != "many" || b.DataType != "string" || b.Connection != "EventHubConnection" ||
@@ -145,7 +149,7 @@ func TestHostJSON(t *testing.T) {
 			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
 		}
 		Extensions struct {
-			HTTP   struct{ RoutePrefix string } `json:"http"`
+			HTTP   struct{ RoutePrefix *string } `json:"http"`
 			Queues struct {
 				MaxDequeueCount   int
 				VisibilityTimeout string
@@ -167,8 +171,10 @@ func TestHostJSON(t *testing.T) {
 		t.Errorf("customHandler.description = %+v", d)
 	case !host.CustomHandler.EnableForwardingHTTPRequest:
 		t.Error("customHandler.enableForwardingHttpRequest is not true: webhook HMAC needs the raw request")
-	case host.Extensions.HTTP.RoutePrefix != "api":
-		t.Errorf("http routePrefix = %q", host.Extensions.HTTP.RoutePrefix)
+	case host.Extensions.HTTP.RoutePrefix == nil || *host.Extensions.HTTP.RoutePrefix != "":
+		// "" (not absent, which means "api"): a base URL without /api must
+		// reach a function that answers it (deployments_noprefix).
+		t.Errorf("http routePrefix = %v, want \"\"", host.Extensions.HTTP.RoutePrefix)
 	case host.Extensions.Queues != struct {
 		MaxDequeueCount   int
 		VisibilityTimeout string
