@@ -3,7 +3,6 @@ package githubwebhook_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -109,10 +109,8 @@ var _ policy.Transporter = (*writeCounter)(nil)
 func countingStore(t testing.TB) (*cosmos.Store, *writeCounter) {
 	t.Helper()
 	st := localstack.ForTest(t)
-	wc := &writeCounter{n: map[string]int{}, base: &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // the local emulator
-	}}
+	// The app's own pool (cosmos.HTTPClient), so load tests see its bounds.
+	wc := &writeCounter{n: map[string]int{}, base: cosmos.HTTPClient(true)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := cosmos.Open(ctx, cosmos.Options{Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey,
@@ -148,7 +146,9 @@ func alertDeliveries(t testing.TB, prefix string, n int) []delivery {
 func TestRedeliveryStorm(t *testing.T) {
 	store, wc := countingStore(t)
 	e := newEnv(t, store)
-	const distinct, copies, concurrency = 50, 20, 100
+	// As many at once as the host lets through (maxConcurrentRequests,
+	// which the handler's own in-flight bound equals).
+	const distinct, copies, concurrency = 50, 20, invocation.DefaultMaxHTTPInFlight
 	ds := alertDeliveries(t, "storm", distinct)
 	var all []delivery
 	for range copies {

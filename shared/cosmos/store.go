@@ -43,6 +43,32 @@ type Options struct {
 	Transport policy.Transporter
 }
 
+// MaxConnsPerHost bounds the connections open to one Cosmos DB endpoint.
+// Without a bound every concurrent invocation dials its own connection and
+// a burst of webhooks exhausts the process's file descriptors ("too many
+// open files") instead of waiting a few milliseconds for a pooled one. It
+// is twice the handler's HTTP in-flight limit (invocation.DefaultMaxHTTPInFlight):
+// room for the triggers running beside the HTTP functions.
+const MaxConnsPerHost = 64
+
+// HTTPClient is the HTTP client Open uses unless Options.Transport is set:
+// at most MaxConnsPerHost connections per endpoint, all of them kept idle
+// between bursts (a new one costs a TLS handshake). emulator trusts the
+// local emulator's self-signed certificate; config refuses
+// COSMOS_EMULATOR=true inside Azure.
+func HTTPClient(emulator bool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxConnsPerHost = MaxConnsPerHost
+	tr.MaxIdleConnsPerHost = MaxConnsPerHost
+	tr.MaxIdleConns = 4 * MaxConnsPerHost // the account's regional endpoints beside the global one
+	tr.IdleConnTimeout = 90 * time.Second
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if emulator {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the local emulator only
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: tr}
+}
+
 // Store holds one typed container per state container.
 type Store struct {
 	Artifacts     *Container[model.Artifact]
@@ -97,28 +123,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	opts := &azcosmos.ClientOptions{}
 	opts.Retry.MaxRetries = 2
-	switch {
-	case o.Transport != nil:
-		opts.Transport = o.Transport
+	opts.Transport = o.Transport
+	if opts.Transport == nil {
+		opts.Transport = HTTPClient(o.Emulator)
 	}
 	if o.Emulator {
 		opts.PerCallPolicies = append(opts.PerCallPolicies, emulatorCompat{})
-	}
-	switch {
-	case o.Transport != nil:
-	case o.Emulator:
-		// The emulator serves a self-signed certificate; trusted only when
-		// COSMOS_EMULATOR=true, which config refuses inside Azure.
-		opts.Transport = &http.Client{
-			Timeout: 30 * time.Second,
-			Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
-				// Keep connections for concurrent invocations; the default
-				// of 2 idle per host makes nearly every call a new TLS handshake.
-				MaxIdleConnsPerHost: 64,
-				IdleConnTimeout:     90 * time.Second,
-			},
-		}
 	}
 	var (
 		client *azcosmos.Client

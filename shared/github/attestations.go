@@ -84,7 +84,7 @@ func NewAttestations(o AttestationOptions) *Attestations {
 		o.Clock = realClock{}
 	}
 	if o.BlobClient == nil {
-		o.BlobClient = &http.Client{Timeout: 30 * time.Second}
+		o.BlobClient = &http.Client{Timeout: 30 * time.Second, Transport: PooledTransport()}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -42,6 +42,9 @@ func NewCopilot(baseURL string, token func(ctx context.Context) (string, error),
 	if token == nil {
 		return nil, errors.New("copilot: no user token")
 	}
+	if hc == nil {
+		hc = &http.Client{Transport: PooledTransport()}
+	}
 	return &Copilot{base: api, token: token, hc: hc}, nil
 }
 

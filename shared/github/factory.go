@@ -33,7 +33,7 @@ type FactoryOptions struct {
 	// local setting). It is called on first use and again after GitHub
 	// rejects the App's JWT, so a rotated key is picked up.
 	PrivateKey func(ctx context.Context) ([]byte, error)
-	// Transport is the network below everything (nil: http.DefaultTransport).
+	// Transport is the network below everything (nil: PooledTransport()).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
 	Limits    Limits

@@ -113,10 +113,26 @@ type Transport struct {
 	buckets map[int64]*bucket
 }
 
-// NewTransport wraps base (nil: http.DefaultTransport).
+// MaxConnsPerHost bounds the connections open to one GitHub host. GitHub
+// asks integrators not to make many concurrent requests (its secondary
+// limits punish them), and an unbounded pool turns a burst of work into
+// one connection, one file descriptor, per request.
+const MaxConnsPerHost = 32
+
+// PooledTransport is the network below every GitHub client unless a test
+// gives its own: at most MaxConnsPerHost connections per host, each kept
+// idle for reuse (a new one costs a TLS handshake).
+func PooledTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxConnsPerHost = MaxConnsPerHost
+	tr.MaxIdleConnsPerHost = MaxConnsPerHost
+	return tr
+}
+
+// NewTransport wraps base (nil: PooledTransport()).
 func NewTransport(base http.RoundTripper, o TransportOptions) *Transport {
 	if base == nil {
-		base = http.DefaultTransport
+		base = PooledTransport()
 	}
 	if o.Clock == nil {
 		o.Clock = realClock{}

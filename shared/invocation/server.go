@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -46,7 +47,20 @@ type Server struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 	ready  <-chan struct{}
+	// httpSlots holds one token per forwarded HTTP request being handled.
+	httpSlots chan struct{}
 }
+
+// DefaultMaxHTTPInFlight is how many forwarded HTTP requests the handler
+// serves at once. It equals host.json extensions.http.maxConcurrentRequests:
+// in Azure the host queues and refuses (429) before the handler's own bound
+// is reached; without the host in front (tests, a misconfigured host) the
+// handler still never takes on more work than it can finish promptly.
+const DefaultMaxHTTPInFlight = 32
+
+// RetryAfterSeconds is the Retry-After of an overload answer: long enough
+// for the in-flight work to drain, short enough for a client's retry.
+const RetryAfterSeconds = 1
 
 // holdTimeout bounds how long a request waits for start-up to finish.
 const holdTimeout = 60 * time.Second
@@ -86,7 +100,8 @@ func NewServer(logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{DrainTimeout: 30 * time.Second, logger: logger, mux: http.NewServeMux()}
+	s := &Server{DrainTimeout: 30 * time.Second, logger: logger, mux: http.NewServeMux(),
+		httpSlots: make(chan struct{}, DefaultMaxHTTPInFlight)}
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
@@ -96,14 +111,36 @@ func NewServer(logger *slog.Logger) *Server {
 // Handler returns the server's HTTP handler (for httptest).
 func (s *Server) Handler() http.Handler { return s.mux }
 
+// LimitHTTP sets how many forwarded HTTP requests are served at once
+// (DefaultMaxHTTPInFlight unless set); call before Serve.
+func (s *Server) LimitHTTP(n int) { s.httpSlots = make(chan struct{}, max(n, 1)) }
+
 // HandleHTTP registers a handler for forwarded HTTP requests; pattern is a
 // net/http ServeMux pattern such as "POST /api/github/webhook". The request
 // context carries a logger with the invocation id (see Logger).
+//
+// At most LimitHTTP requests are handled at once across every HTTP route;
+// one more is answered 429 with Retry-After at once, the answer the
+// Functions host itself gives past maxOutstandingRequests, rather than
+// queued: queued work only makes every admitted request slower, and
+// GitHub (which waits 10 s at most) and the API's clients retry a 429.
+// Triggers are not bounded here: the host paces them (batch sizes in
+// host.json), and refusing one would spend a queue message's dequeue count.
 func (s *Server) HandleHTTP(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := s.logger
 		if id := r.Header.Get(HeaderInvocationID); id != "" {
 			l = l.With("invocationId", id)
+		}
+		slots := s.httpSlots
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			l.Warn("HTTP request refused: the handler is at its in-flight limit",
+				"method", r.Method, "path", r.URL.Path, "limit", cap(slots))
+			Overloaded(w)
+			return
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -116,6 +153,15 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler) {
 		}()
 		h.ServeHTTP(w, r.WithContext(WithLogger(r.Context(), l)))
 	}))
+}
+
+// Overloaded answers 429 Too Many Requests with Retry-After: the answer to
+// a request refused because too much work is already in flight.
+func Overloaded(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = io.WriteString(w, `{"error":"runtimelink is busy; retry later"}`+"\n")
 }
 
 // HandleTrigger registers fn for the non-HTTP function named function, which

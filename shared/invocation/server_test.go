@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -428,5 +431,114 @@ func TestHoldAnswersProbeAndQueuesWork(t *testing.T) {
 	close(ready)
 	if code := <-got; code != http.StatusOK {
 		t.Fatalf("held invocation answered %d, want 200", code)
+	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count file descriptors: %v", err)
+	}
+	return len(fds)
+}
+
+// Past the in-flight limit every request is answered at once with 429 and
+// Retry-After, nothing answers 500, the admitted requests all complete,
+// and no file descriptor outlives the burst.
+func TestHTTPInFlightLimit(t *testing.T) {
+	srv, logs := newTestServer()
+	const limit, extra = 4, 60
+	srv.LimitHTTP(limit)
+	entered, release := make(chan struct{}, limit), make(chan struct{})
+	srv.HandleHTTP("POST /api/github/webhook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.HandleTrigger("sync", func(context.Context, *Invocation) error { return nil })
+	url, _, _ := serve(t, srv)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	post := func(path, body string) (int, http.Header, error) {
+		resp, err := client.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header, nil
+	}
+	before := openFDs(t)
+
+	admitted := make(chan int, limit)
+	for range limit {
+		go func() {
+			status, _, err := post("/api/github/webhook", "{}")
+			if err != nil {
+				t.Error(err)
+			}
+			admitted <- status
+		}()
+	}
+	for range limit {
+		<-entered
+	}
+	// The limit is full: every further request is refused, concurrently.
+	var wg sync.WaitGroup
+	statuses := make(chan string, extra)
+	for range extra {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, h, err := post("/api/github/webhook", "{}")
+			if err != nil {
+				statuses <- "error " + err.Error()
+				return
+			}
+			statuses <- fmt.Sprintf("%d retry-after=%s", status, h.Get("Retry-After"))
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != "429 retry-after=1" {
+			t.Errorf("request past the limit: %s, want 429 retry-after=1", s)
+		}
+	}
+	// Triggers are not HTTP requests: the host paces them, they are never refused.
+	if status, _, err := post("/sync", `{"Data":{},"Metadata":{}}`); err != nil || status != http.StatusOK {
+		t.Errorf("trigger while HTTP is at its limit: %d %v, want 200", status, err)
+	}
+	close(release)
+	for range limit {
+		if s := <-admitted; s != http.StatusOK {
+			t.Errorf("admitted request: %d, want 200", s)
+		}
+	}
+	// The slots are free again.
+	entered2 := make(chan int, 1)
+	go func() {
+		s, _, _ := post("/api/github/webhook", "{}")
+		entered2 <- s
+	}()
+	<-entered
+	if s := <-entered2; s != http.StatusOK {
+		t.Errorf("after the burst: %d, want 200", s)
+	}
+	if !strings.Contains(logs.String(), `"limit":4`) {
+		t.Errorf("no log line names the limit:\n%s", logs.String())
+	}
+
+	// Closed connections leave the process's fd table as the kernel
+	// finishes them; wait for it rather than for a fixed time.
+	client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for openFDs(t) > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after := openFDs(t); after > before {
+		t.Errorf("open file descriptors grew from %d to %d across %d refused requests", before, after, extra)
 	}
 }
