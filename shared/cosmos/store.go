@@ -71,13 +71,19 @@ func HTTPClient(emulator bool) *http.Client {
 
 // Store holds one typed container per state container.
 type Store struct {
-	Artifacts     *Container[model.Artifact]
-	Workloads     *Container[model.Workload]
-	Findings      *Container[model.Finding]
-	Groups        *Container[model.Group]
-	Deliveries    *Container[model.Delivery]
+	Artifacts  *Container[model.Artifact]
+	Workloads  *Container[model.Workload]
+	Findings   *Container[model.Finding]
+	Groups     *Container[model.Group]
+	Deliveries *Container[model.Delivery]
+	// Redeliveries live in the deliveries container too (partition /id,
+	// same TTL), under ids no delivery guid takes.
+	Redeliveries  *Container[model.Redelivery]
 	Installations *Container[model.Installation]
 	Leases        *Container[model.Lease]
+	// Watermarks live in the leases container (partition /id): one small
+	// document per log-reading job, only ever read by id.
+	Watermarks *Container[model.Watermark]
 	// WriteBudgets live in the leases container too (partition /id): one
 	// small document per installation, only ever read by id.
 	WriteBudgets *Container[model.WriteBudget]
@@ -176,12 +182,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		func(d *model.Group) (string, string) { return d.ID, d.Repository })
 	s.Deliveries = newContainer(model.ContainerDeliveries, cont(model.ContainerDeliveries),
 		func(d *model.Delivery) (string, string) { return d.ID, d.ID })
+	s.Redeliveries = newContainer(model.ContainerDeliveries, cont(model.ContainerDeliveries),
+		func(d *model.Redelivery) (string, string) { return d.ID, d.ID })
 	s.Installations = newContainer(model.ContainerInstallations, cont(model.ContainerInstallations),
 		func(d *model.Installation) (string, string) { return d.ID, d.Org })
 	s.Leases = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
 		func(d *model.Lease) (string, string) { return d.ID, d.ID })
 	s.WriteBudgets = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
 		func(d *model.WriteBudget) (string, string) { return d.ID, d.ID })
+	s.Watermarks = newContainer(model.ContainerLeases, cont(model.ContainerLeases),
+		func(d *model.Watermark) (string, string) { return d.ID, d.ID })
 	jobs := cont(model.ContainerJobs)
 	s.Jobs = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJob) (string, string) { return d.ID, d.ID })
 	s.JobParts = newContainer(model.ContainerJobs, jobs, func(d *model.ClusterJobPart) (string, string) { return d.ID, d.ID })

@@ -452,6 +452,40 @@ type Delivery struct {
 	TTL   int       `json:"ttl,omitempty"` // seconds; Cosmos per-item TTL
 }
 
+// Redelivery is what the redeliver function asked GitHub to redeliver for
+// one webhook delivery guid (deliveries container, id RedeliveryID(guid),
+// expiring with the deliveries): the record that keeps a later run, or a
+// concurrent one, from asking twice.
+type Redelivery struct {
+	Meta
+	ID       string              `json:"id"` // RedeliveryID(GUID); partition key
+	GUID     string              `json:"guid"`
+	Event    string              `json:"event,omitempty"`
+	Attempts []RedeliveryAttempt `json:"attempts"`
+	TTL      int                 `json:"ttl,omitempty"` // seconds; Cosmos per-item TTL
+}
+
+// RedeliveryAttempt is one POST .../deliveries/{id}/attempts: the failed
+// delivery it redelivers and whether GitHub accepted the request.
+type RedeliveryAttempt struct {
+	DeliveryID int64     `json:"deliveryId"`
+	At         time.Time `json:"at"`
+	// Error is why GitHub did not accept it; "" when it answered 202.
+	Error string `json:"error,omitempty"`
+}
+
+// RedeliveryID is the document id of a guid's Redelivery; it cannot be a
+// delivery guid, so it never reads as a processed delivery.
+func RedeliveryID(guid string) string { return "redelivery:" + guid }
+
+// Watermark is how far a job that reads a log has read (leases container,
+// id the job's name): the time of the newest entry it has dealt with.
+type Watermark struct {
+	Meta
+	ID      string    `json:"id"` // partition key
+	Through time.Time `json:"through"`
+}
+
 // InstallationStatus of a GitHub App installation.
 type InstallationStatus string
 

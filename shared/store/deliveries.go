@@ -36,3 +36,22 @@ func (s *Store) RecordDelivery(ctx context.Context, id, event string, at time.Ti
 	}
 	return nil
 }
+
+// UpdateRedelivery is an ETag-guarded read-modify-write of what was asked
+// of GitHub for the deliveries of guid (see UpdateFinding): two runs that
+// race for one guid see each other's attempt. The document expires with
+// the deliveries. Partition: model.RedeliveryID(guid).
+func (s *Store) UpdateRedelivery(ctx context.Context, guid string, fn func(r *model.Redelivery, exists bool) error) (*model.Redelivery, bool, error) {
+	id := model.RedeliveryID(guid)
+	r, changed, err := s.db.Redeliveries.Update(ctx, id, id, func(r *model.Redelivery, exists bool) error {
+		if err := fn(r, exists); err != nil {
+			return err
+		}
+		r.ID, r.GUID, r.TTL = id, guid, int(cosmos.DeliveriesTTL/time.Second)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("update redelivery of %s: %w", guid, err)
+	}
+	return r, changed, nil
+}
