@@ -78,14 +78,9 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, o *org, so
 		return
 	}
 	q := r.URL.Query()
-	perPage := 30
-	if v := q.Get("per_page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "Invalid per_page")
-			return
-		}
-		perPage = min(n, 100)
+	perPage, ok := perPageOf(w, q)
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	alerts := o.alerts[source]

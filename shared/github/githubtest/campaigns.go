@@ -265,15 +265,11 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {
 		campaignInvalid(w, "state", "state must be open or closed")
 		return
 	}
-	perPage, page := 30, 1
-	if v := q.Get("per_page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "Invalid per_page")
-			return
-		}
-		perPage = min(n, 100)
+	perPage, ok := perPageOf(w, q)
+	if !ok {
+		return
 	}
+	page := 1
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

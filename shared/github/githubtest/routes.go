@@ -12,6 +12,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /app/installations", s.handleListInstallations)
 	m.HandleFunc("POST /app/installations/{id}/access_tokens", s.handleAccessToken)
 
+	// hooks.go: the App's webhook delivery log and redeliveries (JWT).
+	m.HandleFunc("GET /app/hook/deliveries", s.handleListHookDeliveries)
+	m.HandleFunc("POST /app/hook/deliveries/{delivery_id}/attempts", s.handleRedeliver)
+
 	// alerts.go: organisation-wide GHAS alerts.
 	for source, seg := range alertPaths {
 		m.HandleFunc("GET /orgs/{org}/"+seg+"/alerts", s.handleOrgAlerts(source))

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,6 +101,7 @@ type Server struct {
 	requests      []Request
 	copilot       copilotState                 // copilot.go
 	campaigns     campaignState                // campaigns.go
+	hooks         hookState                    // hooks.go
 	expected      []expectation                // see Expect and Verify
 	metadata      map[string]*artifactMetadata // by lower-case org
 	metadataIDs   int64
@@ -470,6 +472,21 @@ func writeFault(w http.ResponseWriter, f *faultState) int {
 		return writeError(w, f.Status, "Server Error")
 	}
 	return writeError(w, f.Status, http.StatusText(f.Status))
+}
+
+// perPageOf reads per_page as GitHub's lists do: default 30, at most 100;
+// anything but a positive number answers 400 (and false).
+func perPageOf(w http.ResponseWriter, q url.Values) (int, bool) {
+	v := q.Get("per_page")
+	if v == "" {
+		return 30, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		writeError(w, http.StatusBadRequest, "Invalid per_page")
+		return 0, false
+	}
+	return min(n, 100), true
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) int {
