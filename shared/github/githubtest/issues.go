@@ -244,40 +244,68 @@ func validationFailed(w http.ResponseWriter, errs ...fieldError) {
 		"message": "Validation Failed", "errors": errs, "documentation_url": docsPrefix + "/issues/issues", "status": "422"})
 }
 
-// optString reads an optional string field: absent → ok with nil; null →
-// ok with nil when nullable; anything but a string → 422.
-func optString(w http.ResponseWriter, obj map[string]json.RawMessage, field string, nullable bool) (*string, bool) {
-	raw, ok := obj[field]
-	if !ok {
-		return nil, true
+// fields reads the fields of a request object in order, the way GitHub's
+// schema validation does: the first that is not valid is answered with 422
+// and nothing after it is read; ok says whether all read so far were valid.
+type fields struct {
+	w   http.ResponseWriter
+	obj map[string]json.RawMessage
+	ok  bool
+}
+
+// readObject decodes the request body (decodeObject) to read its fields.
+func readObject(w http.ResponseWriter, r *http.Request) *fields {
+	obj, ok := decodeObject(w, r)
+	return &fields{w: w, obj: obj, ok: ok}
+}
+
+// fail answers a field that is not valid and stops the reading.
+func (f *fields) fail(detail string) {
+	invalidRequest(f.w, detail)
+	f.ok = false
+}
+
+// required answers 422 when field is absent.
+func (f *fields) required(field string) {
+	if _, has := f.obj[field]; f.ok && !has {
+		f.fail(fmt.Sprintf("%q wasn't supplied.", field))
+	}
+}
+
+// str reads an optional string field: absent → nil; null → "" when
+// nullable; anything but a string → 422.
+func (f *fields) str(field string, nullable bool) *string {
+	raw, has := f.obj[field]
+	if !f.ok || !has {
+		return nil
 	}
 	if string(bytes.TrimSpace(raw)) == "null" {
 		if nullable {
 			empty := ""
-			return &empty, true
+			return &empty
 		}
-		invalidRequest(w, fmt.Sprintf("For 'properties/%s', nil is not a string.", field))
-		return nil, false
+		f.fail(fmt.Sprintf("For 'properties/%s', nil is not a string.", field))
+		return nil
 	}
 	var v string
 	if err := json.Unmarshal(raw, &v); err != nil {
-		invalidRequest(w, fmt.Sprintf("For 'properties/%s', %s is not a string.", field, raw))
-		return nil, false
+		f.fail(fmt.Sprintf("For 'properties/%s', %s is not a string.", field, raw))
+		return nil
 	}
-	return &v, true
+	return &v
 }
 
-// optNames reads labels or assignees: an array of strings (labels may
-// also be objects with a name).
-func optNames(w http.ResponseWriter, obj map[string]json.RawMessage, field string) (*[]string, bool) {
-	raw, ok := obj[field]
-	if !ok || string(bytes.TrimSpace(raw)) == "null" {
-		return nil, true
+// names reads labels or assignees: an array of strings (labels may also
+// be objects with a name).
+func (f *fields) names(field string) *[]string {
+	raw, has := f.obj[field]
+	if !f.ok || !has || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		invalidRequest(w, fmt.Sprintf("For 'properties/%s', %s is not an array.", field, raw))
-		return nil, false
+		f.fail(fmt.Sprintf("For 'properties/%s', %s is not an array.", field, raw))
+		return nil
 	}
 	out := []string{}
 	for _, it := range items {
@@ -287,14 +315,14 @@ func optNames(w http.ResponseWriter, obj map[string]json.RawMessage, field strin
 				Name string `json:"name"`
 			}
 			if field != "labels" || json.Unmarshal(it, &o) != nil || o.Name == "" {
-				invalidRequest(w, fmt.Sprintf("For 'items', %s is not a string.", it))
-				return nil, false
+				f.fail(fmt.Sprintf("For 'items', %s is not a string.", it))
+				return nil
 			}
 			name = o.Name
 		}
 		out = append(out, name)
 	}
-	return &out, true
+	return &out
 }
 
 func checkText(title, body *string) []fieldError {
@@ -327,6 +355,33 @@ func assigneeErrorsLocked(r *repoIssues, logins []string) []fieldError {
 			Message: fmt.Sprintf("assignees cannot exceed %d", maxAssignees)})
 	}
 	return errs
+}
+
+// editIssueLocked checks the title, body and assignees a create or an
+// update gives (422 naming each that is not valid) and then sets them and
+// the labels; nil leaves a field as it is.
+func (s *Server) editIssueLocked(w http.ResponseWriter, rs *repoIssues, i *FakeIssue, title, body *string, labels, assignees *[]string) bool {
+	errs := checkText(title, body)
+	if assignees != nil {
+		errs = append(errs, assigneeErrorsLocked(rs, *assignees)...)
+	}
+	if len(errs) > 0 {
+		validationFailed(w, errs...)
+		return false
+	}
+	if title != nil {
+		i.Title = *title
+	}
+	if body != nil {
+		i.Body = *body
+	}
+	if labels != nil {
+		s.setLabelsLocked(rs, i, *labels)
+	}
+	if assignees != nil {
+		i.Assignees = canonicalLogins(rs, *assignees)
+	}
+	return true
 }
 
 func (s *Server) labelLocked(r *repoIssues, name string) *fakeLabel {
@@ -367,66 +422,39 @@ func canonicalLogins(r *repoIssues, logins []string) []string {
 }
 
 func (s *Server) handleCreateIssue(w http.ResponseWriter, r *http.Request) {
-	obj, ok := decodeObject(w, r)
-	if !ok {
-		return
-	}
-	if _, has := obj["title"]; !has {
-		invalidRequest(w, `"title" wasn't supplied.`)
+	f := readObject(w, r)
+	if f.required("title"); !f.ok {
 		return
 	}
 	var title string
-	if err := json.Unmarshal(obj["title"], &title); err != nil {
+	if err := json.Unmarshal(f.obj["title"], &title); err != nil {
 		// GitHub also takes a number as the title; nothing else.
 		var n json.Number
-		if json.Unmarshal(obj["title"], &n) != nil {
-			invalidRequest(w, fmt.Sprintf("For 'properties/title', %s is not a string or integer.", jsonKind(obj["title"])))
+		if json.Unmarshal(f.obj["title"], &n) != nil {
+			invalidRequest(w, fmt.Sprintf("For 'properties/title', %s is not a string or integer.", jsonKind(f.obj["title"])))
 			return
 		}
 		title = n.String()
 	}
-	body, ok := optString(w, obj, "body", true)
-	if !ok {
-		return
-	}
-	labels, ok := optNames(w, obj, "labels")
-	if !ok {
-		return
-	}
-	assignees, ok := optNames(w, obj, "assignees")
-	if !ok {
+	body, labels, assignees := f.str("body", true), f.names("labels"), f.names("assignees")
+	if !f.ok {
 		return
 	}
 	var single string
-	if raw, has := obj["assignee"]; has && json.Unmarshal(raw, &single) == nil && single != "" {
+	if raw, has := f.obj["assignee"]; has && json.Unmarshal(raw, &single) == nil && single != "" {
 		if assignees == nil {
 			assignees = &[]string{}
 		}
 		*assignees = append(*assignees, single)
 	}
-	errs := checkText(&title, body)
 	repo := repoOf(r)
-	s.mu.Lock()
+	rs := s.lockRepo(r)
 	defer s.mu.Unlock()
-	rs := s.repoLocked(repo)
-	if assignees != nil {
-		errs = append(errs, assigneeErrorsLocked(rs, *assignees)...)
-	}
-	if len(errs) > 0 {
-		validationFailed(w, errs...)
-		return
-	}
 	now := s.now()
-	i := &FakeIssue{Number: len(rs.issues) + 1, Title: title, State: "open", Author: actor(r),
+	i := &FakeIssue{Number: len(rs.issues) + 1, State: "open", Author: actor(r),
 		CreatedAt: now, UpdatedAt: now, Labels: []string{}, Assignees: []string{}}
-	if body != nil {
-		i.Body = *body
-	}
-	if labels != nil {
-		s.setLabelsLocked(rs, i, *labels)
-	}
-	if assignees != nil {
-		i.Assignees = canonicalLogins(rs, *assignees)
+	if !s.editIssueLocked(w, rs, i, &title, body, labels, assignees) {
+		return
 	}
 	rs.issues = append(rs.issues, i)
 	w.Header().Set("Location", s.issueAPI(repo, i.Number))
@@ -458,12 +486,29 @@ func (s *Server) findIssueLocked(w http.ResponseWriter, r *http.Request, repo st
 	return rs, i, true
 }
 
-func (s *Server) handleGetIssue(w http.ResponseWriter, r *http.Request) {
-	repo := repoOf(r)
+// lockRepo takes s.mu for the repository of the request; the caller
+// releases it.
+func (s *Server) lockRepo(r *http.Request) *repoIssues {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, i, ok := s.findIssueLocked(w, r, repo); ok {
-		writeJSON(w, http.StatusOK, s.issueJSONLocked(s.repoLocked(repo).name, i))
+	return s.repoLocked(repoOf(r))
+}
+
+// lockIssue takes s.mu and finds the issue of the request
+// (findIssueLocked). When there is none it has answered and released the
+// lock; otherwise the caller releases it.
+func (s *Server) lockIssue(w http.ResponseWriter, r *http.Request) (*repoIssues, *FakeIssue, bool) {
+	s.mu.Lock()
+	rs, i, ok := s.findIssueLocked(w, r, repoOf(r))
+	if !ok {
+		s.mu.Unlock()
+	}
+	return rs, i, ok
+}
+
+func (s *Server) handleGetIssue(w http.ResponseWriter, r *http.Request) {
+	if rs, i, ok := s.lockIssue(w, r); ok {
+		defer s.mu.Unlock()
+		writeJSON(w, http.StatusOK, s.issueJSONLocked(rs.name, i))
 	}
 }
 
@@ -483,70 +528,28 @@ func (s *Server) handleGetIssueByRepoID(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleUpdateIssue(w http.ResponseWriter, r *http.Request) {
-	obj, ok := decodeObject(w, r)
-	if !ok {
-		return
-	}
-	title, ok := optString(w, obj, "title", false)
-	if !ok {
-		return
-	}
-	body, ok := optString(w, obj, "body", true)
-	if !ok {
-		return
-	}
-	state, ok := optString(w, obj, "state", false)
-	if !ok {
-		return
-	}
+	f := readObject(w, r)
+	title, body, state := f.str("title", false), f.str("body", true), f.str("state", false)
 	if state != nil && *state != "open" && *state != "closed" {
-		invalidRequest(w, fmt.Sprintf(`For 'properties/state', %q is not one of ["open", "closed"].`, *state))
-		return
+		f.fail(fmt.Sprintf(`For 'properties/state', %q is not one of ["open", "closed"].`, *state))
 	}
-	reason, ok := optString(w, obj, "state_reason", true)
-	if !ok {
-		return
-	}
+	reason := f.str("state_reason", true)
 	if reason != nil && *reason != "" && !slices.Contains([]string{"completed", "not_planned", "reopened"}, *reason) {
-		invalidRequest(w, fmt.Sprintf(`For 'properties/state_reason', %q is not one of ["completed", "not_planned", "reopened", null].`, *reason))
+		f.fail(fmt.Sprintf(`For 'properties/state_reason', %q is not one of ["completed", "not_planned", "reopened", null].`, *reason))
+	}
+	labels, assignees := f.names("labels"), f.names("assignees")
+	if !f.ok {
 		return
 	}
-	labels, ok := optNames(w, obj, "labels")
+	rs, i, ok := s.lockIssue(w, r)
 	if !ok {
 		return
 	}
-	assignees, ok := optNames(w, obj, "assignees")
-	if !ok {
-		return
-	}
-	repo := repoOf(r)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs, i, ok := s.findIssueLocked(w, r, repo)
-	if !ok {
-		return
-	}
-	errs := checkText(title, body)
-	if assignees != nil {
-		errs = append(errs, assigneeErrorsLocked(rs, *assignees)...)
-	}
-	if len(errs) > 0 {
-		validationFailed(w, errs...)
+	if !s.editIssueLocked(w, rs, i, title, body, labels, assignees) {
 		return
 	}
 	now := s.now()
-	if title != nil {
-		i.Title = *title
-	}
-	if body != nil {
-		i.Body = *body
-	}
-	if labels != nil {
-		s.setLabelsLocked(rs, i, *labels)
-	}
-	if assignees != nil {
-		i.Assignees = canonicalLogins(rs, *assignees)
-	}
 	switch {
 	case state != nil && *state == "closed" && i.State != "closed":
 		i.State, i.ClosedAt, i.ClosedBy = "closed", now, actor(r)
@@ -582,10 +585,8 @@ func (s *Server) handleListIssues(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	repo := repoOf(r)
-	s.mu.Lock()
+	rs := s.lockRepo(r)
 	defer s.mu.Unlock()
-	rs := s.repoLocked(repo)
 	var list []*FakeIssue
 	for _, i := range rs.issues {
 		if i.Deleted || i.MovedTo != "" || (state != "all" && i.State != state) || (!since.IsZero() && i.UpdatedAt.Before(since)) {
@@ -621,16 +622,10 @@ func (s *Server) handleListIssues(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
-	obj, ok := decodeObject(w, r)
-	if !ok {
-		return
-	}
-	if _, has := obj["body"]; !has {
-		invalidRequest(w, `"body" wasn't supplied.`)
-		return
-	}
-	body, ok := optString(w, obj, "body", false)
-	if !ok {
+	f := readObject(w, r)
+	f.required("body")
+	body := f.str("body", false)
+	if !f.ok {
 		return
 	}
 	if strings.TrimSpace(*body) == "" {
@@ -642,13 +637,11 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("body is too long (maximum is %d characters)", maxBody)})
 		return
 	}
-	repo := repoOf(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rs, i, ok := s.findIssueLocked(w, r, repo)
+	rs, i, ok := s.lockIssue(w, r)
 	if !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	s.nextID++
 	c := FakeComment{ID: s.nextID, Body: *body, Author: actor(r), At: s.now()}
 	i.Comments = append(i.Comments, c)
@@ -657,13 +650,11 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
-	repo := repoOf(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rs, i, ok := s.findIssueLocked(w, r, repo)
+	rs, i, ok := s.lockIssue(w, r)
 	if !ok {
 		return
 	}
+	defer s.mu.Unlock()
 	start, end := s.paginate(w, r, len(i.Comments))
 	out := make([]map[string]any, 0, end-start)
 	for _, c := range i.Comments[start:end] {
@@ -675,24 +666,19 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
 // handleAddAssignees adds assignees; logins that cannot be assigned are
 // dropped without a word, as GitHub does on this endpoint.
 func (s *Server) handleAddAssignees(w http.ResponseWriter, r *http.Request) {
-	obj, ok := decodeObject(w, r)
+	f := readObject(w, r)
+	logins := f.names("assignees")
+	if !f.ok {
+		return
+	}
+	rs, i, ok := s.lockIssue(w, r)
 	if !ok {
 		return
 	}
-	logins, ok := optNames(w, obj, "assignees")
-	if !ok {
-		return
-	}
-	repo := repoOf(r)
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs, i, ok := s.findIssueLocked(w, r, repo)
-	if !ok {
-		return
-	}
 	if logins != nil {
 		// Copilot coding agent is assigned on its own terms (copilot.go).
-		rest, ok := s.assignCopilotLocked(w, r, obj, rs.name, i, *logins)
+		rest, ok := s.assignCopilotLocked(w, r, f.obj, rs.name, i, *logins)
 		if !ok {
 			return
 		}
@@ -719,9 +705,9 @@ func (s *Server) handleCheckAssignee(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetLabel(w http.ResponseWriter, r *http.Request) {
 	repo := repoOf(r)
-	s.mu.Lock()
+	rs := s.lockRepo(r)
 	defer s.mu.Unlock()
-	l := s.repoLocked(repo).labels[strings.ToLower(r.PathValue("name"))]
+	l := rs.labels[strings.ToLower(r.PathValue("name"))]
 	if l == nil {
 		writeErrorDoc(w, http.StatusNotFound, "Not Found", docsPrefix+"/issues/labels#get-a-label")
 		return
@@ -731,9 +717,8 @@ func (s *Server) handleGetLabel(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleListLabels(w http.ResponseWriter, r *http.Request) {
 	repo := repoOf(r)
-	s.mu.Lock()
+	rs := s.lockRepo(r)
 	defer s.mu.Unlock()
-	rs := s.repoLocked(repo)
 	var ls []*fakeLabel
 	for _, l := range rs.labels {
 		ls = append(ls, l)
@@ -750,24 +735,10 @@ func (s *Server) handleListLabels(w http.ResponseWriter, r *http.Request) {
 var hexColor = regexp.MustCompile(`^[0-9a-fA-F]{6}$`)
 
 func (s *Server) handleCreateLabel(w http.ResponseWriter, r *http.Request) {
-	obj, ok := decodeObject(w, r)
-	if !ok {
-		return
-	}
-	if _, has := obj["name"]; !has {
-		invalidRequest(w, `"name" wasn't supplied.`)
-		return
-	}
-	name, ok := optString(w, obj, "name", false)
-	if !ok {
-		return
-	}
-	color, ok := optString(w, obj, "color", true)
-	if !ok {
-		return
-	}
-	desc, ok := optString(w, obj, "description", true)
-	if !ok {
+	f := readObject(w, r)
+	f.required("name")
+	name, color, desc := f.str("name", false), f.str("color", true), f.str("description", true)
+	if !f.ok {
 		return
 	}
 	var errs []fieldError
@@ -786,9 +757,8 @@ func (s *Server) handleCreateLabel(w http.ResponseWriter, r *http.Request) {
 			Message: "description is too long (maximum is 100 characters)"})
 	}
 	repo := repoOf(r)
-	s.mu.Lock()
+	rs := s.lockRepo(r)
 	defer s.mu.Unlock()
-	rs := s.repoLocked(repo)
 	if len(errs) == 0 && rs.labels[strings.ToLower(*name)] != nil {
 		errs = append(errs, fieldError{Resource: "Label", Code: "already_exists", Field: "name"})
 	}
