@@ -3,6 +3,7 @@ package githubwebhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -286,6 +287,9 @@ func TestVariations(t *testing.T) {
 		{name: "repository null", event: "dependabot_alert", body: variant(t, dep, func(m map[string]any) { m["repository"] = nil }), status: 400, errorHas: "repository"},
 		{name: "action missing", event: "dependabot_alert", body: variant(t, dep, func(m map[string]any) { delete(m, "action") }), status: 400, errorHas: "action"},
 		{name: "number is a string", event: "dependabot_alert", body: variant(t, dep, func(m map[string]any) { obj(m, "alert")["number"] = "20" }), status: 400},
+		{name: "alert number 2^63-1", event: "dependabot_alert", body: variant(t, dep, func(m map[string]any) { obj(m, "alert")["number"] = json.Number("9223372036854775807") }), status: 400, errorHas: "beyond 2^53"},
+		{name: "alert number 2^53+1", event: "dependabot_alert", body: variant(t, dep, func(m map[string]any) { obj(m, "alert")["number"] = json.Number("9007199254740993") }), status: 400, errorHas: "beyond 2^53"},
+		{name: "installation id 2^53+1", event: "installation", body: variant(t, "installation/created.json", func(m map[string]any) { obj(m, "installation")["id"] = json.Number("9007199254740993") }), status: 400, errorHas: "2^53"},
 		{name: "installation without account", event: "installation", body: variant(t, "installation/created.json", func(m map[string]any) { delete(obj(m, "installation"), "account") }), status: 400},
 		{name: "issue without number", event: "issues", body: variant(t, "issues/reopened.json", func(m map[string]any) { delete(obj(m, "issue"), "number") }), status: 400},
 		{name: "package without version", event: "registry_package", body: variant(t, "registry_package/published.docker.json", func(m map[string]any) { delete(obj(m, "registry_package"), "package_version") }), status: 400},

@@ -251,6 +251,9 @@ func requireAlert(event, repo string, hasAlert bool, number int) error {
 		return malformed(event, "alert is missing")
 	case number <= 0:
 		return malformed(event, "alert.number is missing")
+	case !model.SafeInteger(int64(number)):
+		// Cosmos DB would give it back rounded, unreadable as an int.
+		return malformed(event, "alert.number %d is beyond 2^53", number)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
+	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -78,16 +79,62 @@ func (c *Container[T]) Get(ctx context.Context, partitionKey, id string) (*T, er
 	}
 	doc := new(T)
 	if err := json.Unmarshal(resp.Value, doc); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", c.name, id, err)
+		return nil, fmt.Errorf("read %s %s: %w", c.name, id, &UnreadableError{ETag: string(resp.ETag), Err: err})
 	}
 	meta(doc).ETag = string(resp.ETag)
 	return doc, nil
 }
 
-func (c *Container[T]) prepare(doc *T) (id, pk string, body []byte, err error) {
+// UnreadableError: a stored document does not decode into its type (for
+// example a number written by an older version that no longer fits).
+// Queries skip such a document with a warning instead of failing every
+// read; Update replaces it (guarded by ETag) with what its callback builds
+// from nothing.
+type UnreadableError struct {
+	ETag string
+	Err  error
+}
+
+func (e *UnreadableError) Error() string { return "unreadable document: " + e.Err.Error() }
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// decodeQueried decodes one query result into doc; an unreadable one is
+// logged and reported false, so one bad document never fails a whole read.
+func (c *Container[T]) decodeQueried(ctx context.Context, raw []byte, doc *T) bool {
+	if err := json.Unmarshal(raw, doc); err != nil {
+		var keys struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(raw, &keys)
+		invocation.Logger(ctx).Warn("skipped unreadable document",
+			"container", c.name, "id", keys.ID, "error", err.Error())
+		return false
+	}
+	return true
+}
+
+// limit caps doc's text fields (model.LimitDocument), logs what it cut,
+// and refuses integers Cosmos DB would not give back exactly.
+func (c *Container[T]) limit(ctx context.Context, doc *T) error {
+	cut, err := model.LimitDocument(doc)
+	id, _ := c.keys(doc)
+	for _, f := range cut {
+		invocation.Logger(ctx).Warn("cut stored text field",
+			"container", c.name, "id", id, "field", f.Path, "bytes", f.Bytes, "kept", model.MaxTextBytes)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s %s: %w", c.name, id, err)
+	}
+	return nil
+}
+
+func (c *Container[T]) prepare(ctx context.Context, doc *T) (id, pk string, body []byte, err error) {
 	id, pk = c.keys(doc)
 	if id == "" {
 		return "", "", nil, fmt.Errorf("write %s: empty id", c.name)
+	}
+	if err := c.limit(ctx, doc); err != nil {
+		return "", "", nil, err
 	}
 	h, err := ContentHash(doc)
 	if err != nil {
@@ -108,7 +155,7 @@ func (c *Container[T]) prepare(doc *T) (id, pk string, body []byte, err error) {
 // created=false, and no error, when one does: creates on deterministic ids
 // are idempotent.
 func (c *Container[T]) Create(ctx context.Context, doc *T) (bool, error) {
-	id, pk, body, err := c.prepare(doc)
+	id, pk, body, err := c.prepare(ctx, doc)
 	if err != nil {
 		return false, err
 	}
@@ -129,9 +176,16 @@ func (c *Container[T]) Create(ctx context.Context, doc *T) (bool, error) {
 func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
 	docID, docPK := c.keys(doc)
 	etag := meta(doc).ETag
+	if err := c.limit(ctx, doc); err != nil {
+		return false, err
+	}
 	cur, err := c.Get(ctx, docPK, docID)
+	var unreadable *UnreadableError
 	switch {
 	case errors.Is(err, ErrNotFound):
+		cur = nil
+	case errors.As(err, &unreadable) && etag == "":
+		invocation.Logger(ctx).Warn("replacing unreadable document", "container", c.name, "id", docID, "error", unreadable.Err.Error())
 		cur = nil
 	case err != nil:
 		return false, err
@@ -154,7 +208,7 @@ func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
 }
 
 func (c *Container[T]) upsert(ctx context.Context, doc *T) error {
-	id, pk, body, err := c.prepare(doc)
+	id, pk, body, err := c.prepare(ctx, doc)
 	if err != nil {
 		return err
 	}
@@ -167,7 +221,7 @@ func (c *Container[T]) upsert(ctx context.Context, doc *T) error {
 }
 
 func (c *Container[T]) replace(ctx context.Context, doc *T, etag string) error {
-	id, pk, body, err := c.prepare(doc)
+	id, pk, body, err := c.prepare(ctx, doc)
 	if err != nil {
 		return err
 	}
@@ -192,9 +246,16 @@ func (c *Container[T]) Update(ctx context.Context, partitionKey, id string, fn f
 	for attempt := 0; ; attempt++ {
 		cur, err := c.Get(ctx, partitionKey, id)
 		exists := true
+		// etag guards the write; for an unreadable document it is the
+		// stored one's, so the rebuilt document replaces exactly it.
+		var unreadable *UnreadableError
 		switch {
 		case errors.Is(err, ErrNotFound):
 			cur, exists = new(T), false
+		case errors.As(err, &unreadable):
+			invocation.Logger(ctx).Warn("replacing unreadable document", "container", c.name, "id", id, "error", unreadable.Err.Error())
+			cur, exists = new(T), false
+			meta(cur).ETag = unreadable.ETag
 		case err != nil:
 			return nil, false, err
 		}
@@ -208,6 +269,9 @@ func (c *Container[T]) Update(ctx context.Context, partitionKey, id string, fn f
 		if gotID, gotPK := c.keys(cur); gotID != id || gotPK != partitionKey {
 			return nil, false, fmt.Errorf("update %s %s: callback changed the id or partition key", c.name, id)
 		}
+		if err := c.limit(ctx, cur); err != nil {
+			return nil, false, err
+		}
 		newHash, err := ContentHash(cur)
 		if err != nil {
 			return nil, false, fmt.Errorf("hash %s %s: %w", c.name, id, err)
@@ -215,7 +279,7 @@ func (c *Container[T]) Update(ctx context.Context, partitionKey, id string, fn f
 		if exists && newHash == oldHash {
 			return cur, false, nil
 		}
-		if exists {
+		if exists || etag != "" {
 			err = c.replace(ctx, cur, etag)
 		} else {
 			var created bool
@@ -292,10 +356,7 @@ func (c *Container[T]) Query(ctx context.Context, q Query, fn func(doc *T) error
 		}
 		for _, raw := range page.Items {
 			doc := new(T)
-			if err := json.Unmarshal(raw, doc); err != nil {
-				return fmt.Errorf("decode %s: %w", c.name, err)
-			}
-			if !c.inPartition(doc, q.PartitionKey) {
+			if !c.decodeQueried(ctx, raw, doc) || !c.inPartition(doc, q.PartitionKey) {
 				continue
 			}
 			if err := fn(doc); err != nil {
@@ -403,10 +464,7 @@ func (c *Container[T]) Page(ctx context.Context, q Query, pageSize int, cursor s
 		}
 		for _, raw := range page.Items {
 			var doc T
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				return nil, "", fmt.Errorf("decode %s: %w", c.name, err)
-			}
-			if c.inPartition(&doc, q.PartitionKey) {
+			if c.decodeQueried(ctx, raw, &doc) && c.inPartition(&doc, q.PartitionKey) {
 				docs = append(docs, doc)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/runtimelink/runtimelink/shared/alerts"
+	"github.com/runtimelink/runtimelink/shared/model"
 )
 
 // Handler handles the webhook events it names. Handle must be idempotent:
@@ -46,8 +47,12 @@ func IsIgnored(err error) bool {
 		errors.Is(err, alerts.ErrUnknownAction) || errors.Is(err, alerts.ErrNotContainer)
 }
 
-// IsMalformed reports whether err is the sender's fault (answer 400).
-func IsMalformed(err error) bool { return errors.Is(err, ErrMalformed) }
+// IsMalformed reports whether err is the sender's fault (answer 400): a
+// decoder refused the payload, or it carries a number (an id) beyond 2^53
+// that the store refuses to write because it would not read it back.
+func IsMalformed(err error) bool {
+	return errors.Is(err, ErrMalformed) || errors.Is(err, model.ErrUnsafeInteger)
+}
 
 // IgnoredError says why a handler ignored an event; errors.Is(err,
 // ErrIgnored) holds for it.

@@ -412,7 +412,7 @@ type Group struct {
 type DesiredIssue struct {
 	Open      bool     `json:"open"`
 	Title     string   `json:"title"`
-	Body      string   `json:"body"`
+	Body      string   `json:"body" textcap:"-"` // bounded by remediation.RenderIssue (GitHub's 65,536)
 	BodyHash  string   `json:"bodyHash"`
 	Labels    []string `json:"labels"`
 	Assignees []string `json:"assignees"`
