@@ -27,10 +27,15 @@ import (
 
 func healthOf(t *testing.T, checks map[string]app.Pinger) (int, Health) {
 	t.Helper()
-	d := &app.Deps{
+	return healthOfDeps(t, &app.Deps{
 		Config: &config.Config{}, Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)),
 		Checks: checks,
-	}
+	})
+}
+
+// healthOfDeps is the status and answer of GET /api/health on d.
+func healthOfDeps(t *testing.T, d *app.Deps) (int, Health) {
+	t.Helper()
 	srv := invocation.NewServer(d.Logger)
 	Register(srv, d)
 	rec := httptest.NewRecorder()
@@ -95,14 +100,7 @@ func TestHealthReportsGovernanceRefusedByARM(t *testing.T) {
 	d := &app.Deps{Config: &config.Config{Governance: true, GovernanceSet: true, ARM: config.ARM{Subscriptions: []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"}}},
 		Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), Checks: map[string]app.Pinger{}, Governance: c}
 	get := func() Health {
-		srv := invocation.NewServer(d.Logger)
-		Register(srv, d)
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/health", nil))
-		var h Health
-		if err := json.Unmarshal(rec.Body.Bytes(), &h); err != nil {
-			t.Fatal(err)
-		}
+		_, h := healthOfDeps(t, d)
 		return h
 	}
 	if h := get(); h.Integrations["governance"] != "on" {

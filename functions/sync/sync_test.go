@@ -188,12 +188,19 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 	}
 }
 
+// attest gives the image digest a provenance attestation in octo-org,
+// built by repo's build workflow on main.
+func (e *env) attest(t *testing.T, repo string) {
+	t.Helper()
+	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: repo,
+		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
+			Repository: repo, Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
+			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
+}
+
 func TestAttestationFoundIsEvidenceAndNamesTheRepository(t *testing.T) {
 	e := newEnv(t, false)
-	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: "octo-org/checkout-service",
-		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
-			Repository: "octo-org/checkout-service", Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
-			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
+	e.attest(t, "octo-org/checkout-service")
 	req := e.deploy(t)
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
@@ -311,10 +318,7 @@ func pushed(t *testing.T) registry.Event {
 // is installed in for its attestation, and pushes the record once found.
 func TestStorageSyncFindsTheSourceOfAnUnmappedImage(t *testing.T) {
 	e := newEnv(t, false)
-	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: "octo-org/checkout-api",
-		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
-			Repository: "octo-org/checkout-api", Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
-			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
+	e.attest(t, "octo-org/checkout-api")
 	if _, err := e.inv.RecordImageEvent(context.Background(), pushed(t)); err != nil {
 		t.Fatal(err)
 	}

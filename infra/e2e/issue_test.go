@@ -154,8 +154,24 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// deploymentRecords are the repository's sample deployment-record bodies,
+// by name ("single", ...).
+func deploymentRecords(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	var records map[string]json.RawMessage
+	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+		t.Fatal(err)
+	}
+	return records
+}
+
+// start builds the app and runs it under the dev host; the test is
+// skipped under -short.
 func start(t *testing.T) *env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the app under the dev host (not under -short)")
+	}
 	st := localstack.ForTest(t)
 	rootDir := inventorytest.Root(t)
 	appDir := app(t, rootDir)
@@ -214,14 +230,8 @@ func start(t *testing.T) *env {
 // Dockerfile, labelled, with nothing written twice on redelivery. It
 // reports the time from the export record to the issue with an idle budget.
 func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the app under the dev host (not under -short)")
-	}
 	e := start(t)
-	var records map[string]json.RawMessage
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
-		t.Fatal(err)
-	}
+	records := deploymentRecords(t)
 	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
 	e.wrongBaseURLs(records["single"])
 	risk := inventorytest.Testdata(t, "defender", "assessment-risk.json")
@@ -323,14 +333,8 @@ func (e *env) export(file string, edit func(props map[string]any)) {
 // active again, closed as not planned → stays closed when the priority
 // rises, saying so once.
 func TestRemediationStoryThroughTheDevHost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the app under the dev host (not under -short)")
-	}
 	e := start(t)
-	var records map[string]json.RawMessage
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
-		t.Fatal(err)
-	}
+	records := deploymentRecords(t)
 	// Production, but no runtime risk yet: the CVE is High (7.5 + 1 for
 	// published exploit steps).
 	var single map[string]any

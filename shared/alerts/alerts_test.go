@@ -145,21 +145,32 @@ func runDecodeCases(t *testing.T, cases []decodeCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := Decode(tc.event, tc.payload(t), received)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
+			if !decoded(t, err, tc.wantErr) {
 				if a.Finding.ID != "" {
 					t.Errorf("a failed decode returned a finding: %+v", a.Finding)
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
 			tc.check(t, a)
 		})
 	}
+}
+
+// decoded fails the test unless err is what the case expects: errors.Is
+// wantErr, or nil when wantErr is nil. It reports whether there is a
+// result to check.
+func decoded(t *testing.T, err, wantErr error) bool {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v, want %v", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
 }
 
 func expect[T comparable](t *testing.T, what string, got, want T) {

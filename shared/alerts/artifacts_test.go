@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,14 +169,8 @@ func TestPackageVariants(t *testing.T) {
 				event = EventRegistryPackage
 			}
 			p, err := decodeArtifact(event, variant(t, rel, tc.edit))
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
+			if !decoded(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !ValidDigest(p.Digest) {
 				t.Errorf("digest %q is not valid", p.Digest)
@@ -265,14 +258,8 @@ func TestWorkflowRunVariants(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := DecodeWorkflowRun(variant(t, rel, tc.edit), received)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
+			if !decoded(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tc.check(t, w)
 		})

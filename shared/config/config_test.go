@@ -586,65 +586,47 @@ func TestPrintedConfigRedactsSecrets(t *testing.T) {
 
 func TestIntegrations(t *testing.T) {
 	pkcs1, _ := testKey()
+	// local is the answer with nothing optional set; each case names the
+	// integrations it changes, and the whole answer is compared.
+	local := map[string]string{
+		"github":          "off: GITHUB_APP_ID not set",
+		"keyvault":        "off: KEYVAULT_URL not set, secrets come from local settings",
+		"governance":      "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
+		"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
+		"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
+		"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
+		"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
+	}
+	but := func(changes map[string]string) map[string]string {
+		out := maps.Clone(local)
+		maps.Copy(out, changes)
+		return out
+	}
 	cases := []struct {
 		name string
 		env  map[string]string
 		want map[string]string
 	}{
-		{"local, nothing optional", minimal(), map[string]string{
-			"github":          "off: GITHUB_APP_ID not set",
-			"keyvault":        "off: KEYVAULT_URL not set, secrets come from local settings",
-			"governance":      "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
-			"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
-			"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
-			"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
-			"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
-		}},
-		{"azure, all on", with(azure(), "RUNTIMELINK_SUBSCRIPTIONS", "0b1f6471-1bf0-4dda-aec3-cb9272f09590"), map[string]string{
-			"github":          "on",
-			"keyvault":        "on",
-			"governance":      "on",
-			"resourcegraph":   "on: 1 subscription(s)",
-			"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
-			"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
-			"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
-		}},
-		{"azure, governance without Resource Graph, copilot and campaigns on", with(with(with(azure(), "RUNTIMELINK_COPILOT_ASSIGN", "true"), "RUNTIMELINK_CAMPAIGNS", "true"), "GITHUB_APP_ID", "7"), map[string]string{
-			"github":          "on",
-			"keyvault":        "on",
-			"governance":      "on; security managers' assignments are read on each group sync only (RUNTIMELINK_SUBSCRIPTIONS not set, no nightly Resource Graph read)",
-			"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
-			"copilot":         "on: new Critical issues are assigned to Copilot coding agent with the user token in secret github-copilot-token",
-			"campaigns":       "on",
-			"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
-		}},
-		{"cluster findings to a fallback repository", with(minimal(), "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY", "octo-org/platform"), map[string]string{
-			"github":          "off: GITHUB_APP_ID not set",
-			"keyvault":        "off: KEYVAULT_URL not set, secrets come from local settings",
-			"governance":      "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
-			"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
-			"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
-			"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
+		{"local, nothing optional", minimal(), local},
+		{"azure, all on", with(azure(), "RUNTIMELINK_SUBSCRIPTIONS", "0b1f6471-1bf0-4dda-aec3-cb9272f09590"), but(map[string]string{
+			"github": "on", "keyvault": "on", "governance": "on", "resourcegraph": "on: 1 subscription(s)",
+		})},
+		{"azure, governance without Resource Graph, copilot and campaigns on", with(with(with(azure(), "RUNTIMELINK_COPILOT_ASSIGN", "true"), "RUNTIMELINK_CAMPAIGNS", "true"), "GITHUB_APP_ID", "7"), but(map[string]string{
+			"github":     "on",
+			"keyvault":   "on",
+			"governance": "on; security managers' assignments are read on each group sync only (RUNTIMELINK_SUBSCRIPTIONS not set, no nightly Resource Graph read)",
+			"copilot":    "on: new Critical issues are assigned to Copilot coding agent with the user token in secret github-copilot-token",
+			"campaigns":  "on",
+		})},
+		{"cluster findings to a fallback repository", with(minimal(), "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY", "octo-org/platform"), but(map[string]string{
 			"clusterfindings": "on: findings about a cluster no repository builds get issues in octo-org/platform",
-		}},
-		{"governance switched off", with(azure(), "RUNTIMELINK_GOVERNANCE", "false"), map[string]string{
-			"github":          "on",
-			"keyvault":        "on",
-			"governance":      "off: RUNTIMELINK_GOVERNANCE=false",
-			"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
-			"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
-			"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
-			"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
-		}},
-		{"local github, dry run", with(with(with(minimal(), "GITHUB_APP_ID", "7"), "GITHUB_APP_PRIVATE_KEY", pkcs1), "RUNTIMELINK_DRY_RUN", "true"), map[string]string{
-			"github":          "on (dry run: plans only, no writes)",
-			"keyvault":        "off: KEYVAULT_URL not set, secrets come from local settings",
-			"governance":      "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only",
-			"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
-			"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
-			"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
-			"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
-		}},
+		})},
+		{"governance switched off", with(azure(), "RUNTIMELINK_GOVERNANCE", "false"), but(map[string]string{
+			"github": "on", "keyvault": "on", "governance": "off: RUNTIMELINK_GOVERNANCE=false",
+		})},
+		{"local github, dry run", with(with(with(minimal(), "GITHUB_APP_ID", "7"), "GITHUB_APP_PRIVATE_KEY", pkcs1), "RUNTIMELINK_DRY_RUN", "true"), but(map[string]string{
+			"github": "on (dry run: plans only, no writes)",
+		})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,16 +56,18 @@ func newTestServer() (*Server, *logtest.Buffer) {
 func TestReadiness(t *testing.T) {
 	srv, _ := newTestServer()
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, httptest.NewRequest(method, "/", nil))
-		if rec.Code != http.StatusOK {
-			t.Errorf("%s / = %d, want 200", method, rec.Code)
-		}
+		expectStatus(t, srv, method, "/", http.StatusOK)
 	}
+	expectStatus(t, srv, http.MethodGet, "/nothing-here", http.StatusNotFound)
+}
+
+// expectStatus sends a request without a body and checks the status.
+func expectStatus(t *testing.T, srv *Server, method, path string, want int) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nothing-here", nil))
-	if rec.Code != http.StatusNotFound {
-		t.Errorf("GET /nothing-here = %d, want 404", rec.Code)
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	if rec.Code != want {
+		t.Errorf("%s %s = %d, want %d", method, path, rec.Code, want)
 	}
 }
 
@@ -200,11 +202,7 @@ func TestTriggerWithoutInvocationIDGetsOne(t *testing.T) {
 func TestTriggerOnlyAcceptsPOST(t *testing.T) {
 	srv, _ := newTestServer()
 	srv.HandleTrigger("sync", func(context.Context, *Invocation) error { return nil })
-	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sync", nil))
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("GET /sync = %d, want 405", rec.Code)
-	}
+	expectStatus(t, srv, http.MethodGet, "/sync", http.StatusMethodNotAllowed)
 }
 
 func TestLogsAreCapped(t *testing.T) {
@@ -396,15 +394,8 @@ func TestHoldAnswersProbeAndQueuesWork(t *testing.T) {
 	srv := NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ready := make(chan struct{})
 	srv.Hold(ready)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	base, cancel, done := serve(t, srv)
 	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
 
 	resp, err := http.Get(base + "/")
 	if err != nil || resp.StatusCode != http.StatusOK {

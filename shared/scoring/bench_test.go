@@ -63,51 +63,50 @@ func benchData(n, nctx int) ([]model.Finding, []Context) {
 // reports findings/s and allocations per finding. Every finding rates its
 // context anew (Score).
 func BenchmarkScore1M(b *testing.B) {
-	const n, nctx = 1_000_000, 1 << 16
-	findings, contexts := benchData(n, nctx)
 	p := DefaultPolicy()
-	var sink float64
-	m := startMeter()
-	b.ReportAllocs()
-	ops := 0
-	for b.Loop() {
+	benchScore1M(b, func(findings []model.Finding, contexts []Context) (sink float64) {
 		for i := range findings {
-			r := Score(p, &findings[i], contexts[i&(nctx-1)])
-			sink += r.Score
+			sink += Score(p, &findings[i], contexts[i&(benchContexts-1)]).Score
 		}
-		ops++
-	}
-	b.StopTimer()
-	m.report(b, float64(ops)*n)
-	if sink == 0 {
-		b.Fatal("nothing scored")
-	}
+		return sink
+	})
 }
 
 // BenchmarkScore1MPrepared is BenchmarkScore1M the way the nightly run
 // scores: each context is prepared once (per image / repository) and every
 // finding sharing it is scored against it. Preparing is inside the timing.
 func BenchmarkScore1MPrepared(b *testing.B) {
-	const n, nctx = 1_000_000, 1 << 16
-	findings, contexts := benchData(n, nctx)
 	p := DefaultPolicy()
-	prepared := make([]Prepared, nctx)
+	prepared := make([]Prepared, benchContexts)
+	benchScore1M(b, func(findings []model.Finding, contexts []Context) (sink float64) {
+		for i := range contexts {
+			prepared[i] = Prepare(p, contexts[i])
+		}
+		for i := range findings {
+			sink += prepared[i&(benchContexts-1)].Score(&findings[i]).Score
+		}
+		return sink
+	})
+}
+
+// The benchmarks' sizes: findings scored per op, and the runtime contexts
+// they share (a power of two).
+const benchFindings, benchContexts = 1_000_000, 1 << 16
+
+// benchScore1M times score, once per op, over the findings and contexts of
+// benchData; score returns the sum of the scores, which must not be 0.
+func benchScore1M(b *testing.B, score func(findings []model.Finding, contexts []Context) float64) {
+	findings, contexts := benchData(benchFindings, benchContexts)
 	var sink float64
 	m := startMeter()
 	b.ReportAllocs()
 	ops := 0
 	for b.Loop() {
-		for i := range contexts {
-			prepared[i] = Prepare(p, contexts[i])
-		}
-		for i := range findings {
-			r := prepared[i&(nctx-1)].Score(&findings[i])
-			sink += r.Score
-		}
+		sink += score(findings, contexts)
 		ops++
 	}
 	b.StopTimer()
-	m.report(b, float64(ops)*n)
+	m.report(b, float64(ops)*benchFindings)
 	if sink == 0 {
 		b.Fatal("nothing scored")
 	}

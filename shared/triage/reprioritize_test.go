@@ -45,6 +45,15 @@ func seedImageFindings(t testing.TB, tr *Triage, n int) []model.Finding {
 	return out
 }
 
+// newClockedTriage is newTriage on a fake clock that starts now.
+func newClockedTriage(t testing.TB) (*Triage, *syncRecorder, *clocktest.Clock) {
+	t.Helper()
+	tr, rec := newTriage(t)
+	clk := clocktest.New(time.Now().UTC())
+	tr.Now = clk.Now
+	return tr, rec, clk
+}
+
 func TestReprioritizeWritesOnlyWhatChanged(t *testing.T) {
 	tr, rec := newTriage(t)
 	ctx := ctxT(t)
@@ -111,9 +120,7 @@ func TestReprioritizeWritesOnlyWhatChanged(t *testing.T) {
 }
 
 func TestReprioritizeLease(t *testing.T) {
-	tr, _ := newTriage(t)
-	clk := clocktest.New(time.Now().UTC())
-	tr.Now = clk.Now
+	tr, _, clk := newClockedTriage(t)
 	ctx := ctxT(t)
 	seedImageFindings(t, tr, 2)
 	held := model.Lease{ID: LeaseID, Holder: "other-instance", Expires: clk.Now().Add(5 * time.Minute)}
@@ -136,9 +143,7 @@ func TestReprioritizeLease(t *testing.T) {
 }
 
 func TestReprioritizeStopsAtItsBudgetAndResumes(t *testing.T) {
-	tr, _ := newTriage(t)
-	clk := clocktest.New(time.Now().UTC())
-	tr.Now = clk.Now
+	tr, _, clk := newClockedTriage(t)
 	ctx := ctxT(t)
 	putWorkload(t, tr, checkoutWorkload(t, false))
 	seedImageFindings(t, tr, 23)
@@ -184,9 +189,7 @@ func TestReprioritizeStartsOverOnARejectedCursor(t *testing.T) {
 }
 
 func TestReprioritizeReenqueuesDrift(t *testing.T) {
-	tr, rec := newTriage(t)
-	clk := clocktest.New(time.Now().UTC())
-	tr.Now = clk.Now
+	tr, rec, clk := newClockedTriage(t)
 	ctx := ctxT(t)
 	now := clk.Now()
 	groups := []model.Group{
