@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -208,4 +209,76 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(lat.pct(50).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat.pct(99).Microseconds())/1000, "p99-ms")
+}
+
+// procStatusKB reads one "kB" field of /proc/self/status (VmRSS, VmHWM).
+func procStatusKB(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err == nil {
+				return kb
+			}
+		}
+	}
+	return -1
+}
+
+// BenchmarkUnsignedFlood: each op is 20 concurrent wrongly signed 25 MB
+// bodies (declared lengths), the attack of issue 14. It reports the
+// process's peak RSS (VmHWM, reset before the flood) and the answers. The
+// client streams its bodies from a reader that allocates nothing, so the
+// memory is the handler's.
+//
+//	go test ./functions/github_webhook -run '^$' -bench BenchmarkUnsignedFlood -benchtime 3x
+func BenchmarkUnsignedFlood(b *testing.B) {
+	e := newEnv(b, nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	const senders = 20
+	badSig := "sha256=" + strings.Repeat("0", 64)
+	runtime.GC()
+	before := procStatusKB("VmRSS")
+	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+	peakReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+	var mu sync.Mutex
+	statuses := map[string]int{}
+	b.ResetTimer()
+	for range b.N {
+		var wg sync.WaitGroup
+		for range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodPost, e.url, &countingReader{limit: githubwebhook.MaxPayloadBytes})
+				req.ContentLength = githubwebhook.MaxPayloadBytes
+				req.Header.Set(githubwebhook.HeaderEvent, "ping")
+				req.Header.Set(githubwebhook.HeaderDelivery, deliveryID("flood"))
+				req.Header.Set(githubwebhook.HeaderSignature, badSig)
+				resp, err := client.Do(req)
+				key := "error"
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					key = fmt.Sprint(resp.StatusCode)
+				}
+				mu.Lock()
+				statuses[key]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	peak := procStatusKB("VmHWM")
+	if !peakReset {
+		b.Logf("VmHWM could not be reset: the peak includes set-up")
+	}
+	b.ReportMetric(float64(before)/1024, "RSS-before-MB")
+	b.ReportMetric(float64(peak)/1024, "peak-RSS-MB")
+	b.Logf("load average %s; %d×%d bodies of %d MB: answers %v; RSS before %d MB, peak %d MB",
+		loadAverage(), b.N, senders, githubwebhook.MaxPayloadBytes>>20, statuses, before/1024, peak/1024)
 }

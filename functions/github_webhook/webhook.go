@@ -17,6 +17,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/ghapp"
@@ -30,6 +33,22 @@ const Route = "POST /api/github/webhook"
 // MaxPayloadBytes is GitHub's cap on a webhook payload (25 MB); GitHub
 // does not send larger ones, so anything larger is not GitHub.
 const MaxPayloadBytes = 25 << 20
+
+// MaxBodyBytesInFlight bounds the bytes of webhook bodies being read and
+// held at once, across deliveries. Bodies are read before their signature
+// can be checked, so without a bound 20 unsigned 25 MB requests cost 1 GB;
+// with it they cost at most this much and the rest wait (bodyWait) or are
+// told to retry. It admits one body of GitHub's largest size beside the
+// usual small ones (a few KB each).
+const MaxBodyBytesInFlight = 32 << 20
+
+// bodyWait bounds how long a delivery waits for room in the body budget
+// before it is answered 429: well inside GitHub's 10 s.
+const bodyWait = 2 * time.Second
+
+// bodyReadTimeout bounds reading one body, so a sender trickling bytes
+// cannot hold its share of the budget for long.
+const bodyReadTimeout = 30 * time.Second
 
 // The headers GitHub sends with every delivery.
 const (
@@ -63,6 +82,9 @@ type Handler struct {
 	secrets    keyvault.Provider
 	secretName string
 	receiver   *ghapp.Receiver
+	// bodies holds the bytes of the bodies being read or processed,
+	// weighted by their declared length (MaxPayloadBytes when undeclared).
+	bodies *semaphore.Weighted
 }
 
 // New builds the handler from the app's dependencies.
@@ -98,7 +120,8 @@ func New(d *app.Deps) (*Handler, error) {
 // NewHandler serves deliveries verified with the secret called secretName
 // and processed by r.
 func NewHandler(secrets keyvault.Provider, secretName string, r *ghapp.Receiver) *Handler {
-	return &Handler{secrets: secrets, secretName: secretName, receiver: r}
+	return &Handler{secrets: secrets, secretName: secretName, receiver: r,
+		bodies: semaphore.NewWeighted(MaxBodyBytesInFlight)}
 }
 
 // answer is every response body: what was done with the delivery, or why not.
@@ -127,7 +150,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes, GitHub's limit", MaxPayloadBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
+	// Unsigned is refused before a byte of the body is read.
+	if r.Header.Get(HeaderSignature) == "" {
+		log.Warn("webhook refused: signature", "reason", errNoSignature.Error())
+		fail(http.StatusUnauthorized, errNoSignature.Error())
+		return
+	}
+	weight := r.ContentLength
+	if weight < 0 {
+		weight = MaxPayloadBytes // streamed: charged as the largest body GitHub sends
+	}
+	wait, cancel := context.WithTimeout(ctx, bodyWait)
+	err := h.bodies.Acquire(wait, weight)
+	cancel()
+	if err != nil {
+		log.Warn("webhook refused: too many body bytes in flight", "contentLength", r.ContentLength, "budget", MaxBodyBytesInFlight)
+		invocation.Overloaded(w)
+		return
+	}
+	defer h.bodies.Release(weight)
+
+	body, err := readBody(w, r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -177,15 +220,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readBody reads the request body, at most MaxPayloadBytes, within
+// bodyReadTimeout. A declared length is read into one buffer of that size
+// (io.ReadAll would grow it by doubling, up to twice the bytes).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	// Not every ResponseWriter can (httptest's recorder cannot): then
+	// the server's own timeouts apply.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	in := http.MaxBytesReader(w, r.Body, MaxPayloadBytes)
+	if r.ContentLength < 0 {
+		return io.ReadAll(in)
+	}
+	body := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(in, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
 // errSignature: the request is not signed with the webhook secret.
 var errSignature = errors.New("signature")
+
+var errNoSignature = fmt.Errorf("%w: the %s header is missing", errSignature, HeaderSignature)
 
 // verify checks X-Hub-Signature-256 with the current secret. When it does
 // not match, the secret may have been rotated since it was cached: it is
 // read again once (keyvault rate-limits forced reads) and checked again.
 func (h *Handler) verify(ctx context.Context, body []byte, header string) error {
 	if header == "" {
-		return fmt.Errorf("%w: the %s header is missing", errSignature, HeaderSignature)
+		return errNoSignature
 	}
 	secret, err := h.secret(ctx)
 	if err != nil {

@@ -334,17 +334,26 @@ func TestVariations(t *testing.T) {
 	expectStatus(t, "nulls", got, http.StatusOK)
 }
 
-// countingReader counts what the server made the client send.
+// countingReader counts what the server made the client send. With hold
+// set it stops after holdAt bytes until hold is closed.
 type countingReader struct {
 	n, limit int64
 	sent     atomic.Int64
+	holdAt   int64
+	hold     chan struct{}
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	if r.n >= r.limit {
 		return 0, io.EOF
 	}
+	if r.hold != nil && r.n >= r.holdAt {
+		<-r.hold
+	}
 	k := min(int64(len(p)), r.limit-r.n)
+	if r.hold != nil && r.n < r.holdAt {
+		k = min(k, r.holdAt-r.n)
+	}
 	for i := range p[:k] {
 		p[i] = ' '
 	}
@@ -385,6 +394,53 @@ func TestHugeBody(t *testing.T) {
 	body = append(append([]byte("{"), body...), '}')
 	got := e.post(delivery{event: "ping", id: deliveryID("max"), body: body, signature: "sha256=" + strings.Repeat("0", 64)})
 	expectStatus(t, "25 MB exactly", got, http.StatusUnauthorized)
+	if n := count(t, e.store); total(n) != 0 {
+		t.Errorf("stored %v", n)
+	}
+}
+
+// The bytes of the bodies being read at once are bounded: while one 20 MB
+// body is being read, a second is told to retry (429) rather than read
+// beside it, and is read once the first is done. An unsigned request is
+// refused before its body is read at all.
+func TestBodyBudget(t *testing.T) {
+	e := newEnv(t, nil)
+	const size = 20 << 20 // two do not fit in MaxBodyBytesInFlight
+	if 2*size <= githubwebhook.MaxBodyBytesInFlight {
+		t.Fatalf("two %d-byte bodies fit in the %d-byte budget", size, githubwebhook.MaxBodyBytesInFlight)
+	}
+	badSig := "sha256=" + strings.Repeat("0", 64)
+	post := func(name string, r *countingReader, signature string) response {
+		req, err := http.NewRequest(http.MethodPost, e.url, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		return e.do(req, delivery{event: "ping", id: deliveryID(name), signature: signature})
+	}
+
+	hold := make(chan struct{})
+	first := &countingReader{limit: size, holdAt: 1 << 20, hold: hold}
+	firstDone := make(chan response, 1)
+	go func() { firstDone <- post("budget-first", first, badSig) }()
+	for first.sent.Load() < 1<<20 { // the server is reading it
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := &countingReader{limit: size}
+	got := post("budget-second", second, badSig)
+	expectStatus(t, "second body while the first is read", got, http.StatusTooManyRequests)
+	if s := second.sent.Load(); s >= size {
+		t.Errorf("the second body was read whole (%d bytes) beside the first", s)
+	}
+	close(hold)
+	expectStatus(t, "first body", <-firstDone, http.StatusUnauthorized)
+	expectStatus(t, "a body after the first", post("budget-third", &countingReader{limit: size}, badSig), http.StatusUnauthorized)
+
+	unsigned := &countingReader{limit: size}
+	expectStatus(t, "unsigned", post("budget-unsigned", unsigned, "-"), http.StatusUnauthorized)
+	if s := unsigned.sent.Load(); s >= size {
+		t.Errorf("the unsigned body was read (%d bytes) before it was refused", s)
+	}
 	if n := count(t, e.store); total(n) != 0 {
 		t.Errorf("stored %v", n)
 	}
