@@ -352,6 +352,119 @@ func generatedFrom(t testing.TB, first, n, bad int, status string) [][]byte {
 	return out
 }
 
+// onDigest builds n MDVM CVE records (CVE-2025-<first+k>), all on one
+// digest of the checkout image: a large base image's export.
+func onDigest(t testing.TB, first, n int, digest, status string) [][]byte {
+	t.Helper()
+	out := generatedFrom(t, first, n, -1, status)
+	for k := range out {
+		out[k] = jsontest.Edit(t, out[k], func(m map[string]any) {
+			props(m)["additionalData"].(map[string]any)["artifactDetails"].(map[string]any)["digest"] = digest
+		})
+	}
+	return out
+}
+
+// mappedImage stores the artifact of the checkout image's digest with its
+// source repository, so its CVEs are filed there and grouped in one issue.
+func (e *env) mappedImage(t testing.TB) (repo, groupID string) {
+	t.Helper()
+	repo = "octo-org/checkout-api"
+	a := &model.Artifact{ID: checkoutDigest, Digest: checkoutDigest, Image: checkoutImage, Repository: repo}
+	if _, err := e.store.Artifacts.Create(ctxT(t), a); err != nil {
+		t.Fatal(err)
+	}
+	return repo, model.ImageGroupID(repo, checkoutImage)
+}
+
+// TestTwoThousandCVEsOnOneImage: one export batch of 2,000 CVEs on one
+// image is stored in one delivery, and the image's group is written once
+// (counted at the Cosmos DB transport), not once per CVE by workers
+// racing on its ETag; the redelivery of the batch writes nothing.
+func TestTwoThousandCVEsOnOneImage(t *testing.T) {
+	const n = 2000
+	e := newEnv(t)
+	repo, groupID := e.mappedImage(t)
+	msgs := onDigest(t, 0, n, checkoutDigest, "Unhealthy")
+	before := e.cnt.Counts()
+	groupWrites := e.cnt.WritesTo(model.ContainerGroups)
+	r := e.deliver(t, msgs...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("first delivery: status %d: %v", r.Status, r.Logs)
+	}
+	d := e.cnt.Counts().Sub(before)
+	if got := e.cnt.WritesTo(model.ContainerGroups) - groupWrites; got != 1 {
+		t.Errorf("the image's group was written %d times, want once", got)
+	}
+	if got := e.cnt.WritesTo(model.ContainerFindings); got != n {
+		t.Errorf("%d finding writes, want %d", got, n)
+	}
+	if sum := summary(t, r); num(sum, "cves") != n || num(sum, "findingsWritten") != n {
+		t.Errorf("summary = %v", sum)
+	}
+	if c := e.count(t, repo); c != n {
+		t.Errorf("%d findings stored in %s, want %d", c, repo, n)
+	}
+	g, err := e.store.Groups.Get(ctxT(t), repo, groupID)
+	if err != nil {
+		t.Fatalf("group: %v", err)
+	}
+	if len(g.FindingIDs) != n || g.Kind != model.GroupKindImage {
+		t.Errorf("group holds %d findings (kind %q), want %d", len(g.FindingIDs), g.Kind, n)
+	}
+	t.Logf("first delivery: %+v", d)
+
+	before = e.cnt.Counts()
+	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
+		t.Fatalf("redelivery: status %d", r.Status)
+	}
+	if d := e.cnt.Counts().Sub(before); d.Writes != 0 || d.Reads+d.Queries > 20 {
+		t.Errorf("redelivery of the unchanged batch cost %+v, want no writes and a few queries", d)
+	}
+}
+
+// TestAFailedWriteFailsTheBatchAndRedeliveryCompletesIt: a write failing
+// half-way through a batch fails the invocation (the host redelivers the
+// batch); the redelivery writes what is missing, nothing twice, and the
+// group ends with every finding.
+func TestAFailedWriteFailsTheBatchAndRedeliveryCompletesIt(t *testing.T) {
+	const n = 500
+	e := newEnv(t)
+	repo, groupID := e.mappedImage(t)
+	msgs := onDigest(t, 0, n, checkoutDigest, "Unhealthy")
+	e.cnt.FailWritesAfter(200)
+	if r := e.deliver(t, msgs...); r.Status != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", r.Status)
+	}
+	e.cnt.FailWritesAfter(-1)
+	stored := e.count(t, repo)
+	if stored == 0 || stored >= n {
+		t.Fatalf("%d findings stored by the failed delivery, want some but not all", stored)
+	}
+	findingWrites := e.cnt.WritesTo(model.ContainerFindings)
+	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
+		t.Fatalf("redelivery: status %d: %v", r.Status, r.Logs)
+	}
+	if got := e.cnt.WritesTo(model.ContainerFindings) - findingWrites; got != int64(n-stored) {
+		t.Errorf("redelivery wrote %d findings, want the %d missing", got, n-stored)
+	}
+	if c := e.count(t, repo); c != n {
+		t.Errorf("%d findings stored, want %d", c, n)
+	}
+	g, err := e.store.Groups.Get(ctxT(t), repo, groupID)
+	if err != nil || len(g.FindingIDs) != n {
+		t.Fatalf("group after the redelivery: %v findings, %v", len(g.FindingIDs), err)
+	}
+	// A third delivery finds everything in step.
+	before := e.cnt.Counts()
+	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
+		t.Fatalf("third delivery: status %d", r.Status)
+	}
+	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+		t.Errorf("third delivery wrote %d documents", d.Writes)
+	}
+}
+
 func TestOneBadRecordInABatchOf500(t *testing.T) {
 	e := newEnv(t)
 	r := e.deliver(t, generated(t, 500, 250, "Unhealthy")...)

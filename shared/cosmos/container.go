@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -237,6 +238,37 @@ func (c *Container[T]) replace(ctx context.Context, doc *T, etag string) error {
 	return nil
 }
 
+// Save is the write half of a read-modify-write whose read was a query
+// (or Get): doc carries the Meta it was read with, or none when exists is
+// false. Content equal to what was read (same hash) writes nothing;
+// otherwise an existing document is replaced under its ETag and a new one
+// created. ErrPreconditionFailed says another writer got there first (the
+// ETag moved, or the document was created meanwhile): read again, or fall
+// back to Update. written reports whether it wrote.
+func (c *Container[T]) Save(ctx context.Context, doc *T, exists bool) (written bool, err error) {
+	m := meta(doc)
+	if !exists {
+		created, err := c.Create(ctx, doc)
+		if err == nil && !created {
+			id, _ := c.keys(doc)
+			return false, fmt.Errorf("create %s %s: %w", c.name, id, ErrPreconditionFailed)
+		}
+		return created, err
+	}
+	id, _ := c.keys(doc)
+	h, err := ContentHash(doc)
+	if err != nil {
+		return false, fmt.Errorf("hash %s %s: %w", c.name, id, err)
+	}
+	if h == m.ContentHash {
+		return false, nil
+	}
+	if m.ETag == "" {
+		return false, fmt.Errorf("replace %s %s: no ETag read", c.name, id)
+	}
+	return true, c.replace(ctx, doc, m.ETag)
+}
+
 // Update is an ETag-guarded read-modify-write. fn gets the current document
 // (a zero value and exists=false when there is none) and changes it in
 // place; returning ErrSkip writes nothing. When the content is unchanged
@@ -320,6 +352,9 @@ type Query struct {
 	SQL          string
 	Params       map[string]any
 	PartitionKey string
+	// PageSize is the most documents a page of Query holds (0: 100).
+	// Batch reads ask for their whole batch in one page.
+	PageSize int
 }
 
 func (q Query) options(pageSize int, continuation string) (azcosmos.PartitionKey, *azcosmos.QueryOptions) {
@@ -347,7 +382,7 @@ func (q Query) options(pageSize int, continuation string) (azcosmos.PartitionKey
 // Query streams every matching document page by page (continuation
 // tokens); memory is bounded by one page whatever the container holds.
 func (c *Container[T]) Query(ctx context.Context, q Query, fn func(doc *T) error) error {
-	pk, opts := q.options(100, "")
+	pk, opts := q.options(cmp.Or(q.PageSize, 100), "")
 	pager := c.c.NewQueryItemsPager(q.SQL, pk, opts)
 	for pager.More() {
 		page, err := pager.NextPage(ctx)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/mapping"
@@ -93,61 +92,6 @@ type clusterEntry struct {
 
 type workloadRef struct{ cluster, id string }
 
-// IngestDefender applies Defender export records: container image CVEs
-// become findings (resolved when healthy or deleted), cluster assessments'
-// risk becomes workload risk, alerts become findings. Records are applied
-// in order per finding or cluster; the first storage failure stops the
-// batch and is returned, so the host redelivers it, and redelivery writes
-// nothing twice.
-func (i *Inventory) IngestDefender(ctx context.Context, recs []defender.Record) (DefenderStats, error) {
-	b := &batch{inv: i}
-	i.registryHosts(recs)
-	// Each record is the whole current state of its assessment,
-	// sub-assessment or alert: when a batch holds several of one, the last
-	// is the state, and applying the earlier ones would write transitions
-	// that a redelivery of the batch would write all over again.
-	last := make(map[string]int, len(recs))
-	for k := range recs {
-		last[string(recs[k].Kind)+"|"+strings.ToLower(recs[k].ID)] = k
-	}
-	var units []unit
-	for k := range recs {
-		if last[string(recs[k].Kind)+"|"+strings.ToLower(recs[k].ID)] != k {
-			b.n.ignore(IgnoredSuperseded)
-			continue
-		}
-		units = append(units, b.units(&recs[k])...)
-	}
-	// Workload risk first: findings are scored with the runtime context of
-	// their workloads, so they are written once that context is final for
-	// the batch. Otherwise a CVE scored on one worker could land after the
-	// re-scoring a risk change on another worker triggered, stale until a
-	// redelivery or the nightly run rewrote it.
-	var runtime, findings []unit
-	for _, u := range units {
-		if strings.HasPrefix(u.key, unitCluster) {
-			runtime = append(runtime, u)
-		} else {
-			findings = append(findings, u)
-		}
-	}
-	err := i.run(ctx, runtime)
-	if err == nil {
-		err = i.run(ctx, findings)
-	}
-	st := DefenderStats{
-		Records:          len(recs),
-		CVEs:             int(b.n.cves.Load()),
-		Assessments:      int(b.n.assessments.Load()),
-		Alerts:           int(b.n.alerts.Load()),
-		FindingsWritten:  int(b.n.written.Load()),
-		Resolved:         int(b.n.resolved.Load()),
-		WorkloadsChanged: int(b.n.workloads.Load()),
-		Ignored:          b.n.ignored,
-	}
-	return st, err
-}
-
 // run executes units on a fixed set of workers, each unit on the worker its
 // key hashes to, and stops at the first error.
 func (i *Inventory) run(ctx context.Context, units []unit) error {
@@ -189,49 +133,6 @@ func (i *Inventory) run(ctx context.Context, units []unit) error {
 		return first
 	}
 	return ctx.Err()
-}
-
-func (b *batch) units(r *defender.Record) []unit {
-	switch r.Kind {
-	case defender.KindSubAssessment:
-		s := r.SubAssessment
-		if len(s.CVEs) == 0 {
-			if r.Action == defender.ActionDelete {
-				return []unit{{key: "sub|" + strings.ToLower(s.ID), run: func(ctx context.Context) error {
-					return b.resolveSubAssessment(ctx, s.ID)
-				}}}
-			}
-			b.n.ignore(IgnoredNoCVE)
-			return nil
-		}
-		out := make([]unit, 0, len(s.CVEs))
-		for k := range s.CVEs {
-			c := &s.CVEs[k]
-			b.n.cves.Add(1)
-			out = append(out, unit{key: "cve|" + cveImage(c) + "|" + c.ID, run: func(ctx context.Context) error {
-				return b.applyCVE(ctx, r, s, c)
-			}})
-		}
-		return out
-	case defender.KindAssessment:
-		a := r.Assessment
-		cluster, ok := clusterOf(a)
-		if !ok {
-			b.n.ignore(IgnoredNotCluster)
-			return nil
-		}
-		b.n.assessments.Add(1)
-		return []unit{{key: unitCluster + cluster, run: func(ctx context.Context) error {
-			return b.applyAssessment(ctx, r, a, cluster)
-		}}}
-	case defender.KindAlert:
-		b.n.alerts.Add(1)
-		a := r.Alert
-		return []unit{{key: "alert|" + strings.ToLower(a.AlertID), run: func(ctx context.Context) error {
-			return b.applyAlert(ctx, r, a)
-		}}}
-	}
-	return nil
 }
 
 // registryHosts gives the CVEs that name their registry only by resource
@@ -301,97 +202,6 @@ func (b *batch) artifact(ctx context.Context, digest string, create *defender.CV
 		b.artifacts.Delete(digest)
 	}
 	return e.repository, e.dockerfile, e.err
-}
-
-// applyCVE writes one CVE-on-image: unhealthy opens (or keeps open) the
-// finding of (image, CVE) with the digest; healthy, not applicable or
-// deleted removes the digest and resolves the finding once no digest is
-// left.
-func (b *batch) applyCVE(ctx context.Context, r *defender.Record, s *defender.SubAssessment, c *defender.CVE) error {
-	repo, dockerfile, err := b.artifact(ctx, c.Digest, c)
-	if err != nil {
-		return err
-	}
-	image := cveImage(c)
-	id := model.ImageCVEFindingID(image, c.ID)
-	if r.Action != defender.ActionDelete && c.Status == defender.StatusUnhealthy {
-		_, changed, err := b.inv.Findings.Upsert(ctx, repo, id, func(f *model.Finding, exists bool) error {
-			if !exists {
-				f.ID, f.Repository, f.Source = id, repo, model.SourceDefenderCVE
-			}
-			mergeCVE(f, s, c, image, dockerfile)
-			if !exists || !f.State.Active() {
-				f.State, f.StateReason = model.StateOpen, ""
-				f.SourceUpdatedAt = b.inv.eventTime(c.TimeGenerated)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("open finding %s (%s on %s): %w", id, c.ID, image, err)
-		}
-		b.count(changed, false)
-		return nil
-	}
-	reason := resolveReason(r.Action, c.Status)
-	partitions := []string{repo}
-	if repo != model.UnmappedRepository {
-		// Not yet moved to its repository (see relink): look there too.
-		partitions = append(partitions, model.UnmappedRepository)
-	}
-	for _, p := range partitions {
-		found, changed, resolved, err := b.resolveDigest(ctx, p, id, c.Digest, c.SubAssessmentID, reason, c.TimeGenerated)
-		if err != nil {
-			return err
-		}
-		if found {
-			b.count(changed, resolved)
-			return nil
-		}
-	}
-	b.n.ignore(IgnoredUnknownFinding)
-	return nil
-}
-
-func (b *batch) count(changed, resolved bool) {
-	if changed {
-		b.n.written.Add(1)
-		if resolved {
-			b.n.resolved.Add(1)
-		}
-	}
-}
-
-func resolveReason(a defender.Action, s defender.StatusCode) string {
-	switch {
-	case a == defender.ActionDelete:
-		return "deleted"
-	case s == defender.StatusNotApplicable:
-		return "not-applicable"
-	}
-	return "healthy"
-}
-
-// resolveDigest removes a digest (and the sub-assessment naming it) from a
-// finding and resolves the finding when no unhealthy digest is left. An
-// absent finding is not created.
-func (b *batch) resolveDigest(ctx context.Context, repo, id, digest, subID, reason string, at time.Time) (found, changed, resolved bool, err error) {
-	f, changed, err := b.inv.Findings.Upsert(ctx, repo, id, func(f *model.Finding, exists bool) error {
-		if !exists {
-			return model.ErrSkip
-		}
-		found = true
-		f.Digests = without(f.Digests, digest)
-		f.DefenderIDs = without(f.DefenderIDs, subID)
-		if len(f.Digests) == 0 && f.State.Active() {
-			f.State, f.StateReason = model.StateResolved, reason
-			f.SourceUpdatedAt = b.inv.eventTime(at)
-		}
-		return nil
-	})
-	if err != nil {
-		return false, false, false, fmt.Errorf("resolve %s of finding %s: %w", digest, id, err)
-	}
-	return found, changed, changed && f != nil && f.State == model.StateResolved, nil
 }
 
 // resolveSubAssessment handles a deletion that carries only the
@@ -611,67 +421,6 @@ func withoutSource(risks []model.Risk, source string) []model.Risk {
 		}
 	}
 	return out
-}
-
-// applyAlert stores a security alert as a finding (source defender_alert)
-// filed under the repository of the image it names, when known: active
-// and in-progress alerts are open, resolved and deleted ones resolved,
-// dismissed ones dismissed.
-func (b *batch) applyAlert(ctx context.Context, r *defender.Record, a *defender.Alert) error {
-	var image, digest string
-	if a.Image != "" {
-		if ref, err := mapping.ParseImageRef(a.Image); err == nil {
-			image, digest = ref.Name(), ref.Digest
-		} else {
-			image = normalizeImage(a.Image)
-		}
-	}
-	repo := model.UnmappedRepository
-	if digest != "" {
-		var err error
-		if repo, _, err = b.artifact(ctx, digest, nil); err != nil {
-			return err
-		}
-	}
-	// An alert about a cluster, node, pod or workload is about something
-	// running: triage scores it in that resource's environment. When no
-	// repository builds what it is about, it goes to the configured
-	// fallback repository, else stays unmapped, listed under its cluster.
-	res := a.Resource()
-	if res != nil && image == "" && digest == "" && b.inv.ClusterFindingsRepository != "" {
-		repo = b.inv.ClusterFindingsRepository
-	}
-	state, reason := alertState(r.Action, a.Status)
-	id := model.DefenderAlertFindingID(a.AlertID)
-	f, changed, err := b.inv.Findings.Upsert(ctx, repo, id, func(f *model.Finding, exists bool) error {
-		if !exists {
-			f.ID, f.Repository, f.Source = id, repo, model.SourceDefenderAlert
-		}
-		fill(&f.RuleID, a.AlertType)
-		fill(&f.Title, a.DisplayName, a.AlertType)
-		fill(&f.Description, a.Description)
-		fill(&f.AlertURL, a.AlertURI)
-		fill(&f.Tool, a.ProductName, DefenderTool)
-		fill(&f.Image, image)
-		if res != nil {
-			f.Resource, f.Cluster = res, res.Cluster
-		}
-		if a.Severity != "" {
-			f.Severity = a.Severity
-		}
-		f.Digests = union(f.Digests, digest)
-		f.DefenderIDs = union(f.DefenderIDs, cmp.Or(a.ARMID, a.AlertID))
-		if !exists || f.State != state {
-			f.State, f.StateReason = state, reason
-			f.SourceUpdatedAt = b.inv.eventTime(a.TimeGenerated)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store alert %s as finding %s: %w", a.AlertID, id, err)
-	}
-	b.count(changed, changed && f != nil && f.State == model.StateResolved)
-	return nil
 }
 
 func alertState(action defender.Action, status string) (model.FindingState, string) {

@@ -18,6 +18,8 @@ type Artifacts interface {
 	Artifact(ctx context.Context, digest string) (*model.Artifact, error)
 	UpdateArtifact(ctx context.Context, digest string, fn func(a *model.Artifact, exists bool) error) (*model.Artifact, bool, error)
 	ArtifactsTagged(ctx context.Context, image, tag string, limit int) ([]model.Artifact, bool, error)
+	// ArtifactsOf reads the artifacts of digests (those that have one).
+	ArtifactsOf(ctx context.Context, digests []string) ([]model.Artifact, error)
 }
 
 // Workloads is the workloads container, partitioned by cluster.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
@@ -17,6 +18,7 @@ const (
 	sqlFindingsOfGroup      = "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group"
 	sqlFindingsByID         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)"
 	sqlFindingsOfRepository = "SELECT * FROM c WHERE c.repository = @repo"
+	sqlFindingsIn           = "SELECT * FROM c WHERE c.repository = @repo AND ARRAY_CONTAINS(@ids, c.id)"
 	sqlOpenFindings         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@states, c.state)"
 	// A Defender CVE names its vulnerability by CVE id; a Dependabot
 	// alert by CVE or GHSA id.
@@ -37,6 +39,42 @@ func (s *Store) Finding(ctx context.Context, repository, id string) (*model.Find
 // read. changed reports whether it was written. Partition: repository.
 func (s *Store) UpdateFinding(ctx context.Context, repository, id string, fn func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
 	return s.db.Findings.Update(ctx, repository, id, fn)
+}
+
+// batchChunk bounds the ids of one batch read: a batch asks for at most
+// this many documents of one partition per query, in one page.
+const batchChunk = 1000
+
+// FindingsIn reads the findings of repository whose id is one of ids
+// (those that exist), a query per thousand ids: the read half of a
+// batch's read-modify-writes, which SaveFinding completes. Partition:
+// repository.
+func (s *Store) FindingsIn(ctx context.Context, repository string, ids []string) ([]model.Finding, error) {
+	return in(ctx, s.db.Findings, sqlFindingsIn, repository, ids)
+}
+
+// in runs a batch read (sql with @repo and @ids) on one partition, a query
+// per batchChunk ids.
+func in[T any](ctx context.Context, c *cosmos.Container[T], sql, partition string, ids []string) ([]T, error) {
+	var out []T
+	for chunk := range slices.Chunk(ids, batchChunk) {
+		q := cosmos.Query{SQL: sql, PartitionKey: partition, PageSize: len(chunk),
+			Params: map[string]any{"@repo": partition, "@ids": chunk}}
+		docs, err := collect(ctx, c, q)
+		if err != nil {
+			return nil, fmt.Errorf("read %d %s of %s: %w", len(chunk), c.Name(), partition, err)
+		}
+		out = append(out, docs...)
+	}
+	return out, nil
+}
+
+// SaveFinding writes a finding read by FindingsIn (exists) or new, unless
+// its content is what was read; an existing one is replaced under the ETag
+// it was read with. The error wraps model.ErrPreconditionFailed when
+// another writer got there first. Partition: f.Repository.
+func (s *Store) SaveFinding(ctx context.Context, f *model.Finding, exists bool) (written bool, err error) {
+	return s.db.Findings.Save(ctx, f, exists)
 }
 
 // FindingsOnDigest lists the findings seen on an image digest, at most

@@ -21,7 +21,18 @@ const (
 	sqlGroupsBehind = "SELECT c.id, c.repository, {\"open\": c.desired.open, \"hash\": c.desired.hash} AS desired, " +
 		"{\"issueNumber\": c.synced.issueNumber, \"hash\": c.synced.hash, \"at\": c.synced.at} AS synced " +
 		"FROM c WHERE NOT IS_DEFINED(c.synced.hash) OR c.desired.hash != c.synced.hash OR c.synced.at < @stale"
+	// Only what says whether a group is behind its findings: the rendered
+	// body of a group of thousands of CVEs is large.
+	sqlGroupMembers = "SELECT c.id, c.repository, c.findingIds, c._ts FROM c WHERE c.repository = @repo AND ARRAY_CONTAINS(@ids, c.id)"
 )
+
+// GroupMembers reads the groups of repository whose id is one of ids
+// (those that exist) with only their id, repository, finding ids and last
+// write time (Meta.TS) filled in, a query per thousand ids.
+// Partition: repository.
+func (s *Store) GroupMembers(ctx context.Context, repository string, ids []string) ([]model.Group, error) {
+	return in(ctx, s.db.Groups, sqlGroupMembers, repository, ids)
+}
 
 // Group reads one group; the error wraps model.ErrNotFound when there is
 // none. Partition: repository.

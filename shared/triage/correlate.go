@@ -84,23 +84,37 @@ func relatedIDs(existing []string, peers []model.Finding) []string {
 // repository), so this is one single-partition query per spelling of the
 // repository name.
 func (t *Triage) peers(ctx context.Context, f *model.Finding) ([]model.Finding, error) {
-	var other model.Source
+	other, params, repos := peerQuery(f)
+	var out []model.Finding
+	for _, repo := range repos {
+		cands, err := t.Store.FindingsNamingVulnerability(ctx, repo, other, params)
+		if err != nil {
+			return nil, fmt.Errorf("find findings correlated with %s: %w", f.ID, err)
+		}
+		out = addPeers(out, f, cands)
+	}
+	return out, nil
+}
+
+// peerQuery says where f's peers are: findings of source other, in one of
+// repos (the spellings of its repository), naming one of params (every
+// case spelling of its vulnerability ids). No repos: f has none.
+func peerQuery(f *model.Finding) (other model.Source, params, repos []string) {
 	switch f.Source {
 	case model.SourceDependabot:
 		other = model.SourceDefenderCVE
 	case model.SourceDefenderCVE:
 		other = model.SourceDependabot
 	default:
-		return nil, nil
+		return "", nil, nil
 	}
 	ids := vulnIDs(f)
 	norm := mapping.NormalizeRepository(f.Repository, "")
 	if len(ids) == 0 || norm == "" {
-		return nil, nil
+		return "", nil, nil
 	}
 	// Queries match exactly: pass every case spelling the sources use
 	// (upper-case CVE ids, GHSA ids as GitHub writes them).
-	var params []string
 	for _, id := range ids {
 		for _, v := range []string{id, strings.ToUpper(id), strings.ToLower(id), ghsaSpelling(id)} {
 			if v != "" && !slices.Contains(params, v) {
@@ -108,20 +122,18 @@ func (t *Triage) peers(ctx context.Context, f *model.Finding) ([]model.Finding, 
 			}
 		}
 	}
-	var out []model.Finding
-	for _, repo := range uniqueStrings(f.Repository, norm) {
-		cands, err := t.Store.FindingsNamingVulnerability(ctx, repo, other, params)
-		if err != nil {
-			return nil, fmt.Errorf("find findings correlated with %s: %w", f.ID, err)
-		}
-		for i := range cands {
-			p := &cands[i]
-			if Correlated(f, p) && !slices.ContainsFunc(out, func(o model.Finding) bool { return o.ID == p.ID }) {
-				out = append(out, *p)
-			}
+	return other, params, uniqueStrings(f.Repository, norm)
+}
+
+// addPeers adds the candidates correlated with f to out, once each.
+func addPeers(out []model.Finding, f *model.Finding, cands []model.Finding) []model.Finding {
+	for i := range cands {
+		p := &cands[i]
+		if Correlated(f, p) && !slices.ContainsFunc(out, func(o model.Finding) bool { return o.ID == p.ID }) {
+			out = append(out, *p)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ghsaSpelling writes a GHSA id as GitHub does: "GHSA-" and lower case.

@@ -24,6 +24,13 @@ type Findings interface {
 	FindingsOfImages(ctx context.Context, images, digests []string) ([]model.Finding, error)
 	FindingsOfRepository(ctx context.Context, repository string, fn func(f *model.Finding) error) error
 	FindingsPage(ctx context.Context, pageSize int, cursor string) ([]model.Finding, string, error)
+	// FindingsIn and SaveFinding are the two halves of a batch's
+	// read-modify-writes: the findings of one partition read at once, then
+	// each written only when its content changed, under the ETag it was
+	// read with (model.ErrPreconditionFailed when another writer got
+	// there first).
+	FindingsIn(ctx context.Context, repository string, ids []string) ([]model.Finding, error)
+	SaveFinding(ctx context.Context, f *model.Finding, exists bool) (bool, error)
 }
 
 // Groups is the groups container (one group = one GitHub issue).
@@ -32,6 +39,9 @@ type Groups interface {
 	CreateGroup(ctx context.Context, g *model.Group) (bool, error)
 	UpdateGroup(ctx context.Context, repository, id string, fn func(g *model.Group, exists bool) error) (*model.Group, bool, error)
 	GroupsBehind(ctx context.Context, stale time.Time, fn func(g *model.Group) error) error
+	// GroupMembers reads groups of one partition with only their id,
+	// repository, finding ids and last write time.
+	GroupMembers(ctx context.Context, repository string, ids []string) ([]model.Group, error)
 }
 
 // Leases keeps the nightly run's lease.

@@ -46,6 +46,9 @@ type Triage struct {
 	// ProductionClusters names production clusters besides those running
 	// a production workload (RUNTIMELINK_PRODUCTION_CLUSTERS).
 	ProductionClusters mapping.ClusterRule
+	// Workers bounds the concurrent Cosmos DB calls of a batch
+	// (UpsertBatch); 0 means 8.
+	Workers int
 }
 
 // DefaultRuntimeTTL is how long the app's Triage trusts a cached runtime
@@ -85,42 +88,70 @@ func (t *Triage) logger() *slog.Logger {
 // (the finding then looks unchanged) still repairs the group: it is
 // recomputed whenever it is older than the finding.
 func (t *Triage) Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (f *model.Finding, changed bool, err error) {
-	var peers []model.Finding
-	skipped, created := false, false
-	f, changed, err = t.Store.UpdateFinding(ctx, repository, id, func(f *model.Finding, exists bool) error {
-		created = !exists
+	w, err := t.write(ctx, repository, id, merge)
+	if err != nil {
+		return nil, false, err
+	}
+	if w.skipped {
+		return w.f, false, nil
+	}
+	if err := t.after(ctx, w.f, w.changed && w.created, w.changed, w.peers); err != nil {
+		return w.f, w.changed, fmt.Errorf("upsert finding %s: %w", id, err)
+	}
+	return w.f, w.changed, nil
+}
+
+// written is what write did to one finding.
+type written struct {
+	f                         *model.Finding
+	changed, created, skipped bool
+	peers                     []model.Finding
+}
+
+// write is Upsert up to the finding's own write: merge, complete, and the
+// ETag-guarded write, retried from a fresh read when it loses.
+func (t *Triage) write(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (written, error) {
+	var w written
+	f, changed, err := t.Store.UpdateFinding(ctx, repository, id, func(f *model.Finding, exists bool) error {
+		w.created = !exists
 		stored := slices.Clone(f.Related)
 		if err := merge(f, exists); err != nil {
-			skipped = true
+			w.skipped = true
 			return err
 		}
-		skipped = false
-		if !exists && f.FirstSeen.IsZero() {
-			f.FirstSeen = t.now()
-		}
-		ws, err := t.workloads(ctx, scopeOf(f))
-		if err != nil {
-			return err
-		}
-		assess(t.policy(), f, ws)
-		_, f.GroupID = GroupOf(f)
-		peers, err = t.peers(ctx, f)
-		if err != nil {
-			return err
-		}
-		f.Related = relatedIDs(stored, peers)
-		return nil
+		w.skipped = false
+		var err error
+		w.peers, err = t.complete(ctx, f, exists, stored, t.peers)
+		return err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("upsert finding %s: %w", id, err)
+		return w, fmt.Errorf("upsert finding %s: %w", id, err)
 	}
-	if skipped {
-		return f, false, nil
+	w.f, w.changed = f, changed
+	return w, nil
+}
+
+// complete does to a merged finding what every write of one does: dates
+// a new one, scores it in its runtime context, gives it its group and
+// links it to its correlated findings (peers finds them; stored are the
+// links it had). It returns the peers.
+func (t *Triage) complete(ctx context.Context, f *model.Finding, exists bool, stored []string,
+	peers func(ctx context.Context, f *model.Finding) ([]model.Finding, error)) ([]model.Finding, error) {
+	if !exists && f.FirstSeen.IsZero() {
+		f.FirstSeen = t.now()
 	}
-	if err := t.after(ctx, f, changed && created, changed, peers); err != nil {
-		return f, changed, fmt.Errorf("upsert finding %s: %w", id, err)
+	ws, err := t.workloads(ctx, scopeOf(f))
+	if err != nil {
+		return nil, err
 	}
-	return f, changed, nil
+	assess(t.policy(), f, ws)
+	_, f.GroupID = GroupOf(f)
+	ps, err := peers(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	f.Related = relatedIDs(stored, ps)
+	return ps, nil
 }
 
 // after brings what depends on a finding in step with it: the peers' links
@@ -166,17 +197,23 @@ func (t *Triage) after(ctx context.Context, f *model.Finding, created, changed b
 	return err
 }
 
-// link adds id to the Related list of a peer finding.
-func (t *Triage) link(ctx context.Context, p *model.Finding, id string) error {
+// link adds ids to the Related list of a peer finding.
+func (t *Triage) link(ctx context.Context, p *model.Finding, ids ...string) error {
 	_, _, err := t.Store.UpdateFinding(ctx, p.Repository, p.ID, func(doc *model.Finding, exists bool) error {
-		if !exists || slices.Contains(doc.Related, id) {
+		var add []model.Finding
+		for _, id := range ids {
+			if !slices.Contains(doc.Related, id) {
+				add = append(add, model.Finding{ID: id})
+			}
+		}
+		if !exists || len(add) == 0 {
 			return model.ErrSkip
 		}
-		doc.Related = relatedIDs(doc.Related, []model.Finding{{ID: id}})
+		doc.Related = relatedIDs(doc.Related, add)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("link finding %s to %s: %w", p.ID, id, err)
+		return fmt.Errorf("link finding %s to %v: %w", p.ID, ids, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package triage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -130,26 +131,34 @@ func workloadName(before, after *model.Workload) string {
 	return ""
 }
 
-// rescoreAll re-scores fs from the store's runtime, writing and
-// refreshing the groups of those that changed; it returns how many did.
+// rescoreAll re-scores fs from the store's runtime, writing those that
+// changed, then refreshing each of their groups once (an image's CVEs
+// share one); it returns how many changed.
 func (t *Triage) rescoreAll(ctx context.Context, fs []model.Finding) (int, error) {
 	changed := 0
+	var (
+		groups []groupRef
+		err    error
+	)
 	for i := range fs {
-		stored, err := t.rescore(ctx, &fs[i], t.storeScorer)
-		if err != nil {
-			return changed, err
+		var stored *model.Finding
+		if stored, err = t.rescore(ctx, &fs[i], t.storeScorer); err != nil {
+			break // the groups of those written so far are still refreshed
 		}
 		if stored == nil {
 			continue
 		}
 		changed++
-		if stored.GroupID != "" {
-			if _, err := t.RefreshGroup(ctx, stored.Repository, stored.GroupID); err != nil {
-				return changed, err
-			}
+		if g := (groupRef{stored.Repository, stored.GroupID}); g.id != "" && !slices.Contains(groups, g) {
+			groups = append(groups, g)
 		}
 	}
-	return changed, nil
+	for _, g := range groups {
+		if _, gerr := t.RefreshGroup(ctx, g.repo, g.id); gerr != nil {
+			return changed, errors.Join(err, gerr)
+		}
+	}
+	return changed, err
 }
 
 // scorer rates a finding in its current context.

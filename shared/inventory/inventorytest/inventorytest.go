@@ -49,6 +49,12 @@ type Counter struct {
 	base                   *http.Client
 	reads, queries, writes atomic.Int64
 	fail                   atomic.Bool
+	// With limitWrites, writesLeft more writes pass, then every write
+	// fails (FailWritesAfter).
+	limitWrites atomic.Bool
+	writesLeft  atomic.Int64
+	delay       atomic.Int64 // time.Duration added to every request
+	byColl      sync.Map     // container name → *atomic.Int64 of writes
 }
 
 // ErrInjected is the failure Fail makes every request return.
@@ -56,6 +62,15 @@ var ErrInjected = errors.New("injected storage failure")
 
 // Do implements policy.Transporter.
 func (c *Counter) Do(req *http.Request) (*http.Response, error) {
+	if d := time.Duration(c.delay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		}
+	}
 	isDoc := strings.Contains(req.URL.Path, "/docs")
 	if isDoc && c.fail.Load() {
 		return nil, ErrInjected
@@ -68,11 +83,44 @@ func (c *Counter) Do(req *http.Request) (*http.Response, error) {
 			strings.HasPrefix(req.Header.Get("Content-Type"), "application/query+json")):
 			c.queries.Add(1)
 		default:
+			if c.limitWrites.Load() && c.writesLeft.Add(-1) < 0 {
+				return nil, ErrInjected
+			}
 			c.writes.Add(1)
+			n, _ := c.byColl.LoadOrStore(collection(req.URL.Path), new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
 		}
 	}
 	return c.base.Do(req)
 }
+
+// collection is the container a document request's path names
+// (/dbs/{db}/colls/{container}/docs[/{id}]).
+func collection(path string) string {
+	_, rest, _ := strings.Cut(path, "/colls/")
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
+// WritesTo returns the document writes to one container so far.
+func (c *Counter) WritesTo(container string) int64 {
+	if n, ok := c.byColl.Load(container); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// FailWritesAfter lets n more document writes pass, then fails every
+// write (reads and queries pass); a negative n lets every write pass.
+func (c *Counter) FailWritesAfter(n int64) {
+	c.writesLeft.Store(n)
+	c.limitWrites.Store(n >= 0)
+}
+
+// Delay makes every Cosmos DB request wait d before it is sent, as if the
+// account were d further away (benchmarks: a real account's round trip
+// exposes every call made one after the other). 0 turns it off.
+func (c *Counter) Delay(d time.Duration) { c.delay.Store(int64(d)) }
 
 // Counts returns the counts so far.
 func (c *Counter) Counts() Counts {
@@ -88,8 +136,13 @@ func Store(t testing.TB) (*cosmos.Store, *Counter) {
 	t.Helper()
 	st := localstack.ForTest(t)
 	c := &Counter{base: &http.Client{
-		Timeout:   60 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // the local emulator's self-signed certificate
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the local emulator's self-signed certificate
+			// As the app's own emulator transport: keep connections for
+			// parallel requests instead of a TLS handshake each.
+			MaxIdleConnsPerHost: 64,
+		},
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
