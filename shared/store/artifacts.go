@@ -27,11 +27,7 @@ func (s *Store) Artifact(ctx context.Context, digest string) (*model.Artifact, e
 // partitioned by digest, and a repository builds many.
 func (s *Store) ArtifactsBuiltFrom(ctx context.Context, repo string, limit int) (arts []model.Artifact, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlArtifactsBuiltFrom, Params: map[string]any{"@repo": repo}}
-	arts, complete, err = collectBounded(ctx, s.db.Artifacts, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("load artifacts of %s: %w", repo, err)
-	}
-	return arts, complete, nil
+	return collectBounded(ctx, s.db.Artifacts, q, limit, "load artifacts of "+repo)
 }
 
 // ArtifactsOf reads the artifacts of digests (those that have one), a

@@ -23,10 +23,10 @@ const maxNamed = 100
 // physical environment that reported it, gone ones included, at most a
 // hundred. Partition: cluster.
 func (s *Store) WorkloadsNamed(ctx context.Context, cluster, namespace, name string) ([]model.Workload, error) {
-	ws, _, err := collectBounded(ctx, s.db.Workloads, cosmos.Query{SQL: sqlWorkloadsNamed,
-		Params: map[string]any{"@name": name}, PartitionKey: cluster}, maxNamed)
+	q := cosmos.Query{SQL: sqlWorkloadsNamed, Params: map[string]any{"@name": name}, PartitionKey: cluster}
+	ws, _, err := collectBounded(ctx, s.db.Workloads, q, maxNamed, fmt.Sprintf("load workloads named %s/%s in %s", namespace, name, cluster))
 	if err != nil {
-		return nil, fmt.Errorf("load workloads named %s/%s in %s: %w", namespace, name, cluster, err)
+		return nil, err
 	}
 	out := ws[:0]
 	for _, w := range ws {
@@ -43,10 +43,6 @@ func (s *Store) WorkloadsNamed(ctx context.Context, cluster, namespace, name str
 // new id on the deployment's next record. At most limit (limit <= 0: all);
 // complete is false when there were more. Partition: cluster.
 func (s *Store) WorkloadsWithLegacyIDIn(ctx context.Context, cluster string, limit int) (ws []model.Workload, complete bool, err error) {
-	ws, complete, err = collectBounded(ctx, s.db.Workloads, cosmos.Query{SQL: sqlWorkloadsLegacyID,
-		Params: map[string]any{"@mark": model.LegacyIDMark}, PartitionKey: cluster}, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("load earlier workloads of %s: %w", cluster, err)
-	}
-	return ws, complete, nil
+	q := cosmos.Query{SQL: sqlWorkloadsLegacyID, Params: map[string]any{"@mark": model.LegacyIDMark}, PartitionKey: cluster}
+	return collectBounded(ctx, s.db.Workloads, q, limit, "load earlier workloads of "+cluster)
 }

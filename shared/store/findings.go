@@ -83,11 +83,7 @@ func (s *Store) SaveFinding(ctx context.Context, f *model.Finding, exists bool) 
 // maps to, which the digest does not say.
 func (s *Store) FindingsOnDigest(ctx context.Context, digest string, limit int) (fs []model.Finding, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlFindingsOnDigest, Params: map[string]any{"@digest": digest}}
-	fs, complete, err = collectBounded(ctx, s.db.Findings, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("findings on %s: %w", digest, err)
-	}
-	return fs, complete, nil
+	return collectBounded(ctx, s.db.Findings, q, limit, "findings on "+digest)
 }
 
 // FindingsOfGroup lists the findings whose groupId is groupID.

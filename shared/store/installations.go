@@ -28,9 +28,9 @@ func (s *Store) InstallationOf(ctx context.Context, org string) (*model.Installa
 		return inst, err
 	}
 	q := cosmos.Query{SQL: sqlInstallationByID, Params: map[string]any{"@id": id}}
-	is, _, err := collectBounded(ctx, s.db.Installations, q, 1)
+	is, _, err := collectBounded(ctx, s.db.Installations, q, 1, "installation of "+org)
 	if err != nil {
-		return nil, fmt.Errorf("installation of %s: %w", org, err)
+		return nil, err
 	}
 	if len(is) == 0 {
 		return nil, fmt.Errorf("installation of %s: %w", org, model.ErrNotFound)

@@ -37,11 +37,7 @@ func (s *Store) UpdateArtifact(ctx context.Context, digest string, fn func(a *mo
 // that deletes a tag does not say which.
 func (s *Store) ArtifactsTagged(ctx context.Context, image, tag string, limit int) (arts []model.Artifact, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlArtifactsTagged, Params: map[string]any{"@image": image, "@tag": tag}}
-	arts, complete, err = collectBounded(ctx, s.db.Artifacts, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("find digests of %s:%s: %w", image, tag, err)
-	}
-	return arts, complete, nil
+	return collectBounded(ctx, s.db.Artifacts, q, limit, fmt.Sprintf("find digests of %s:%s", image, tag))
 }
 
 // ArtifactsOfCommit calls fn with every artifact whose source commit is
@@ -69,11 +65,7 @@ func (s *Store) UpdateWorkload(ctx context.Context, cluster, id string, fn func(
 // and a Defender assessment names the cluster by its resource.
 func (s *Store) WorkloadsOfCluster(ctx context.Context, cluster, resourceID string, limit int) (ws []model.Workload, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlWorkloadsOfCluster, Params: map[string]any{"@cluster": cluster, "@rid": resourceID}}
-	ws, complete, err = collectBounded(ctx, s.db.Workloads, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("find workloads of cluster %s: %w", cluster, err)
-	}
-	return ws, complete, nil
+	return collectBounded(ctx, s.db.Workloads, q, limit, "find workloads of cluster "+cluster)
 }
 
 // DeleteWorkload removes one workload (one stored under an id it no
@@ -86,11 +78,7 @@ func (s *Store) DeleteWorkload(ctx context.Context, cluster, id string) error {
 // risk, at most limit (limit <= 0: all). Partition: cluster.
 func (s *Store) WorkloadsWithRisksIn(ctx context.Context, cluster string, limit int) (ws []model.Workload, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlWorkloadsWithRisksIn, PartitionKey: cluster}
-	ws, complete, err = collectBounded(ctx, s.db.Workloads, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
-	}
-	return ws, complete, nil
+	return collectBounded(ctx, s.db.Workloads, q, limit, "read risks of cluster "+cluster)
 }
 
 // WorkloadsOnClusters calls fn with every workload whose cluster name is
@@ -122,11 +110,7 @@ func (s *Store) WorkloadsWithRiskFrom(ctx context.Context, prefix string, fn fun
 // there were more. Partition: repository.
 func (s *Store) FindingsOnDigestIn(ctx context.Context, repository, digest string, limit int) (fs []model.Finding, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlFindingsOnDigest, Params: map[string]any{"@digest": digest}, PartitionKey: repository}
-	fs, complete, err = collectBounded(ctx, s.db.Findings, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("find findings of %s in %s: %w", digest, repository, err)
-	}
-	return fs, complete, nil
+	return collectBounded(ctx, s.db.Findings, q, limit, fmt.Sprintf("find findings of %s in %s", digest, repository))
 }
 
 // FindingsOfDefenderRecord lists the findings resting on a Defender record
@@ -136,11 +120,7 @@ func (s *Store) FindingsOnDigestIn(ctx context.Context, repository, digest strin
 // its repository.
 func (s *Store) FindingsOfDefenderRecord(ctx context.Context, id string, limit int) (fs []model.Finding, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlFindingsOfDefenderRecord, Params: map[string]any{"@id": id}}
-	fs, complete, err = collectBounded(ctx, s.db.Findings, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("find findings of Defender record %s: %w", id, err)
-	}
-	return fs, complete, nil
+	return collectBounded(ctx, s.db.Findings, q, limit, "find findings of Defender record "+id)
 }
 
 // DeleteFinding removes one finding (re-filed under another repository);

@@ -40,9 +40,9 @@ func (s *Store) PendingAbove(ctx context.Context, org string, rank int) (int, er
 	}
 	q := cosmos.Query{SQL: sqlPendingAbove, Params: map[string]any{
 		"@prefix": strings.ToLower(org) + "/", "@priorities": above}}
-	gs, _, err := collectBounded(ctx, s.db.Groups, q, maxPendingCount)
+	gs, _, err := collectBounded(ctx, s.db.Groups, q, maxPendingCount, fmt.Sprintf("count pending groups of %s above rank %d", org, rank))
 	if err != nil {
-		return 0, fmt.Errorf("count pending groups of %s above rank %d: %w", org, rank, err)
+		return 0, err
 	}
 	return len(gs), nil
 }
@@ -81,9 +81,5 @@ const sqlGroupsWithIssues = "SELECT * FROM c WHERE c.desired.open = true OR c.sy
 // most limit: what a dry-run plan covers. Cross-partition: every
 // repository; bounded by limit.
 func (s *Store) GroupsWithIssues(ctx context.Context, limit int) (gs []model.Group, complete bool, err error) {
-	gs, complete, err = collectBounded(ctx, s.db.Groups, cosmos.Query{SQL: sqlGroupsWithIssues}, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("groups with issues: %w", err)
-	}
-	return gs, complete, nil
+	return collectBounded(ctx, s.db.Groups, cosmos.Query{SQL: sqlGroupsWithIssues}, limit, "groups with issues")
 }

@@ -27,6 +27,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
@@ -73,25 +74,26 @@ func collect[T any](ctx context.Context, c *cosmos.Container[T], q cosmos.Query)
 }
 
 // collectBounded runs q and returns at most limit results; complete is
-// false when there were more. limit <= 0 means no limit.
-func collectBounded[T any](ctx context.Context, c *cosmos.Container[T], q cosmos.Query, limit int) (out []T, complete bool, err error) {
+// false when there were more. limit <= 0 means no limit. An error says
+// what was asked ("load artifacts of octo/app").
+func collectBounded[T any](ctx context.Context, c *cosmos.Container[T], q cosmos.Query, limit int, what string) (out []T, complete bool, err error) {
 	if limit <= 0 {
 		out, err = collect(ctx, c, q)
-		return out, err == nil, err
+	} else {
+		complete = true
+		err = c.Query(ctx, q, func(doc *T) error {
+			if len(out) >= limit {
+				complete = false
+				return errEnough
+			}
+			out = append(out, *doc)
+			return nil
+		})
 	}
-	complete = true
-	err = c.Query(ctx, q, func(doc *T) error {
-		if len(out) >= limit {
-			complete = false
-			return errEnough
-		}
-		out = append(out, *doc)
-		return nil
-	})
 	if err != nil && !errors.Is(err, errEnough) {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%s: %w", what, err)
 	}
-	return out, complete, nil
+	return out, complete || limit <= 0, nil
 }
 
 // nonNil keeps an array parameter an array: a nil slice would be sent as

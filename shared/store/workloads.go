@@ -96,11 +96,7 @@ func (s *Store) RunningWorkloads(ctx context.Context, fn func(w *model.Workload)
 // false when there were more. Cross-partition: any cluster.
 func (s *Store) WorkloadsNamingRepository(ctx context.Context, repo string, limit int) (ws []model.Workload, complete bool, err error) {
 	q := cosmos.Query{SQL: sqlWorkloadsNamingRepo, Params: map[string]any{"@repo": repo}}
-	ws, complete, err = collectBounded(ctx, s.db.Workloads, q, limit)
-	if err != nil {
-		return nil, false, fmt.Errorf("load workloads of %s: %w", repo, err)
-	}
-	return ws, complete, nil
+	return collectBounded(ctx, s.db.Workloads, q, limit, "load workloads of "+repo)
 }
 
 // WorkloadsOnDigests lists the workloads on one of digests, gone ones
@@ -110,9 +106,9 @@ func (s *Store) WorkloadsOnDigests(ctx context.Context, digests []string, limit 
 	complete = true
 	for chunk := range slices.Chunk(digests, digestChunk) {
 		q := cosmos.Query{SQL: sqlWorkloadsOnDigests, Params: map[string]any{"@digests": chunk}}
-		more, full, err := collectBounded(ctx, s.db.Workloads, q, limit)
+		more, full, err := collectBounded(ctx, s.db.Workloads, q, limit, fmt.Sprintf("load workloads on %d digests", len(chunk)))
 		if err != nil {
-			return nil, false, fmt.Errorf("%s on %d digests: %w", "load workloads", len(chunk), err)
+			return nil, false, err
 		}
 		complete = complete && full
 		ws = append(ws, more...)
