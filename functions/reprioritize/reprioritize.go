@@ -42,18 +42,18 @@ func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 		return err
 	}
 	t.Logger = log
-	o := triage.SweepOptions{Holder: inv.ID, MaxRuntime: d.Config.ReprioritizeMaxRuntime, Logger: log}
+	// The inventory writes the risks, tells triage what changed and
+	// enqueues the workloads' deployment records for GitHub.
+	ing := d.Inventory(t)
+	ing.Logger = log
+	o := triage.SweepOptions{Holder: inv.ID, MaxRuntime: d.Config.ReprioritizeMaxRuntime, Logger: log, Snapshots: ing}
 	if subs := d.Config.ARM.Subscriptions; len(subs) > 0 {
 		g, err := resourcegraph.NewClient(d.Credential, resourcegraph.Options{Endpoint: d.Config.ARM.Endpoint, Subscriptions: subs})
 		if err != nil {
 			return fmt.Errorf("resource graph: %w", err)
 		}
 		o.AttackPaths = g
-		// The inventory writes the risks, tells triage what changed and
-		// enqueues the workloads' deployment records for GitHub.
-		inv := d.Inventory(t)
-		inv.Logger = log
-		o.Applier = inv
+		o.Applier = ing
 	} else {
 		log.Info("resource graph: off (RUNTIMELINK_SUBSCRIPTIONS not set)")
 	}

@@ -19,6 +19,7 @@ type ClusterState interface {
 	Cluster(ctx context.Context, name string) (*model.Cluster, error)
 	UpdateCluster(ctx context.Context, name string, fn func(c *model.Cluster, exists bool) error) (*model.Cluster, bool, error)
 	ClustersWithSource(ctx context.Context, prefix string) ([]model.Cluster, error)
+	Clusters(ctx context.Context) ([]model.Cluster, error)
 }
 
 // ClusterObserver is told when a cluster's own risks changed, so the
@@ -28,28 +29,35 @@ type ClusterObserver interface {
 	ClusterChanged(ctx context.Context, cluster string) (int, error)
 }
 
-// setClusterRisks makes the cluster-wide risks of one source on a
+// setClusterRisks makes the cluster-wide risks of one assessment on a
 // cluster's document desired (none: dropped) and tells the observer when
-// that changed them. Without ClusterState it does nothing: the risks still
-// reach the cluster's current workloads.
-func (i *Inventory) setClusterRisks(ctx context.Context, cluster, resourceID, source string, desired []model.Risk) error {
+// that changed them. It also notes when the assessment last said so (see
+// ExpireSnapshotRisks): a snapshot record by its round, a streaming one by
+// its time. Without ClusterState it does nothing: the risks still reach
+// the cluster's current workloads.
+func (i *Inventory) setClusterRisks(ctx context.Context, cluster, resourceID, source string, desired []model.Risk, snapshot bool) error {
 	if i.Clusters == nil || cluster == "" {
 		return nil
 	}
-	_, changed, err := i.Clusters.UpdateCluster(ctx, cluster, func(c *model.Cluster, exists bool) error {
-		if !exists && len(desired) == 0 {
+	riskChanged := false
+	_, _, err := i.Clusters.UpdateCluster(ctx, cluster, func(c *model.Cluster, exists bool) error {
+		if !exists && len(desired) == 0 && !snapshot {
 			return model.ErrSkip // nothing to forget
 		}
 		if c.ResourceID == "" && resourceID != "" {
 			c.ResourceID = strings.ToLower(resourceID)
+			riskChanged = true // findings about the cluster learn its id
 		}
-		c.Risks = mapping.MergeRisks(withoutSource(c.Risks, source), desired)
+		risks := mapping.MergeRisks(withoutSource(c.Risks, source), desired)
+		riskChanged = riskChanged || !slices.Equal(risks, c.Risks)
+		c.Risks = risks
+		noteReport(c, source, len(desired) > 0, snapshot, i.now())
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set %s risks of cluster %s: %w", source, cluster, err)
 	}
-	if changed {
+	if riskChanged {
 		return i.clusterChanged(ctx, cluster)
 	}
 	return nil

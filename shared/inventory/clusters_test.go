@@ -5,10 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
+	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
+	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/store"
@@ -206,5 +209,115 @@ func TestClusterAlertFiling(t *testing.T) {
 			fs[0].Resource.Namespace != "kube-system" || fs[0].Resource.Name != "kubernetes-dashboard" {
 			t.Errorf("fallback %q: findings in %s = %+v", fallback, want, fs)
 		}
+	}
+}
+
+// exportRecord is testdata/defender/assessment-risk.json (healthy: the
+// Healthy sample) as a snapshot or streaming record, with names replaced
+// (another assessment, cluster or subscription).
+func exportRecord(t *testing.T, healthy, snapshot bool, replace ...string) []defender.Record {
+	t.Helper()
+	name := "assessment-risk.json"
+	if healthy {
+		name = "assessment-healthy.json"
+	}
+	raw := string(inventorytest.Testdata(t, "defender", name))
+	raw = strings.NewReplacer(replace...).Replace(raw)
+	edited := jsontest.Edit(t, []byte(raw), func(m map[string]any) {
+		m["assessmentEventDataEnrichment"].(map[string]any)["isSnapshot"] = snapshot
+		delete(m, "securityEventDataEnrichment")
+	})
+	recs, errs := defender.ParseMessage(edited)
+	if len(errs) > 0 {
+		t.Fatalf("parse %s: %v", name, errs)
+	}
+	return recs
+}
+
+const (
+	sampleAssessment = "c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
+	sampleSub        = "6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+)
+
+// Risk factors expire with their source, also when the source simply
+// stops saying so: Defender's weekly snapshot re-reports every current
+// assessment of a subscription, so an assessment a complete snapshot left
+// out loses its risk factors; one re-reported, streamed since, or never
+// part of a snapshot keeps them.
+func TestSnapshotWithoutAnAssessmentExpiresItsRisk(t *testing.T) {
+	day := 24 * time.Hour
+	other := []string{sampleAssessment, "0b3c5d7e-1f2a-4b3c-9d4e-5f6a7b8c9d0e"}
+	otherCluster := []string{"aks-prod-eus", "aks-batch-eus"}
+	otherSub := []string{sampleSub, "7b2f3c4d-5e6f-4a70-9b8c-1d2e3f4a5b6c"}
+	type step struct {
+		at      time.Duration
+		healthy bool
+		snap    bool
+		replace []string
+	}
+	for _, tt := range []struct {
+		name    string
+		first   bool // the first record is a snapshot one
+		later   []step
+		expire  time.Duration // when the nightly run expires
+		kept    bool
+		expired int
+	}{
+		{"next snapshot re-reports it", true, []step{{7 * day, false, true, nil}}, 8*day + time.Hour, true, 0},
+		{"next snapshot names another assessment of the cluster, not it", true,
+			[]step{{7 * day, true, true, other}}, 8*day + time.Hour, false, 1},
+		{"the next snapshot is still arriving", true, []step{{7 * day, true, true, other}}, 7*day + time.Hour, true, 0},
+		{"the next snapshot names only another cluster of the subscription", true,
+			[]step{{7 * day, true, true, otherCluster}}, 8*day + time.Hour, false, 1},
+		{"streamed again while the snapshot arrived", true,
+			[]step{{7 * day, true, true, other}, {7*day + 2*time.Hour, false, false, nil}}, 8*day + time.Hour, true, 0},
+		{"a snapshot of another subscription", true, []step{{7 * day, true, true, append(otherSub, otherCluster...)}}, 8*day + time.Hour, true, 0},
+		{"streaming only: no snapshot ever says what is gone", false, nil, 30 * day, true, 0},
+		{"turned Healthy in the snapshot", true, []step{{7 * day, true, true, nil}}, 8*day + time.Hour, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := ctxT(t)
+			start := e.now
+			if _, err := e.inv.ApplyDeployments(ctx, "octo-org", []deployrecord.DeploymentRecord{sampleRecord(t)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.inv.IngestDefender(ctx, exportRecord(t, false, tt.first)); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tt.later {
+				e.now = start.Add(s.at)
+				if _, err := e.inv.IngestDefender(ctx, exportRecord(t, s.healthy, s.snap, s.replace...)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.now = start.Add(tt.expire)
+			n, err := e.inv.ExpireSnapshotRisks(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []model.RiskFactor(nil)
+			if tt.kept {
+				want = []model.RiskFactor{model.RiskInternetExposed, model.RiskSensitiveData}
+			}
+			got := riskFactorsBy(e.workloads(t), mapping.RiskSourceAssessmentPrefix)["shop-checkout-api-api"]
+			if !slices.Equal(got, want) || n != tt.expired {
+				t.Errorf("workload's assessment risks = %v (%d expired), want %v (%d)", got, n, want, tt.expired)
+			}
+			c, err := store.New(e.store).Cluster(ctx, "aks-prod-eus")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gotC := mapping.Factors(c.Risks); !slices.Equal(gotC, want) {
+				t.Errorf("cluster's risks = %v, want %v: a workload reported later would get them back", gotC, want)
+			}
+			// A second run finds nothing more to drop.
+			if n, err := e.inv.ExpireSnapshotRisks(ctx); n != 0 || err != nil {
+				t.Errorf("second run expired %d, %v", n, err)
+			}
+		})
+	}
+	if inventory.SnapshotRound >= 7*day {
+		t.Errorf("SnapshotRound %v must be shorter than the weekly snapshot's period", inventory.SnapshotRound)
 	}
 }

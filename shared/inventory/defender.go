@@ -367,7 +367,7 @@ func (b *batch) applyAssessment(ctx context.Context, r *defender.Record, a *defe
 	}
 	// Kept on the cluster too: its workloads reported later get them, and
 	// findings about the cluster itself are scored with them.
-	if err := b.inv.setClusterRisks(ctx, cluster, rid, source, desired); err != nil {
+	if err := b.inv.setClusterRisks(ctx, cluster, rid, source, desired, r.IsSnapshot); err != nil {
 		return err
 	}
 	for _, ref := range refs {

@@ -250,6 +250,12 @@ type Cluster struct {
 	Risks []Risk `json:"risks,omitempty"`
 	// Targeted are risks of attack paths that name one workload or image.
 	Targeted []TargetedRisk `json:"targeted,omitempty"`
+	// SnapshotStart is when the latest weekly Defender snapshot naming
+	// the cluster began arriving; Reported, per assessment risk source,
+	// when it last said so (a snapshot's SnapshotStart, a streaming
+	// record's time). A source a complete later snapshot left out expires.
+	SnapshotStart time.Time            `json:"snapshotStart,omitzero"`
+	Reported      map[string]time.Time `json:"reported,omitempty"`
 }
 
 // TargetedRisk is a risk an attack path gives to the workloads its entity

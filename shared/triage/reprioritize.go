@@ -33,6 +33,12 @@ type AttackPathApplier interface {
 	ApplyAttackPaths(ctx context.Context, paths []defender.AttackPath) ([]model.Workload, error)
 }
 
+// SnapshotExpirer drops the risk factors a complete Defender snapshot
+// left out (inventory.Inventory).
+type SnapshotExpirer interface {
+	ExpireSnapshotRisks(ctx context.Context) (int, error)
+}
+
 // SweepOptions configure one nightly run.
 type SweepOptions struct {
 	// Holder names this run in the lease (the invocation id); random when empty.
@@ -43,6 +49,9 @@ type SweepOptions struct {
 	// it returns.
 	AttackPaths AttackPathSource
 	Applier     AttackPathApplier
+	// Snapshots, when set, expires first what the latest snapshot of
+	// continuous export no longer reports.
+	Snapshots SnapshotExpirer
 	// ResyncAfter re-enqueues groups with an issue whose last sync is
 	// older than this, to catch edits made on GitHub. Default 7 days.
 	ResyncAfter time.Duration
@@ -61,6 +70,7 @@ type SweepStats struct {
 	Enqueued         int           `json:"enqueued"`         // groups enqueued because their desired state changed
 	Drift            int           `json:"drift"`            // groups re-enqueued because their sync is behind
 	WorkloadsUpdated int           `json:"workloadsUpdated"` // workloads whose attack-path risks changed
+	SnapshotExpired  int           `json:"snapshotExpired"`  // assessments whose risks expired: the latest Defender snapshot left them out
 	Errors           int           `json:"errors"`
 	Resumed          bool          `json:"resumed"`  // started from a saved cursor
 	Complete         bool          `json:"complete"` // reached the end of the findings
@@ -198,6 +208,13 @@ func (r *sweep) run(ctx context.Context) error {
 		return fmt.Errorf("read lease %s: %w", LeaseID, err)
 	}
 	r.storeStart = l.TS
+	if r.o.Snapshots != nil {
+		n, err := r.o.Snapshots.ExpireSnapshotRisks(ctx)
+		r.stats.SnapshotExpired = n
+		if err != nil {
+			r.fail(fmt.Errorf("expire risks a Defender snapshot left out: %w", err))
+		}
+	}
 	if r.o.AttackPaths != nil {
 		if err := r.attackPaths(ctx); err != nil {
 			// Re-scoring with the risks already known is still worth doing.
