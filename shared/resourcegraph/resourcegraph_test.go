@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,110 +11,48 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/runtimelink/runtimelink/shared/arm/armtest"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
-const sub = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+const (
+	subID = "6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+	sub   = "/subscriptions/" + subID
+)
 
-const fakeToken = "fake-arm-token-7f3a"
+// credential hands out a fixed token (the fake's) and records the scopes
+// asked for.
+type credential struct {
+	token string
+	err   error
 
-// fakeCredential hands out a fixed token and records the scopes asked for.
-type fakeCredential struct {
 	mu     sync.Mutex
 	scopes [][]string
-	err    error
 }
 
-func (c *fakeCredential) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+func (c *credential) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.scopes = append(c.scopes, o.Scopes)
 	if c.err != nil {
 		return azcore.AccessToken{}, c.err
 	}
-	return azcore.AccessToken{Token: fakeToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
+	return azcore.AccessToken{Token: c.token, ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
-// graphServer is a Resource Graph fake speaking the wire format: it checks
-// path, api-version, bearer token and body, and serves the given pages in
-// order, keyed by the $skipToken the client sends.
-type graphServer struct {
-	t     *testing.T
-	pages map[string]string // skip token ("" = first page) → response body
-	// status, when set, answers every request with it (and an ARM error body).
-	status   int
-	throttle int // answer this many requests 429 before serving
-
-	mu       sync.Mutex
-	requests []graphRequest
-}
-
-func (g *graphServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := g.t
-	if r.Method != http.MethodPost || r.URL.Path != "/providers/Microsoft.ResourceGraph/resources" {
-		t.Errorf("request %s %s, want POST /providers/Microsoft.ResourceGraph/resources", r.Method, r.URL.Path)
-		http.NotFound(w, r)
-		return
-	}
-	if v := r.URL.Query().Get("api-version"); v != "2022-10-01" {
-		t.Errorf("api-version = %q", v)
-	}
-	if a := r.Header.Get("Authorization"); a != "Bearer "+fakeToken {
-		w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://login.microsoftonline.com/x"`)
-		writeARMError(w, http.StatusUnauthorized, "AuthenticationFailed", "no valid bearer token")
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("content type = %q", ct)
-	}
-	var req graphRequest
-	body, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(body, &req); err != nil {
-		t.Errorf("request body %s: %v", body, err)
-	}
-	g.mu.Lock()
-	g.requests = append(g.requests, req)
-	throttled := g.throttle > 0
-	if throttled {
-		g.throttle--
-	}
-	g.mu.Unlock()
-	if throttled {
-		w.Header().Set("Retry-After", "0")
-		writeARMError(w, http.StatusTooManyRequests, "RateLimiting", "too many requests")
-		return
-	}
-	if g.status != 0 {
-		writeARMError(w, g.status, "AuthorizationFailed", "the client does not have authorization to perform action 'Microsoft.ResourceGraph/resources/read'")
-		return
-	}
-	page, ok := g.pages[req.Options.SkipToken]
-	if !ok {
-		writeARMError(w, http.StatusBadRequest, "BadRequest", "unknown skip token")
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	io.WriteString(w, page)
-}
-
-func writeARMError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("x-ms-error-code", code)
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
-}
-
-// twoPages splits an answer across two pages: the row of the repository's
-// Resource Graph sample on the first, a second path (a jump VM, one entity
-// outside Azure) on the second.
-func twoPages(t *testing.T) map[string]string {
+// attackPathRows are two attack paths as Resource Graph rows: the row of
+// the repository's Resource Graph sample, and a second path (a jump VM,
+// one entity outside Azure).
+func attackPathRows(t *testing.T) []json.RawMessage {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("../../testdata/defender", "attackpaths-resourcegraph.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,26 +63,27 @@ func twoPages(t *testing.T) map[string]string {
 	if err := json.Unmarshal(b, &sample); err != nil || len(sample.Data) != 1 {
 		t.Fatalf("sample answer: %v (%d rows)", err, len(sample.Data))
 	}
-	first := `{"totalRecords":2,"count":1,"resultTruncated":"false","$skipToken":"ew0KICAiJGlkIjogIjEiLA0K","data":[` + string(sample.Data[0]) + `]}`
-	last := `{"totalRecords":2,"count":1,"resultTruncated":"false","data":[{
-		"id":"` + sub + `/providers/Microsoft.Security/attackPaths/99999999-0000-4000-8000-000000000001",
-		"name":"99999999-0000-4000-8000-000000000001","type":"microsoft.security/attackpaths",
+	jump := `{"id":"` + sub + `/providers/Microsoft.Security/attackPaths/99999999-0000-4000-8000-000000000001",
+		"name":"99999999-0000-4000-8000-000000000001","type":"microsoft.security/attackpaths","subscriptionId":"` + subID + `",
 		"properties":{"riskLevel":"High","riskFactors":["Critical resource"],"entryPointEntityInternalID":"vm-jump",
 			"graphComponent":{"entities":[
 				{"entityInternalID":"vm-jump","entityName":"vm-jump","entityType":"VirtualMachine",
 				 "entityIdentifiers":{"azureResourceId":"` + sub + `/resourceGroups/RG-Ops/providers/Microsoft.Compute/virtualMachines/VM-Jump"}},
-				{"entityInternalID":"internet","entityName":"Internet","entityType":"Internet"}]}}}]}`
-	return map[string]string{"": first, "ew0KICAiJGlkIjogIjEiLA0K": last}
+				{"entityInternalID":"internet","entityName":"Internet","entityType":"Internet"}]}}}`
+	return []json.RawMessage{sample.Data[0], json.RawMessage(jump)}
 }
 
-func newTestGraph(t *testing.T, g *graphServer, cred azcore.TokenCredential) (*Client, *httptest.Server) {
+// newTestGraph is a client of a Resource Graph fake (armtest) that holds
+// the two attack paths, pageSize rows a page (0: the client's default).
+func newTestGraph(t *testing.T, pageSize int) (*Client, *armtest.Server, *credential) {
 	t.Helper()
-	g.t = t
-	srv := httptest.NewTLSServer(g)
-	t.Cleanup(srv.Close)
+	srv := armtest.New(t)
+	srv.SetQueryRows(defender.AttackPathsQuery, attackPathRows(t))
+	cred := &credential{token: srv.Token}
 	c, err := NewClient(cred, Options{
 		Endpoint:      srv.URL,
-		Subscriptions: []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"},
+		Subscriptions: []string{subID},
+		PageSize:      pageSize,
 		ClientOptions: policy.ClientOptions{
 			Transport: srv.Client(),
 			Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond},
@@ -154,31 +92,34 @@ func newTestGraph(t *testing.T, g *graphServer, cred azcore.TokenCredential) (*C
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, srv
+	return c, srv, cred
 }
 
 func TestAttackPathsPagesAndMaps(t *testing.T) {
-	g := &graphServer{pages: twoPages(t)}
-	cred := &fakeCredential{}
-	c, srv := newTestGraph(t, g, cred)
+	c, srv, cred := newTestGraph(t, 1)
 
 	paths, err := c.AttackPaths(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if len(g.requests) != 2 {
-		t.Fatalf("server saw %d requests, want 2 pages", len(g.requests))
+	qs := srv.GraphQueries()
+	if len(qs) != 2 {
+		t.Fatalf("server saw %d queries, want 2 pages", len(qs))
 	}
-	for i, r := range g.requests {
-		if r.Query != `securityresources | where type == "microsoft.security/attackpaths"` ||
-			!slices.Equal(r.Subscriptions, []string{"6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"}) ||
-			r.Options.ResultFormat != "objectArray" || r.Options.Top != 1000 {
-			t.Errorf("request %d = %+v", i, r)
+	for i, q := range qs {
+		if q.Query != `securityresources | where type == "microsoft.security/attackpaths"` ||
+			!slices.Equal(q.Subscriptions, []string{subID}) || q.ResultFormat != "objectArray" || q.Top != 1 {
+			t.Errorf("query %d = %+v", i, q)
 		}
 	}
-	if g.requests[0].Options.SkipToken != "" || g.requests[1].Options.SkipToken != "ew0KICAiJGlkIjogIjEiLA0K" {
-		t.Errorf("skip tokens sent: %q, %q", g.requests[0].Options.SkipToken, g.requests[1].Options.SkipToken)
+	if qs[0].SkipToken != "" || qs[1].SkipToken == "" {
+		t.Errorf("skip tokens sent: %q, %q", qs[0].SkipToken, qs[1].SkipToken)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodPost || r.Path != "/providers/Microsoft.ResourceGraph/resources" || r.Query != "api-version=2022-10-01" {
+			t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
+		}
 	}
 	if len(cred.scopes) == 0 || !slices.Equal(cred.scopes[0], []string{srv.URL + "/.default"}) {
 		t.Errorf("token scopes = %v", cred.scopes)
@@ -202,83 +143,87 @@ func TestAttackPathsPagesAndMaps(t *testing.T) {
 	}
 }
 
+// One answer 429 is retried; the client's default page is Resource
+// Graph's largest, 1,000 rows.
 func TestGraphQueryRetriesThrottling(t *testing.T) {
-	g := &graphServer{pages: twoPages(t), throttle: 1}
-	c, _ := newTestGraph(t, g, &fakeCredential{})
+	c, srv, _ := newTestGraph(t, 0)
+	srv.Inject(armtest.Fault{PathContains: "/providers/Microsoft.ResourceGraph/", Status: http.StatusTooManyRequests})
 	paths, err := c.AttackPaths(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 2 || len(g.requests) != 3 {
-		t.Fatalf("got %d paths in %d requests, want 2 paths in 3 (one throttled)", len(paths), len(g.requests))
+	if n := len(srv.Requests()); len(paths) != 2 || n != 2 {
+		t.Fatalf("got %d paths in %d requests, want 2 paths in 2 (one throttled, one page)", len(paths), n)
+	}
+	if qs := srv.GraphQueries(); len(qs) != 1 || qs[0].Top != 1000 {
+		t.Errorf("queries answered = %+v, want one of $top 1000", qs)
 	}
 }
 
 func TestGraphQueryErrors(t *testing.T) {
 	t.Run("forbidden", func(t *testing.T) {
-		c, _ := newTestGraph(t, &graphServer{status: http.StatusForbidden}, &fakeCredential{})
+		c, srv, _ := newTestGraph(t, 0)
+		srv.Deny("Microsoft.ResourceGraph/resources/read")
 		_, err := c.AttackPaths(context.Background())
 		var re *azcore.ResponseError
 		if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden || re.ErrorCode != "AuthorizationFailed" {
 			t.Fatalf("error = %v, want a 403 AuthorizationFailed response error", err)
 		}
-		if strings.Contains(err.Error(), fakeToken) {
+		if strings.Contains(err.Error(), srv.Token) {
 			t.Error("error text carries the bearer token")
 		}
 	})
 	t.Run("credential fails", func(t *testing.T) {
-		credErr := errors.New("no managed identity endpoint")
-		g := &graphServer{pages: twoPages(t)}
-		c, _ := newTestGraph(t, g, &fakeCredential{err: credErr})
-		if _, err := c.AttackPaths(context.Background()); !errors.Is(err, credErr) {
+		c, srv, cred := newTestGraph(t, 0)
+		cred.err = errors.New("no managed identity endpoint")
+		if _, err := c.AttackPaths(context.Background()); !errors.Is(err, cred.err) {
 			t.Fatalf("error = %v, want the credential's", err)
 		}
-		if len(g.requests) != 0 {
-			t.Errorf("%d requests went out without a token", len(g.requests))
+		if n := len(srv.Requests()); n != 0 {
+			t.Errorf("%d requests went out without a token", n)
 		}
 	})
 	t.Run("skip token repeated", func(t *testing.T) {
-		loop := `{"totalRecords":2,"count":0,"$skipToken":"again","data":[]}`
-		c, _ := newTestGraph(t, &graphServer{pages: map[string]string{"": loop, "again": loop}}, &fakeCredential{})
+		c, srv, _ := newTestGraph(t, 0)
+		srv.SetQueryAnswers(defender.AttackPathsQuery, `{"totalRecords":2,"count":0,"$skipToken":"again","data":[]}`)
 		if _, err := c.AttackPaths(context.Background()); err == nil || !strings.Contains(err.Error(), "repeated") {
 			t.Fatalf("error = %v, want repeated skip token", err)
 		}
 	})
 	t.Run("table format answer", func(t *testing.T) {
-		table := `{"totalRecords":1,"count":1,"data":{"columns":[{"name":"id","type":"string"}],"rows":[["x"]]}}`
-		c, _ := newTestGraph(t, &graphServer{pages: map[string]string{"": table}}, &fakeCredential{})
+		c, srv, _ := newTestGraph(t, 0)
+		srv.SetQueryAnswers(defender.AttackPathsQuery, `{"totalRecords":1,"count":1,"data":{"columns":[{"name":"id","type":"string"}],"rows":[["x"]]}}`)
 		if _, err := c.AttackPaths(context.Background()); err == nil {
 			t.Fatal("a table-format answer was accepted")
 		}
 	})
 	t.Run("row without id", func(t *testing.T) {
-		page := `{"totalRecords":1,"count":1,"data":[{"type":"microsoft.security/attackpaths","properties":{}}]}`
-		c, _ := newTestGraph(t, &graphServer{pages: map[string]string{"": page}}, &fakeCredential{})
+		c, srv, _ := newTestGraph(t, 0)
+		srv.SetQueryRows(defender.AttackPathsQuery, []json.RawMessage{json.RawMessage(`{"type":"microsoft.security/attackpaths","properties":{}}`)})
 		if _, err := c.AttackPaths(context.Background()); err == nil {
 			t.Fatal("an attack path without id was accepted")
 		}
 	})
 	t.Run("callback error stops the query", func(t *testing.T) {
-		g := &graphServer{pages: twoPages(t)}
-		c, _ := newTestGraph(t, g, &fakeCredential{})
+		c, srv, _ := newTestGraph(t, 1)
 		stop := errors.New("stop")
 		if err := c.Query(context.Background(), defender.AttackPathsQuery, func(json.RawMessage) error { return stop }); !errors.Is(err, stop) {
 			t.Fatalf("error = %v", err)
 		}
-		if len(g.requests) != 1 {
-			t.Errorf("%d requests after the callback stopped on page 1", len(g.requests))
+		if n := len(srv.GraphQueries()); n != 1 {
+			t.Errorf("%d requests after the callback stopped on page 1", n)
 		}
 	})
 	t.Run("plain http endpoint refuses to send the token", func(t *testing.T) {
-		g := &graphServer{pages: twoPages(t), t: t}
-		srv := httptest.NewServer(g)
-		defer srv.Close()
-		c, err := NewClient(&fakeCredential{}, Options{Endpoint: srv.URL})
+		var sent atomic.Int32
+		plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { sent.Add(1) }))
+		defer plain.Close()
+		c, err := NewClient(&credential{token: "t"}, Options{Endpoint: plain.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.AttackPaths(context.Background()); err == nil || len(g.requests) != 0 {
-			t.Fatalf("error = %v with %d requests, want a refusal before sending", err, len(g.requests))
+		if _, err := c.AttackPaths(context.Background()); err == nil || sent.Load() != 0 {
+			t.Fatalf("error = %v with %d requests, want a refusal before sending", err, sent.Load())
 		}
 	})
 }
@@ -288,11 +233,11 @@ func TestNewClientValidates(t *testing.T) {
 		t.Error("nil credential accepted")
 	}
 	for _, e := range []string{"management.azure.com", "://x", "ftp://arm.example"} {
-		if _, err := NewClient(&fakeCredential{}, Options{Endpoint: e}); err == nil {
+		if _, err := NewClient(&credential{}, Options{Endpoint: e}); err == nil {
 			t.Errorf("endpoint %q accepted", e)
 		}
 	}
-	c, err := NewClient(&fakeCredential{}, Options{})
+	c, err := NewClient(&credential{}, Options{})
 	if err != nil || c.endpoint != DefaultARMEndpoint || c.pageSize != 1000 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}

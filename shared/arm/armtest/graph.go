@@ -25,6 +25,46 @@ func (s *Server) SetQueryRows(query string, rows []json.RawMessage) {
 	s.graphRows[normalizeQuery(query)] = append([]json.RawMessage(nil), rows...)
 }
 
+// SetQueryAnswers makes Resource Graph answer query with bodies verbatim,
+// one per request for it in order and the last one again after that, for
+// tests of how a client copes with answers Resource Graph should not give
+// (a $skipToken handed back again, the table format, a row without id).
+// It takes precedence over SetQueryRows.
+func (s *Server) SetQueryAnswers(query string, bodies ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.graphAnswers[normalizeQuery(query)] = &cannedAnswers{bodies: append([]string(nil), bodies...)}
+}
+
+type cannedAnswers struct {
+	bodies []string
+	served int
+}
+
+func (c *cannedAnswers) next() string {
+	b := c.bodies[min(c.served, len(c.bodies)-1)]
+	c.served++
+	return b
+}
+
+// GraphQuery is the body of one Resource Graph request.
+type GraphQuery struct {
+	Subscriptions []string
+	Query         string
+	SkipToken     string
+	Top           int // 0: not sent
+	ResultFormat  string
+}
+
+// GraphQueries returns the bodies of the Resource Graph requests received,
+// in order: every request that got as far as its body being read (not
+// those refused for their token, api-version or an injected fault).
+func (s *Server) GraphQueries() []GraphQuery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]GraphQuery(nil), s.graphQueries...)
+}
+
 func normalizeQuery(q string) string { return strings.Join(strings.Fields(q), " ") }
 
 type graphRequest struct {
@@ -55,6 +95,13 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "BadRequest", "The request content was invalid: a query is required.")
 		return
 	}
+	gq := GraphQuery{Subscriptions: req.Subscriptions, Query: req.Query, SkipToken: req.Options.SkipToken, ResultFormat: req.Options.ResultFormat}
+	if req.Options.Top != nil {
+		gq.Top = *req.Options.Top
+	}
+	s.mu.Lock()
+	s.graphQueries = append(s.graphQueries, gq)
+	s.mu.Unlock()
 	if f := req.Options.ResultFormat; f != "" && !strings.EqualFold(f, "objectArray") {
 		WriteError(w, http.StatusBadRequest, "BadRequest", "this fake serves resultFormat objectArray only")
 		return
@@ -71,6 +118,18 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := normalizeQuery(req.Query)
+	s.mu.Lock()
+	canned := s.graphAnswers[q]
+	var answer string
+	if canned != nil {
+		answer = canned.next()
+	}
+	s.mu.Unlock()
+	if canned != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = io.WriteString(w, answer)
+		return
+	}
 	var rows []json.RawMessage
 	if q == normalizeQuery(GovernanceAssignmentsQuery) {
 		rows = s.assignmentRows()

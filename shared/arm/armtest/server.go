@@ -73,18 +73,20 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu          sync.Mutex
-	identity    *ManagedIdentity
-	assessments map[string]bool // lower-case assessment ids; nil map entry = unknown
-	anyAssess   bool
-	assignments map[string]*Assignment // lower-case assignment id → stored
-	order       []string               // insertion order of assignment ids
-	denied      map[string]bool        // denied actions
-	faults      []*faultState
-	graphRows   map[string][]json.RawMessage // extra Resource Graph answers by query
-	requests    []Request
-	expect      []*expectation
-	pageSize    int
+	mu           sync.Mutex
+	identity     *ManagedIdentity
+	assessments  map[string]bool // lower-case assessment ids; nil map entry = unknown
+	anyAssess    bool
+	assignments  map[string]*Assignment // lower-case assignment id → stored
+	order        []string               // insertion order of assignment ids
+	denied       map[string]bool        // denied actions
+	faults       []*faultState
+	graphRows    map[string][]json.RawMessage // extra Resource Graph answers by query
+	graphAnswers map[string]*cannedAnswers    // verbatim Resource Graph answers by query
+	graphQueries []GraphQuery
+	requests     []Request
+	expect       []*expectation
+	pageSize     int
 }
 
 // New starts a fake ARM endpoint over TLS signed by TestCA; it stops when
@@ -96,13 +98,14 @@ func New(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{
-		Token:       "arm." + randomHex(24),
-		Principal:   "5f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
-		assessments: map[string]bool{},
-		assignments: map[string]*Assignment{},
-		denied:      map[string]bool{},
-		graphRows:   map[string][]json.RawMessage{},
-		pageSize:    100,
+		Token:        "arm." + randomHex(24),
+		Principal:    "5f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+		assessments:  map[string]bool{},
+		assignments:  map[string]*Assignment{},
+		denied:       map[string]bool{},
+		graphRows:    map[string][]json.RawMessage{},
+		graphAnswers: map[string]*cannedAnswers{},
+		pageSize:     100,
 	}
 	s.srv = httptest.NewUnstartedServer(s)
 	s.srv.TLS = c.ServerTLS()
@@ -216,7 +219,7 @@ func (s *Server) Writes() int {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = nil
+	s.requests, s.graphQueries = nil, nil
 }
 
 type statusWriter struct {
