@@ -29,10 +29,22 @@ type HostConfig struct {
 	HandlerWorkDir        string        // customHandler.description.workingDirectory
 	ForwardHTTP           bool          // customHandler.enableForwardingHttpRequest
 	RoutePrefix           string        // extensions.http.routePrefix
+	HTTPThrottle          HTTPThrottle  // extensions.http.maxConcurrentRequests / maxOutstandingRequests
 	FunctionTimeout       time.Duration // functionTimeout
 	Queues                QueueOptions
 	EventHubMaxBatchSize  int // extensions.eventHubs.maxEventBatchSize
 	hasCustomHandlerBlock bool
+}
+
+// HTTPThrottle mirrors the host's HTTP request queue (host.json
+// extensions.http): at most MaxConcurrent HTTP function invocations run at
+// once and the rest wait, up to MaxOutstanding requests held in all
+// (running and waiting); one more is refused with 429 at once. -1 (or
+// absent) is unbounded, the host's default on a dedicated plan; on the
+// Consumption plan the host defaults to 100 and 200.
+type HTTPThrottle struct {
+	MaxConcurrent  int
+	MaxOutstanding int
 }
 
 // QueueOptions mirrors host.json extensions.queues.
@@ -160,7 +172,9 @@ type hostJSON struct {
 	} `json:"customHandler"`
 	Extensions struct {
 		HTTP struct {
-			RoutePrefix *string `json:"routePrefix"`
+			RoutePrefix            *string `json:"routePrefix"`
+			MaxConcurrentRequests  *int    `json:"maxConcurrentRequests"`
+			MaxOutstandingRequests *int    `json:"maxOutstandingRequests"`
 		} `json:"http"`
 		Queues struct {
 			MaxDequeueCount    *int            `json:"maxDequeueCount"`
@@ -187,6 +201,7 @@ func loadHostJSON(path string) (HostConfig, error) {
 	}
 	c := HostConfig{
 		RoutePrefix:          "api",
+		HTTPThrottle:         HTTPThrottle{MaxConcurrent: -1, MaxOutstanding: -1},
 		FunctionTimeout:      30 * time.Minute,
 		EventHubMaxBatchSize: 100,
 		Queues: QueueOptions{
@@ -210,6 +225,21 @@ func loadHostJSON(path string) (HostConfig, error) {
 	}
 	if p := h.Extensions.HTTP.RoutePrefix; p != nil {
 		c.RoutePrefix = strings.Trim(*p, "/")
+	}
+	for name, v := range map[string]struct {
+		in  *int
+		out *int
+	}{
+		"maxConcurrentRequests":  {h.Extensions.HTTP.MaxConcurrentRequests, &c.HTTPThrottle.MaxConcurrent},
+		"maxOutstandingRequests": {h.Extensions.HTTP.MaxOutstandingRequests, &c.HTTPThrottle.MaxOutstanding},
+	} {
+		if v.in == nil {
+			continue
+		}
+		if *v.in < 1 && *v.in != -1 {
+			return c, fmt.Errorf("host.json extensions.http.%s must be -1 (unbounded) or at least 1, got %d", name, *v.in)
+		}
+		*v.out = *v.in
 	}
 	q := h.Extensions.Queues
 	if q.MaxDequeueCount != nil {

@@ -39,6 +39,9 @@ func TestLoadAppDefaults(t *testing.T) {
 	if h.RoutePrefix != "api" || h.ForwardHTTP || h.Handler != "handler" || h.EventHubMaxBatchSize != 100 || h.FunctionTimeout != 30*time.Minute {
 		t.Errorf("host defaults = %+v", h)
 	}
+	if h.HTTPThrottle != (HTTPThrottle{MaxConcurrent: -1, MaxOutstanding: -1}) {
+		t.Errorf("HTTP throttle default = %+v, want unbounded", h.HTTPThrottle)
+	}
 	if q := h.Queues; q.MaxDequeueCount != 5 || q.BatchSize != 16 || q.MessageEncoding != "base64" || q.VisibilityTimeout != 0 || q.MaxPollingInterval != 2*time.Second {
 		t.Errorf("queue defaults = %+v", q)
 	}
@@ -110,6 +113,7 @@ func TestLoadAppErrors(t *testing.T) {
 		{"no functions", map[string]string{"host.json": minimalHostJSON}, "no function.json"},
 		{"bad encoding", map[string]string{"host.json": `{"extensions":{"queues":{"messageEncoding":"utf8"}}}`, "a/function.json": fn}, "messageEncoding"},
 		{"bad timespan", map[string]string{"host.json": `{"extensions":{"queues":{"visibilityTimeout":"30s"}}}`, "a/function.json": fn}, "visibilityTimeout"},
+		{"zero concurrency", map[string]string{"host.json": `{"extensions":{"http":{"maxConcurrentRequests":0}}}`, "a/function.json": fn}, "maxConcurrentRequests"},
 		{"two triggers", map[string]string{"host.json": minimalHostJSON, "a/function.json": `{"bindings":[{"type":"timerTrigger","name":"a"},{"type":"queueTrigger","name":"b"}]}`}, "exactly one trigger"},
 		{"duplicate", map[string]string{"host.json": minimalHostJSON, "a/function.json": fn, "functions/a/function.json": fn}, "defined twice"},
 		{"missing setting", map[string]string{"host.json": minimalHostJSON, "a/function.json": `{"bindings":[{"type":"queueTrigger","name":"m","queueName":"%NOPE%"}]}`}, "NOPE"},

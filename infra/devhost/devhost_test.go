@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -452,5 +455,63 @@ func TestHandlerNeverReady(t *testing.T) {
 	err = h.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "exited before answering GET /") {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// host.json's HTTP limits act as the host's request queue: at most
+// maxConcurrentRequests requests reach the handler at once, the next ones
+// wait, and beyond maxOutstandingRequests a request is refused with 429 at
+// once without reaching the handler.
+func TestHTTPThrottle(t *testing.T) {
+	release := filepath.Join(t.TempDir(), "release")
+	hs := startHost(t, map[string]string{
+		"host.json": `{
+		  "version": "2.0",
+		  "customHandler": {"description": {"defaultExecutablePath": "handler"}, "enableForwardingHttpRequest": true},
+		  "extensions": {"http": {"maxConcurrentRequests": 2, "maxOutstandingRequests": 3}}
+		}`,
+		"hold/function.json": httpFunctionJSON("hold", "anonymous", "post"),
+	}, map[string]string{"FAKE_RELEASE": release}, nil)
+	if got := hs.host.app.Host.HTTPThrottle; got != (HTTPThrottle{MaxConcurrent: 2, MaxOutstanding: 3}) {
+		t.Fatalf("throttle read from host.json = %+v", got)
+	}
+	answers := make(chan int, 3)
+	for i := range 3 {
+		go func() {
+			resp, err := http.Post(hs.base+"/api/hold", "text/plain", strings.NewReader(fmt.Sprint(i)))
+			if err != nil {
+				t.Error(err)
+				answers <- 0
+				return
+			}
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	hs.waitRecords("/api/hold", 2, 10*time.Second)
+	waitUntil(t, "three outstanding requests", 10*time.Second, func() bool { return hs.host.httpQueue.outstanding.Load() == 3 })
+	if n := len(hs.records("/api/hold")); n != 2 {
+		t.Errorf("%d requests reached the handler, want maxConcurrentRequests = 2", n)
+	}
+	resp, _ := do(t, "POST", hs.base+"/api/hold", []byte("3"), nil)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("fourth outstanding request: %d, want 429", resp.StatusCode)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if s := <-answers; s != http.StatusCreated {
+			t.Errorf("admitted request: %d, want the handler's 201", s)
+		}
+	}
+	if rs := hs.records("/api/hold"); len(rs) != 3 {
+		t.Errorf("%d requests reached the handler, want the 3 admitted", len(rs))
+	}
+	if n := hs.host.httpQueue.outstanding.Load(); n != 0 {
+		t.Errorf("%d requests still outstanding after all were answered", n)
+	}
+	if !strings.Contains(hs.logs.String(), "too many outstanding HTTP requests") {
+		t.Error("the refusal is not logged")
 	}
 }

@@ -44,6 +44,7 @@ type Host struct {
 	app       *App
 	log       *slog.Logger
 	routes    []*route
+	httpQueue *httpQueue
 	schedules map[string]*Schedule
 	queues    map[string]*queueTarget
 	client    *http.Client
@@ -85,6 +86,7 @@ func New(o Options) (*Host, error) {
 		queues:    map[string]*queueTarget{},
 		now:       time.Now,
 		ready:     make(chan struct{}),
+		httpQueue: newHTTPQueue(o.App.Host.HTTPThrottle),
 		client: &http.Client{
 			// Raw bytes both ways: no transparent gzip, no redirect following.
 			Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64},

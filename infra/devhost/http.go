@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,11 +79,56 @@ func (h *Host) serveHTTPTrigger(w http.ResponseWriter, r *http.Request) {
 	if level != "anonymous" && !h.authorized(w, r, level) {
 		return
 	}
+	release, ok := h.httpQueue.enter(r.Context())
+	if !ok {
+		h.log.Warn("request rejected: too many outstanding HTTP requests", "function", rt.fn.Name,
+			"maxOutstandingRequests", h.app.Host.HTTPThrottle.MaxOutstanding)
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	if h.app.Host.ForwardHTTP && rt.fn.httpInAndOut() {
 		h.forward(w, r, rt.fn)
 		return
 	}
 	h.invokeHTTP(w, r, rt.fn, params)
+}
+
+// httpQueue is the host's HTTP request queue (HTTPThrottle): a request
+// beyond maxOutstandingRequests is refused, one beyond
+// maxConcurrentRequests waits for a running one to finish.
+type httpQueue struct {
+	maxOutstanding int64 // ≤ 0: unbounded
+	outstanding    atomic.Int64
+	running        chan struct{} // nil: unbounded
+}
+
+func newHTTPQueue(t HTTPThrottle) *httpQueue {
+	q := &httpQueue{maxOutstanding: int64(t.MaxOutstanding)}
+	if t.MaxConcurrent > 0 {
+		q.running = make(chan struct{}, t.MaxConcurrent)
+	}
+	return q
+}
+
+// enter admits a request, waiting for a running slot; ok is false when the
+// queue is full or the client went away while waiting. release must be
+// called when the request is done.
+func (q *httpQueue) enter(ctx context.Context) (release func(), ok bool) {
+	if n := q.outstanding.Add(1); q.maxOutstanding > 0 && n > q.maxOutstanding {
+		q.outstanding.Add(-1)
+		return nil, false
+	}
+	if q.running == nil {
+		return func() { q.outstanding.Add(-1) }, true
+	}
+	select {
+	case q.running <- struct{}{}:
+		return func() { <-q.running; q.outstanding.Add(-1) }, true
+	case <-ctx.Done():
+		q.outstanding.Add(-1)
+		return nil, false
+	}
 }
 
 // authorized checks the function key (x-functions-key header or code query

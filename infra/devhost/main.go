@@ -1,8 +1,9 @@
 // Command devhost is a local stand-in for the Azure Functions host, for
 // running the runtimelink custom handler offline. It reads host.json and
 // every function.json, starts the handler with FUNCTIONS_CUSTOMHANDLER_PORT,
-// forwards HTTP routes, fires timers on their NCRONTAB schedule (and on
-// POST /admin/functions/<name>), polls Azurite queues with dequeue count
+// forwards HTTP routes (queued, and refused with 429, past host.json's
+// extensions.http maxConcurrentRequests / maxOutstandingRequests), fires
+// timers on their NCRONTAB schedule (and on POST /admin/functions/<name>), polls Azurite queues with dequeue count
 // and poison queue, and accepts Event Hub (POST /admin/eventhub/<name>)
 // and Event Grid (POST /runtime/webhooks/eventgrid?functionName=<name>)
 // events, all through the envelopes the real host sends. It builds those

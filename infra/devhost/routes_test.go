@@ -128,6 +128,10 @@ func TestAppRoutes(t *testing.T) {
 	if app.Host.RoutePrefix != "" {
 		t.Fatalf("routePrefix = %q, want \"\"", app.Host.RoutePrefix)
 	}
+	// The repo's HTTP limits reach the dev host's request queue (TestHTTPThrottle).
+	if got := app.Host.HTTPThrottle; got.MaxConcurrent < 1 || got.MaxOutstanding <= got.MaxConcurrent {
+		t.Errorf("host.json HTTP limits read as %+v", got)
+	}
 	routes, err := buildRoutes(app)
 	if err != nil {
 		t.Fatal(err)

@@ -149,7 +149,11 @@ func TestHostJSON(t *testing.T) {
 			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
 		}
 		Extensions struct {
-			HTTP   struct{ RoutePrefix *string } `json:"http"`
+			HTTP struct {
+				RoutePrefix            *string
+				MaxConcurrentRequests  int
+				MaxOutstandingRequests int
+			} `json:"http"`
 			Queues struct {
 				MaxDequeueCount   int
 				VisibilityTimeout string
@@ -175,6 +179,15 @@ func TestHostJSON(t *testing.T) {
 		// "" (not absent, which means "api"): a base URL without /api must
 		// reach a function that answers it (deployments_noprefix).
 		t.Errorf("http routePrefix = %v, want \"\"", host.Extensions.HTTP.RoutePrefix)
+	case host.Extensions.HTTP.MaxConcurrentRequests != DefaultMaxHTTPInFlight:
+		// The host's bound and the handler's are one: the host queues and
+		// refuses first, the handler's own bound never refuses what the
+		// host let through.
+		t.Errorf("http maxConcurrentRequests = %d, want the handler's in-flight bound %d",
+			host.Extensions.HTTP.MaxConcurrentRequests, DefaultMaxHTTPInFlight)
+	case host.Extensions.HTTP.MaxOutstandingRequests <= host.Extensions.HTTP.MaxConcurrentRequests:
+		t.Errorf("http maxOutstandingRequests = %d: no room to queue beside %d running",
+			host.Extensions.HTTP.MaxOutstandingRequests, host.Extensions.HTTP.MaxConcurrentRequests)
 	case host.Extensions.Queues != struct {
 		MaxDequeueCount   int
 		VisibilityTimeout string

@@ -5,6 +5,7 @@
 //	FAKE_FAIL=name=N,other=always  fail the first N invocations of /name (500)
 //	FAKE_BAD_ANSWER=name           answer /name with 200 and a body that is not JSON
 //	GET /api/die                   exit with status 3 at once
+//	/api/hold                      wait until the file $FAKE_RELEASE exists, then answer as below
 //	other /api/... paths           answer 201, header X-Fake: forwarded, body = request body
 package main
 
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 type record struct {
@@ -78,6 +80,14 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	write(record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Headers: r.Header, Body: body})
 	if r.URL.Path == "/api/die" {
 		os.Exit(3)
+	}
+	if r.URL.Path == "/api/hold" {
+		for {
+			if _, err := os.Stat(os.Getenv("FAKE_RELEASE")); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		w.Header().Set("X-Fake", "forwarded")
