@@ -25,6 +25,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/remediation"
+	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // Store is the state group sync reads and writes (*store.Store).
@@ -35,6 +36,8 @@ type Store interface {
 	FindingsOfGroup(ctx context.Context, repository, groupID string) ([]model.Finding, error)
 	// FindingsByID reads findings by id (the related findings the body shows).
 	FindingsByID(ctx context.Context, ids []string) ([]model.Finding, error)
+	// ArtifactsOf reads the artifacts of digests (the build section).
+	ArtifactsOf(ctx context.Context, digests []string) ([]model.Artifact, error)
 	// UpdateGroup is an ETag-guarded read-modify-write of a group.
 	UpdateGroup(ctx context.Context, repository, id string, fn func(g *model.Group, exists bool) error) (*model.Group, bool, error)
 	Budget
@@ -262,7 +265,11 @@ func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding,
 	if err != nil {
 		return err
 	}
-	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: s.Policy.MinPriority, Cloud: s.Cloud})
+	arts, err := triage.BuildArtifacts(ctx, s.Store, g.ID, fs)
+	if err != nil {
+		return err
+	}
+	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: s.Policy.MinPriority, Cloud: s.Cloud, Artifacts: arts})
 	return nil
 }
 

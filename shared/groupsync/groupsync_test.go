@@ -23,6 +23,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/remediation"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 	"github.com/runtimelink/runtimelink/shared/store"
+	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -339,5 +340,37 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	if after := e.group(g.ID); after.Synced.IssueNumber != 0 || after.Synced.Hash != "" {
 		t.Errorf("dry-run recorded a sync: %+v", after.Synced)
+	}
+}
+
+// The issue names the workflow run that built the image and the evidence
+// kind, and group sync renders it as triage does: triage's next refresh
+// of the group finds nothing to change.
+func TestIssueNamesTheWorkflowRunThatBuiltTheImage(t *testing.T) {
+	e := newEnv(t, github.Limits{})
+	f := cve("CVE-2024-45337", model.PriorityHigh, true)
+	if _, err := e.db.Artifacts.Put(e.ctx, &model.Artifact{ID: f.Digests[0], Digest: f.Digests[0], Image: image, Repository: repo,
+		Evidence: []model.Evidence{{Kind: model.EvidenceAttestation, Repository: repo, Commit: "4f2a9c1", RunID: 9120,
+			Workflow: ".github/workflows/release.yml", At: e.clock.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	g := e.seed(repo, f)
+	e.sync(g.ID)
+	is := e.gh.IssueList(repo)
+	if len(is) != 1 {
+		t.Fatalf("issues = %d", len(is))
+	}
+	want := "built from `" + repo + "` at commit `4f2a9c1` by [workflow run 9120 of `.github/workflows/release.yml`](https://github.com/" + repo +
+		"/actions/runs/9120), evidence: attestation"
+	if !strings.Contains(is[0].Body, want) {
+		t.Errorf("body lacks %q:\n%s", want, is[0].Body)
+	}
+	tr := &triage.Triage{Store: store.New(e.db)}
+	before := e.group(g.ID).Desired.Hash
+	if _, err := tr.RefreshGroup(e.ctx, repo, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.group(g.ID).Desired; after.Hash != before {
+		t.Errorf("triage renders another issue than group sync:\n%s", after.Body)
 	}
 }

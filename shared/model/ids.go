@@ -29,8 +29,11 @@ func DefenderAlertFindingID(alertID string) string {
 
 // ImageGroupID is the group of every CVE of one image built from one repository.
 func ImageGroupID(repository, image string) string {
-	return "image:" + shortHash(strings.ToLower(repository)+"|"+strings.ToLower(image))
+	return ImageGroupPrefix + shortHash(strings.ToLower(repository)+"|"+strings.ToLower(image))
 }
+
+// ImageGroupPrefix starts every ImageGroupID.
+const ImageGroupPrefix = "image:"
 
 // AlertGroupID is the group of one GHAS alert finding.
 func AlertGroupID(findingID string) string { return "alert:" + findingID }

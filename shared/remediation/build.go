@@ -2,9 +2,11 @@ package remediation
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -37,6 +39,7 @@ func buildLines(in IssueInput, shown []model.Finding) []string {
 		if len(digests) > 0 {
 			out = append(out, "Found on "+listCode(digests)+" "+plural(len(digests), "digest", "digests"))
 		}
+		out = append(out, provenanceLines(in.Artifacts, digests)...)
 	} else if top := &shown[0]; top.Location.Commit != "" {
 		line := "Found at commit `" + mdCode(top.Location.Commit) + "`"
 		if top.Location.Ref != "" {
@@ -58,6 +61,101 @@ func buildLines(in IssueInput, shown []model.Finding) []string {
 			line += fmt.Sprintf(" and %d more", more)
 		}
 		out = append(out, line)
+	}
+	return out
+}
+
+// provenanceLines say, for each digest with a known source (the first
+// maxBuildRows), which repository and commit built it, the workflow run
+// that did, and the kinds of evidence that say so, strongest first.
+func provenanceLines(arts []model.Artifact, digests []string) []string {
+	var out []string
+	for _, d := range digests {
+		i := slices.IndexFunc(arts, func(a model.Artifact) bool { return a.Digest == d })
+		if i < 0 {
+			continue
+		}
+		r, ok := mapping.Resolve(arts[i].Evidence)
+		if !ok {
+			continue
+		}
+		if len(out) == maxBuildRows {
+			out = append(out, "…and the builds of more digests")
+			break
+		}
+		line := "`" + mdCode(d) + "` built from `" + mdCode(r.Repository) + "`"
+		if r.Commit != "" {
+			line += " at commit `" + mdCode(r.Commit) + "`"
+		}
+		if run := runOf(arts[i].Evidence, r.Repository); run != "" {
+			line += " by " + run
+		}
+		out = append(out, line+", evidence: "+strings.Join(evidenceKinds(arts[i].Evidence, r.Repository), ", "))
+	}
+	return out
+}
+
+// runOf is the workflow run the strongest evidence naming repository
+// with a run gives, linked to GitHub when its address is a safe one.
+func runOf(evidence []model.Evidence, repository string) string {
+	var best *model.Evidence
+	for k := range evidence {
+		e := &evidence[k]
+		if e.RunID > 0 && strings.EqualFold(mapping.NormalizeRepository(e.Repository, ""), repository) &&
+			(best == nil || e.Kind.Strength() > best.Kind.Strength() || (e.Kind == best.Kind && e.At.After(best.At))) {
+			best = e
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	text := fmt.Sprintf("workflow run %d", best.RunID)
+	if best.Workflow != "" {
+		text += " of `" + mdCode(best.Workflow) + "`"
+	}
+	u := safeURL(best.Ref)
+	if u == "" || !strings.Contains(u, "/actions/runs/") {
+		u = safeURL(fmt.Sprintf("https://github.com/%s/actions/runs/%d", repository, best.RunID))
+	}
+	if u == "" || !repoRE.MatchString(repository) {
+		return text
+	}
+	return "[" + text + "](" + u + ")"
+}
+
+var repoRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+
+// evidenceKinds names the kinds of evidence naming repository, strongest
+// first, as GitHub calls what gave them: an attestation, a package
+// published to GitHub Packages (registry_package), the workflow run that
+// built it (workflow_run), the image's OCI labels, a deployment record.
+func evidenceKinds(evidence []model.Evidence, repository string) []string {
+	sorted := slices.Clone(evidence)
+	slices.SortStableFunc(sorted, func(a, b model.Evidence) int { return b.Kind.Strength() - a.Kind.Strength() })
+	var out []string
+	for _, e := range sorted {
+		if !strings.EqualFold(mapping.NormalizeRepository(e.Repository, ""), repository) {
+			continue
+		}
+		var k string
+		switch e.Kind {
+		case model.EvidenceAttestation:
+			k = "attestation"
+		case model.EvidenceGitHubPackage:
+			k = "registry_package"
+			if e.RunID > 0 {
+				k = "workflow_run"
+			}
+		case model.EvidenceOCILabels:
+			k = "OCI labels"
+		case model.EvidenceDeploymentRecord:
+			k = "deployment record"
+		default:
+			continue
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
 	}
 	return out
 }

@@ -1,8 +1,10 @@
 package remediation
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -40,5 +42,51 @@ func TestExplanationShowsRiskSourcesByName(t *testing.T) {
 		if lines := whereItRuns(&model.Finding{Explanation: e}, tt.cloud); len(lines) != 2 || !strings.Contains(lines[1], tt.want) {
 			t.Errorf("%s: where it runs = %q", tt.cloud, lines)
 		}
+	}
+}
+
+// The build section names, per digest, the repository and commit that
+// built it, the workflow run that did (linked to GitHub) and the kinds of
+// evidence that say so; a digest with no known source is left out, and
+// what the evidence says cannot make links of its own.
+func TestBuildSectionNamesTheWorkflowRunAndTheEvidence(t *testing.T) {
+	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	const repo = "octo-org/shop"
+	f := model.Finding{ID: "f1", Repository: repo, Source: model.SourceDefenderCVE, CVE: "CVE-2024-45337", Image: "acr.io/shop/api",
+		Priority: model.PriorityHigh, Score: 8, Digests: []string{"sha256:aaa", "sha256:bbb", "sha256:ccc"}}
+	arts := []model.Artifact{
+		{Digest: "sha256:aaa", Evidence: []model.Evidence{
+			{Kind: model.EvidenceGitHubPackage, Repository: repo, Commit: "c0ffee1", Workflow: ".github/workflows/build.yml", RunID: 41,
+				Ref: "https://github.com/octo-org/shop/actions/runs/41", At: at},
+			{Kind: model.EvidenceAttestation, Repository: "Octo-Org/Shop", Commit: "c0ffee1", Workflow: ".github/workflows/build.yml", RunID: 42,
+				Ref: "https://evil.example/actions/runs/42", At: at},
+			{Kind: model.EvidenceDeploymentRecord, Repository: "octo-org/other", At: at},
+		}},
+		{Digest: "sha256:bbb", Evidence: []model.Evidence{
+			{Kind: model.EvidenceGitHubPackage, Repository: repo, Commit: "beef", Workflow: "x](https://evil.example) `y`", At: at},
+		}},
+		{Digest: "sha256:zzz", Evidence: []model.Evidence{{Kind: model.EvidenceAttestation, Repository: "octo-org/elsewhere", At: at}}},
+	}
+	g := model.Group{ID: model.ImageGroupID(repo, f.Image), Repository: repo, Kind: model.GroupKindImage, Image: f.Image}
+	body := RenderIssue(IssueInput{Group: g, Findings: []model.Finding{f}, Artifacts: arts}).Body
+	for _, want := range []string{
+		"- `sha256:aaa` built from `octo-org/shop` at commit `c0ffee1` by [workflow run 42 of `.github/workflows/build.yml`]" +
+			"(https://github.com/octo-org/shop/actions/runs/42), evidence: attestation, workflow_run\n",
+		"- `sha256:bbb` built from `octo-org/shop` at commit `beef`, evidence: registry_package\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("build section lacks %q:\n%s", want, body)
+		}
+	}
+	for _, never := range []string{"sha256:ccc` built", "sha256:zzz", "evil.example/actions", "octo-org/other", "](https://evil.example)"} {
+		if strings.Contains(body, never) {
+			t.Errorf("body shows %q:\n%s", never, body)
+		}
+	}
+	if without := RenderIssue(IssueInput{Group: g, Findings: []model.Finding{f}}); without.Hash == RenderIssue(IssueInput{Group: g, Findings: []model.Finding{f}, Artifacts: arts}).Hash {
+		t.Error("the artifacts do not change the rendered issue")
+	}
+	if got := Digests([]model.Finding{f, {Digests: []string{"sha256:aaa", "sha256:0"}}}); !slices.Equal(got, []string{"sha256:0", "sha256:aaa", "sha256:bbb", "sha256:ccc"}) {
+		t.Errorf("Digests = %v", got)
 	}
 }

@@ -30,6 +30,26 @@ type IssueInput struct {
 	// Cloud links Defender for Cloud records to its portal
 	// (RUNTIMELINK_CLOUD); the zero Cloud names them without a link.
 	Cloud mapping.Cloud
+	// Artifacts are the stored artifacts of the findings' digests
+	// (Digests), in any order; those of no shown digest are ignored. The
+	// build section names, per digest, the workflow run that built it and
+	// the evidence that says so.
+	Artifacts []model.Artifact
+}
+
+// Digests are the image digests the findings were found on, sorted: the
+// artifacts RenderIssue's caller loads for the build section.
+func Digests(fs []model.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		for _, d := range f.Digests {
+			if d != "" && !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // maxIssueRows bounds the vulnerability table of an image issue, keeping

@@ -34,7 +34,11 @@ func (t *Triage) RefreshGroup(ctx context.Context, repository, groupID string) (
 		if err != nil {
 			return err
 		}
-		t.fillGroup(g, exists, repository, groupID, fs, related)
+		arts, err := BuildArtifacts(ctx, t.Store, groupID, fs)
+		if err != nil {
+			return err
+		}
+		t.fillGroup(g, exists, repository, groupID, fs, related, arts)
 		return nil
 	})
 	if err != nil {
@@ -65,9 +69,27 @@ func (t *Triage) groupFindings(ctx context.Context, repository, groupID string) 
 	return t.Store.FindingsOfGroup(ctx, repository, groupID)
 }
 
-// fillGroup computes a group from all its findings and the findings
-// related to them.
-func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID string, fs, related []model.Finding) {
+// BuildArtifacts loads what the build section of an image group's issue
+// shows (remediation.IssueInput.Artifacts): the artifacts of its
+// findings' digests. Other groups show none, and cost no read. Triage and
+// group sync both render with it, so they render the same body.
+func BuildArtifacts(ctx context.Context, st interface {
+	ArtifactsOf(ctx context.Context, digests []string) ([]model.Artifact, error)
+}, groupID string, fs []model.Finding) ([]model.Artifact, error) {
+	digests := remediation.Digests(fs)
+	if !strings.HasPrefix(groupID, model.ImageGroupPrefix) || len(digests) == 0 {
+		return nil, nil
+	}
+	arts, err := st.ArtifactsOf(ctx, digests)
+	if err != nil {
+		return nil, fmt.Errorf("load the artifacts of group %s: %w", groupID, err)
+	}
+	return arts, nil
+}
+
+// fillGroup computes a group from all its findings, the findings related
+// to them and the artifacts of their digests (BuildArtifacts).
+func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID string, fs, related []model.Finding, arts []model.Artifact) {
 	if !exists {
 		g.ID, g.Repository, g.Status, g.StatusAt = groupID, repository, model.GroupActive, t.now()
 	}
@@ -83,7 +105,7 @@ func (t *Triage) fillGroup(g *model.Group, exists bool, repository, groupID stri
 		}
 	}
 	slices.Sort(g.FindingIDs)
-	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority(), Cloud: t.Cloud})
+	g.Desired = remediation.RenderIssue(remediation.IssueInput{Group: *g, Findings: fs, Related: related, MinPriority: t.minPriority(), Cloud: t.Cloud, Artifacts: arts})
 }
 
 // enqueueIfDue enqueues a sync of a group just written whose desired
@@ -117,7 +139,7 @@ func (t *Triage) createAlertGroup(ctx context.Context, f *model.Finding) (bool, 
 		return false, nil
 	}
 	g := &model.Group{}
-	t.fillGroup(g, false, f.Repository, f.GroupID, []model.Finding{*f}, nil)
+	t.fillGroup(g, false, f.Repository, f.GroupID, []model.Finding{*f}, nil, nil) // an alert group: no build section
 	created, err := t.Store.CreateGroup(ctx, g)
 	if err != nil {
 		return false, fmt.Errorf("refresh group %s: %w", f.GroupID, err)
