@@ -306,7 +306,11 @@ func (b *batch) cveMerge(ctx context.Context, r *defender.Record, s *defender.Su
 				f.ID, f.Repository, f.Source = id, repo, model.SourceDefenderCVE
 			}
 			mergeCVE(f, s, c, image, dockerfile)
-			if !exists || !f.State.Active() {
+			// A CVE runtime resolved because its image runs nowhere stays
+			// resolved while Defender keeps reporting the image (its
+			// registry scan): triage makes it active again once a workload
+			// runs the image.
+			if !exists || (!f.State.Active() && f.StateReason != model.ReasonWorkloadGone) {
 				f.State, f.StateReason = model.StateOpen, ""
 				f.SourceUpdatedAt = b.inv.eventTime(c.TimeGenerated)
 			}

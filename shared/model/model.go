@@ -55,6 +55,12 @@ const (
 	StateResolved  FindingState = "resolved"  // resolved (secret scanning, Defender healthy / deleted)
 )
 
+// ReasonWorkloadGone is the StateReason of an image CVE that runtime
+// resolved itself: the last workload running its image is gone, so the
+// vulnerable image runs nowhere any more (its SourceUpdatedAt says since
+// when). It is active again as soon as a workload runs the image.
+const ReasonWorkloadGone = "workload-gone"
+
 // Active reports whether the finding still needs work.
 func (s FindingState) Active() bool { return s == StateOpen || s == "" }
 

@@ -422,7 +422,7 @@ func (pl *planner) verifiedBody() string {
 	fmt.Fprintf(&b, "**Verified by runtimelink** on %s: no finding of this group is active any more.\n\n", day(pl.now))
 	for _, f := range pl.all[:min(len(pl.all), maxCommentRows)] {
 		fmt.Fprintf(&b, "- %s: %s", findingWhere(&f), resolvedHow(&f))
-		if !f.SourceUpdatedAt.IsZero() {
+		if !f.SourceUpdatedAt.IsZero() && !goneImage(&f) {
 			fmt.Fprintf(&b, " (%s)", day(f.SourceUpdatedAt))
 		}
 		if f.Deployed {
@@ -534,6 +534,11 @@ func evidence(f *model.Finding) string {
 	return s
 }
 
+// goneImage: runtime resolved the finding, its image running nowhere.
+func goneImage(f *model.Finding) bool {
+	return f.State == model.StateResolved && f.StateReason == model.ReasonWorkloadGone && f.Image != ""
+}
+
 // resolvedHow says how a finding stopped being active.
 func resolvedHow(f *model.Finding) string {
 	reason := mdCell(f.StateReason)
@@ -546,6 +551,13 @@ func resolvedHow(f *model.Finding) string {
 		}
 		return "dismissed"
 	case model.StateResolved:
+		if goneImage(f) {
+			how := "image `" + mdCode(f.Image) + "` no longer runs on any workload"
+			if !f.SourceUpdatedAt.IsZero() {
+				how += " since " + day(f.SourceUpdatedAt)
+			}
+			return how + ", verified by runtimelink"
+		}
 		// The reasons the inventory gives a Defender resolution.
 		switch strings.ToLower(f.StateReason) {
 		case "healthy":

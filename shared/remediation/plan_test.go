@@ -289,6 +289,34 @@ func TestPlanResolvedClosesWithVerification(t *testing.T) {
 	w.step(t, now.Add(time.Hour), "set-status:active", "reopen", "update:title,body", "comment")
 }
 
+// The last workload running the image is gone: triage resolved its CVEs
+// (model.ReasonWorkloadGone), the issue closes saying since when the
+// image runs nowhere; a person's claimed fix is verified the same way.
+func TestPlanWorkloadGoneClosesWithVerification(t *testing.T) {
+	gone := func(f model.Finding) model.Finding {
+		f = resolved(f, model.ReasonWorkloadGone)
+		f.Deployed = false
+		return f
+	}
+	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.set(gone(cve("CVE-2024-1", model.PriorityHigh, true)))
+	acts := w.step(t, t0.Add(5*time.Hour), "set-status:resolved", "update:body", "comment", "close:completed")
+	want := "CVE-2024-1 on `octoacr.azurecr.io/checkout-api`: image `octoacr.azurecr.io/checkout-api` no longer runs on any workload since 2026-11-02 11:00 UTC"
+	if c := comment(t, acts); !strings.Contains(c, want) || strings.Contains(c, "(2026-11-02 11:00 UTC)") {
+		t.Errorf("verification lacks %q (once):\n%s", want, c)
+	}
+
+	w = newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
+	w.step(t, t0, "ensure-labels", "open")
+	w.closeBy(ReasonCompleted, t0.Add(time.Hour))
+	w.set(gone(cve("CVE-2024-1", model.PriorityHigh, true)))
+	acts = w.step(t, t0.Add(3*time.Hour), "set-status:resolved", "comment")
+	if c := comment(t, acts); !strings.Contains(c, "no longer runs on any workload since 2026-11-02 11:00 UTC") {
+		t.Errorf("claimed fix verification:\n%s", c)
+	}
+}
+
 func TestPlanRiskAcceptedNeverReopens(t *testing.T) {
 	w := newWorld(cve("CVE-2024-1", model.PriorityHigh, true))
 	w.step(t, t0, "ensure-labels", "open")

@@ -117,7 +117,7 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 					Package: &model.Package{Name: "pkg" + strconv.Itoa(i%37), Version: "1.0.0", FixedVersion: "1.0.1"},
 				}
 				r, dep, _ := sc.score(ctx, &f)
-				applyResult(&f, r, dep)
+				applyResult(&f, r, dep, time.Time{})
 				_, f.GroupID = GroupOf(&f)
 				if _, err := dbOf(tr).Findings.Create(ctx, &f); err != nil {
 					failed.Store(&err)
@@ -278,6 +278,6 @@ func BenchmarkSweepScore(b *testing.B) {
 	for i := range b.N {
 		f := fs[i%len(fs)]
 		r, dep, _ := sc.score(ctx, &f)
-		applyResult(&f, r, dep)
+		applyResult(&f, r, dep, time.Time{})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -18,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden issue bodies in test
 
 // scored scores a finding in a context the way Upsert does.
 func scored(f model.Finding, ws ...model.Workload) model.Finding {
-	assess(scoring.DefaultPolicy(), &f, ws)
+	assess(scoring.DefaultPolicy(), &f, ws, time.Time{})
 	_, f.GroupID = GroupOf(&f)
 	return f
 }

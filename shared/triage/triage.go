@@ -144,7 +144,7 @@ func (t *Triage) complete(ctx context.Context, f *model.Finding, exists bool, st
 	if err != nil {
 		return nil, err
 	}
-	assess(t.policy(), f, ws)
+	assess(t.policy(), f, ws, t.now())
 	_, f.GroupID = GroupOf(f)
 	ps, err := peers(ctx, f)
 	if err != nil {
@@ -220,16 +220,29 @@ func (t *Triage) link(ctx context.Context, p *model.Finding, ids ...string) erro
 
 // assess scores f in the context of the workloads running its code and
 // records the context summary the API filters on.
-func assess(p scoring.Policy, f *model.Finding, ws []model.Workload) {
+func assess(p scoring.Policy, f *model.Finding, ws []model.Workload, now time.Time) {
 	pc := scoring.Prepare(p, scoring.ContextOf(ws))
-	applyResult(f, pc.Score(f), deployed(ws))
+	applyResult(f, pc.Score(f), deployed(ws), now)
 }
 
 // applyResult stores a result and its context summary on f and reports
-// whether that changed f.
-func applyResult(f *model.Finding, r scoring.Result, deployed bool) bool {
+// whether that changed f. An image CVE whose image stopped running on
+// every workload (the last one running it is gone: decommissioned,
+// deleted) is resolved by runtime at now (model.ReasonWorkloadGone), and
+// one resolved so is active again once a workload runs the image.
+func applyResult(f *model.Finding, r scoring.Result, deployed bool, now time.Time) bool {
 	risks := risksOf(r.Explanation)
 	changed := r.Apply(f)
+	if f.Source == model.SourceDefenderCVE {
+		switch {
+		case f.Deployed && !deployed && f.State.Active():
+			f.State, f.StateReason, f.SourceUpdatedAt = model.StateResolved, model.ReasonWorkloadGone, now
+			changed = true
+		case deployed && f.State == model.StateResolved && f.StateReason == model.ReasonWorkloadGone:
+			f.State, f.StateReason, f.SourceUpdatedAt = model.StateOpen, "", now
+			changed = true
+		}
+	}
 	if f.Deployed != deployed || !slices.Equal(f.RuntimeRisks, risks) {
 		f.Deployed, f.RuntimeRisks = deployed, risks
 		changed = true

@@ -184,7 +184,8 @@ func (t *Triage) rescore(ctx context.Context, f *model.Finding, score scorer) (*
 		return nil, err
 	}
 	probe := *f
-	if !applyResult(&probe, r, dep) {
+	now := t.now()
+	if !applyResult(&probe, r, dep, now) {
 		return nil, nil
 	}
 	stored, changed, err := t.Store.UpdateFinding(ctx, f.Repository, f.ID, func(doc *model.Finding, exists bool) error {
@@ -195,7 +196,7 @@ func (t *Triage) rescore(ctx context.Context, f *model.Finding, score scorer) (*
 		if err != nil {
 			return err
 		}
-		if !applyResult(doc, r, dep) {
+		if !applyResult(doc, r, dep, now) {
 			return model.ErrSkip
 		}
 		return nil
