@@ -13,9 +13,7 @@ import (
 func TestLastWorkloadGoneResolvesItsImageCVEs(t *testing.T) {
 	tr, rec := newTriage(t)
 	ctx := ctxT(t)
-	cve := cveFindings(t, "defender/subassessment-mdvm.json", checkoutRepo)[0]
-	alert := model.Finding{ID: model.GHASFindingID(model.SourceCodeScanning, checkoutRepo, 7), Repository: checkoutRepo,
-		Source: model.SourceCodeScanning, State: model.StateOpen, AlertNumber: 7, Title: "SQL injection", RuleID: "go/sql-injection", Severity: "high"}
+	cve, alert := imageCVEAndCodeAlert(t)
 	a := checkoutWorkload(t, true)
 	b := a
 	b.ID, b.Name = model.WorkloadID(a.Cluster, "shop", "checkout-api-canary"), "checkout-api-canary"

@@ -243,12 +243,20 @@ func TestDependabotAndDefenderCVEAreCorrelated(t *testing.T) {
 	}
 }
 
+// imageCVEAndCodeAlert are a Defender CVE of the checkout image and a
+// code scanning alert of the repository that builds it.
+func imageCVEAndCodeAlert(t *testing.T) (cve, alert model.Finding) {
+	t.Helper()
+	cve = cveFindings(t, "defender/subassessment-mdvm.json", checkoutRepo)[0]
+	alert = model.Finding{ID: model.GHASFindingID(model.SourceCodeScanning, checkoutRepo, 7), Repository: checkoutRepo,
+		Source: model.SourceCodeScanning, State: model.StateOpen, AlertNumber: 7, Title: "SQL injection", RuleID: "go/sql-injection", Severity: "high"}
+	return cve, alert
+}
+
 func TestWorkloadChangedRescoresRightAway(t *testing.T) {
 	tr, rec := newTriage(t)
 	ctx := ctxT(t)
-	cve := cveFindings(t, "defender/subassessment-mdvm.json", checkoutRepo)[0]
-	alert := model.Finding{ID: model.GHASFindingID(model.SourceCodeScanning, checkoutRepo, 7), Repository: checkoutRepo,
-		Source: model.SourceCodeScanning, State: model.StateOpen, AlertNumber: 7, Title: "SQL injection", RuleID: "go/sql-injection", Severity: "high"}
+	cve, alert := imageCVEAndCodeAlert(t)
 	upsert(t, tr, cve)
 	upsert(t, tr, alert)
 	if f := getFinding(t, tr, checkoutRepo, cve.ID); f.Score != 4.75 || f.Deployed { // (7.5 × 0.5) + exploit 1
