@@ -233,12 +233,83 @@ func clip(s string) string {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// decodeStrict unmarshals and turns any JSON error into ErrMalformed.
-func decodeStrict(event string, payload []byte, v any) error {
-	if err := json.Unmarshal(payload, v); err != nil {
-		return malformedJSON(event, err)
+func (e *envelope) action() string { return e.Action }
+
+// decodeEvent unmarshals payload into p, any JSON error being
+// ErrMalformed, and answers the rule of its action.
+func decodeEvent(event string, payload []byte, p interface{ action() string }, rules map[string]stateRule) (stateRule, error) {
+	if err := json.Unmarshal(payload, p); err != nil {
+		return stateRule{}, malformedJSON(event, err)
 	}
-	return nil
+	return actionState(event, p.action(), rules)
+}
+
+// alertHead is what every GHAS alert object has.
+type alertHead struct {
+	Number    int        `json:"number"`
+	HTMLURL   string     `json:"html_url"`
+	CreatedAt *time.Time `json:"created_at"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+// alertPayload is a GHAS alert event (code scanning, Dependabot, secret
+// scanning): the envelope and what decodeAlert needs of its alert.
+type alertPayload interface {
+	action() string
+	findingRepository() string
+	// hasAlert tells whether the payload has an alert object; the methods
+	// below read it.
+	hasAlert() bool
+	head() alertHead
+	// alertState maps the alert object's state; raw is the state as sent,
+	// for the error when ok is false.
+	alertState() (s model.FindingState, raw string, ok bool)
+}
+
+func (p *codeScanningPayload) hasAlert() bool   { return p.Alert != nil }
+func (p *dependabotPayload) hasAlert() bool     { return p.Alert != nil }
+func (p *secretScanningPayload) hasAlert() bool { return p.Alert != nil }
+
+func (p *codeScanningPayload) head() alertHead   { return p.Alert.alertHead }
+func (p *dependabotPayload) head() alertHead     { return p.Alert.alertHead }
+func (p *secretScanningPayload) head() alertHead { return p.Alert.alertHead }
+
+// decodeAlert decodes a GHAS alert event of source into p and checks what
+// every one needs to name its finding (requireAlert). It answers the
+// finding with what all sources share: id, repository, state (the
+// action's), alert number and page, first seen and group.
+func decodeAlert(event string, payload []byte, received time.Time, source model.Source, p alertPayload, rules map[string]stateRule) (model.Finding, error) {
+	rule, err := decodeEvent(event, payload, p, rules)
+	if err != nil {
+		return model.Finding{}, err
+	}
+	repo := p.findingRepository()
+	if !p.hasAlert() {
+		return model.Finding{}, requireAlert(event, repo, false, 0)
+	}
+	h := p.head()
+	if err := requireAlert(event, repo, true, h.Number); err != nil {
+		return model.Finding{}, err
+	}
+	state := rule.state
+	if rule.fromAlert {
+		s, raw, ok := p.alertState()
+		if !ok {
+			return model.Finding{}, malformed(event, "action %q needs alert.state, got %q", p.action(), raw)
+		}
+		state = s
+	}
+	f := model.Finding{
+		ID:          model.GHASFindingID(source, repo, h.Number),
+		Repository:  repo,
+		Source:      source,
+		State:       state,
+		AlertNumber: h.Number,
+		AlertURL:    h.HTMLURL,
+		FirstSeen:   firstSet(received, h.CreatedAt),
+	}
+	f.GroupID = model.AlertGroupID(f.ID)
+	return f, nil
 }
 
 // requireAlert checks what every GHAS alert event needs to name its

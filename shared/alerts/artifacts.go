@@ -135,10 +135,7 @@ func ValidDigest(s string) bool { return digestRe.MatchString(s) }
 
 func decodePackage(event string, payload []byte, received time.Time) (PublishedImage, error) {
 	var p packagePayload
-	if err := decodeStrict(event, payload, &p); err != nil {
-		return PublishedImage{}, err
-	}
-	if _, err := actionState(event, p.Action, packageActions); err != nil {
+	if _, err := decodeEvent(event, payload, &p, packageActions); err != nil {
 		return PublishedImage{}, err
 	}
 	pkg := p.RegistryPackage
@@ -375,10 +372,7 @@ type workflowRunPayload struct {
 func DecodeWorkflowRun(payload []byte, received time.Time) (WorkflowRun, error) {
 	const event = EventWorkflowRun
 	var p workflowRunPayload
-	if err := decodeStrict(event, payload, &p); err != nil {
-		return WorkflowRun{}, err
-	}
-	if _, err := actionState(event, p.Action, workflowRunActions); err != nil {
+	if _, err := decodeEvent(event, payload, &p, workflowRunActions); err != nil {
 		return WorkflowRun{}, err
 	}
 	r := p.WorkflowRun

@@ -29,11 +29,8 @@ type codeScanningPayload struct {
 }
 
 type codeScanningAlert struct {
-	Number          int        `json:"number"`
-	HTMLURL         string     `json:"html_url"`
+	alertHead
 	State           string     `json:"state"`
-	CreatedAt       *time.Time `json:"created_at"`
-	UpdatedAt       *time.Time `json:"updated_at"`
 	DismissedAt     *time.Time `json:"dismissed_at"`
 	FixedAt         *time.Time `json:"fixed_at"`
 	DismissedReason *string    `json:"dismissed_reason"`
@@ -61,6 +58,11 @@ type codeScanningInstance struct {
 		StartLine int    `json:"start_line"`
 		EndLine   int    `json:"end_line"`
 	} `json:"location"`
+}
+
+func (p *codeScanningPayload) alertState() (model.FindingState, string, bool) {
+	s, ok := codeScanningState(p.Alert.State)
+	return s, p.Alert.State, ok
 }
 
 // codeScanningState maps the alert object's state; "closed" is the older
@@ -101,42 +103,12 @@ func CodeScanningSeverity(securitySeverityLevel, severity string) string {
 func DecodeCodeScanning(payload []byte, received time.Time) (Alert, error) {
 	const event = EventCodeScanningAlert
 	var p codeScanningPayload
-	if err := decodeStrict(event, payload, &p); err != nil {
-		return Alert{}, err
-	}
-	rule, err := actionState(event, p.Action, codeScanningActions)
+	f, err := decodeAlert(event, payload, received, model.SourceCodeScanning, &p, codeScanningActions)
 	if err != nil {
 		return Alert{}, err
 	}
-	repo := p.findingRepository()
-	if p.Alert == nil {
-		return Alert{}, requireAlert(event, repo, false, 0)
-	}
-	if err := requireAlert(event, repo, true, p.Alert.Number); err != nil {
-		return Alert{}, err
-	}
 	a := p.Alert
-
-	state := rule.state
-	if rule.fromAlert {
-		s, ok := codeScanningState(a.State)
-		if !ok {
-			return Alert{}, malformed(event, "action %q needs alert.state, got %q", p.Action, a.State)
-		}
-		state = s
-	}
-
-	f := model.Finding{
-		ID:          model.GHASFindingID(model.SourceCodeScanning, repo, a.Number),
-		Repository:  repo,
-		Source:      model.SourceCodeScanning,
-		State:       state,
-		AlertNumber: a.Number,
-		AlertURL:    a.HTMLURL,
-		FirstSeen:   firstSet(received, a.CreatedAt),
-	}
-	f.GroupID = model.AlertGroupID(f.ID)
-	if state == model.StateDismissed && a.DismissedReason != nil {
+	if f.State == model.StateDismissed && a.DismissedReason != nil {
 		f.StateReason = *a.DismissedReason
 	}
 	created := a.CreatedAt

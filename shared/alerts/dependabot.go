@@ -31,11 +31,8 @@ type dependabotPayload struct {
 }
 
 type dependabotAlert struct {
-	Number          int        `json:"number"`
+	alertHead
 	State           string     `json:"state"`
-	HTMLURL         string     `json:"html_url"`
-	CreatedAt       *time.Time `json:"created_at"`
-	UpdatedAt       *time.Time `json:"updated_at"`
 	DismissedAt     *time.Time `json:"dismissed_at"`
 	FixedAt         *time.Time `json:"fixed_at"`
 	AutoDismissedAt *time.Time `json:"auto_dismissed_at"`
@@ -151,6 +148,11 @@ func EPSSProbability(raw json.RawMessage) (float64, bool) {
 	return 0, false
 }
 
+func (p *dependabotPayload) alertState() (model.FindingState, string, bool) {
+	s, ok := dependabotState(p.Alert.State)
+	return s, p.Alert.State, ok
+}
+
 func dependabotState(s string) (model.FindingState, bool) {
 	switch strings.ToLower(s) {
 	case "open":
@@ -167,43 +169,13 @@ func dependabotState(s string) (model.FindingState, bool) {
 func DecodeDependabot(payload []byte, received time.Time) (Alert, error) {
 	const event = EventDependabotAlert
 	var p dependabotPayload
-	if err := decodeStrict(event, payload, &p); err != nil {
-		return Alert{}, err
-	}
-	rule, err := actionState(event, p.Action, dependabotActions)
+	f, err := decodeAlert(event, payload, received, model.SourceDependabot, &p, dependabotActions)
 	if err != nil {
 		return Alert{}, err
 	}
-	repo := p.findingRepository()
-	if p.Alert == nil {
-		return Alert{}, requireAlert(event, repo, false, 0)
-	}
-	if err := requireAlert(event, repo, true, p.Alert.Number); err != nil {
-		return Alert{}, err
-	}
 	a := p.Alert
-
-	state := rule.state
-	if rule.fromAlert {
-		s, ok := dependabotState(a.State)
-		if !ok {
-			return Alert{}, malformed(event, "action %q needs alert.state, got %q", p.Action, a.State)
-		}
-		state = s
-	}
-
-	f := model.Finding{
-		ID:          model.GHASFindingID(model.SourceDependabot, repo, a.Number),
-		Repository:  repo,
-		Source:      model.SourceDependabot,
-		State:       state,
-		AlertNumber: a.Number,
-		AlertURL:    a.HTMLURL,
-		Tool:        "Dependabot",
-		FirstSeen:   firstSet(received, a.CreatedAt),
-	}
-	f.GroupID = model.AlertGroupID(f.ID)
-	if state == model.StateDismissed {
+	f.Tool = "Dependabot"
+	if f.State == model.StateDismissed {
 		if a.DismissedReason != nil {
 			f.StateReason = *a.DismissedReason
 		}

@@ -49,8 +49,7 @@ type secretScanningPayload struct {
 }
 
 type secretScanningAlert struct {
-	Number                int        `json:"number"`
-	HTMLURL               string     `json:"html_url"`
+	alertHead
 	State                 *string    `json:"state"`
 	SecretType            string     `json:"secret_type"`
 	SecretTypeDisplayName string     `json:"secret_type_display_name"`
@@ -58,9 +57,12 @@ type secretScanningAlert struct {
 	Resolution            *string    `json:"resolution"`
 	ResolutionComment     *string    `json:"resolution_comment"`
 	PubliclyLeaked        *bool      `json:"publicly_leaked"`
-	CreatedAt             *time.Time `json:"created_at"`
-	UpdatedAt             *time.Time `json:"updated_at"`
 	ResolvedAt            *time.Time `json:"resolved_at"`
+}
+
+// alertState is always known: state falls back on the resolution.
+func (p *secretScanningPayload) alertState() (model.FindingState, string, bool) {
+	return p.Alert.state(), "", true
 }
 
 // state is the alert object's own state: "state" when the payload has it
@@ -93,48 +95,21 @@ func DecodeSecretScanningLocation(payload []byte, received time.Time) (Alert, er
 }
 
 func decodeSecretScanning(event string, payload []byte, received time.Time) (Alert, error) {
-	var p secretScanningPayload
-	if err := decodeStrict(event, payload, &p); err != nil {
-		return Alert{}, err
-	}
 	actions := secretScanningActions
 	if event == EventSecretScanningAlertLocation {
 		actions = secretScanningLocationActions
 	}
-	rule, err := actionState(event, p.Action, actions)
+	var p secretScanningPayload
+	f, err := decodeAlert(event, payload, received, model.SourceSecretScanning, &p, actions)
 	if err != nil {
 		return Alert{}, err
 	}
-	repo := p.findingRepository()
-	if p.Alert == nil {
-		return Alert{}, requireAlert(event, repo, false, 0)
-	}
-	if err := requireAlert(event, repo, true, p.Alert.Number); err != nil {
-		return Alert{}, err
-	}
 	a := p.Alert
-
-	state := rule.state
-	if rule.fromAlert {
-		state = a.state()
-	}
-	f := model.Finding{
-		ID:          model.GHASFindingID(model.SourceSecretScanning, repo, a.Number),
-		Repository:  repo,
-		Source:      model.SourceSecretScanning,
-		State:       state,
-		AlertNumber: a.Number,
-		AlertURL:    a.HTMLURL,
-		RuleID:      a.SecretType,
-		SecretType:  a.SecretType,
-		Title:       FirstNonBlank(a.SecretTypeDisplayName, a.SecretType, "Secret scanning alert"),
-		Tool:        "Secret scanning",
-		Severity:    SecretScanningSeverity,
-		Validity:    strings.ToLower(strings.TrimSpace(a.Validity)),
-		FirstSeen:   firstSet(received, a.CreatedAt),
-	}
-	f.GroupID = model.AlertGroupID(f.ID)
-	if state == model.StateResolved {
+	f.RuleID, f.SecretType = a.SecretType, a.SecretType
+	f.Title = FirstNonBlank(a.SecretTypeDisplayName, a.SecretType, "Secret scanning alert")
+	f.Tool, f.Severity = "Secret scanning", SecretScanningSeverity
+	f.Validity = strings.ToLower(strings.TrimSpace(a.Validity))
+	if f.State == model.StateResolved {
 		if a.Resolution != nil {
 			f.StateReason = *a.Resolution
 		}
