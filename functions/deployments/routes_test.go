@@ -65,8 +65,12 @@ func TestWrongBaseURL(t *testing.T) {
 }
 
 // TestClusterOptions: return_records false answers the count only;
-// partial_success is accepted (runtimelink refuses no deployment GitHub
-// would take, so the answer is 200 with every record and no errors);
+// partial_success is accepted, and the docs' deployment (a digest with
+// neither an attestation nor github_repository, which GitHub would list in
+// errors with cause not_found) is stored and listed: runtimelink answers
+// 200 with every record and no errors, because an error would be untrue
+// (the record is kept) and deployment-tracker caches a not_found digest as
+// unknown for an hour, skipping every post of it, the decommission too;
 // deployment names repeat → 422, nothing stored.
 func TestClusterOptions(t *testing.T) {
 	e := newEnv(t)
@@ -77,6 +81,10 @@ func TestClusterOptions(t *testing.T) {
 	status, body = e.do(t, "POST", cluster+"aks-1", strings.Replace(docsCluster, `"deployments"`, `"partial_success": true, "deployments"`, 1))
 	if status != 200 || body["total_count"] != float64(1) || len(body["deployment_records"].([]any)) != 1 || body["errors"] != nil {
 		t.Errorf("partial_success: %d %v", status, body)
+	}
+	status, body = e.do(t, "GET", "/api/orgs/octo-org/artifacts/sha256:1bb1e949e55dcefc6353e7b36c8897d2a107d8e8dca49d4e3c0ea8493fc0bc72/metadata/deployment-records", "")
+	if status != 200 || body["total_count"] != float64(1) {
+		t.Errorf("the partial_success record is not listed: %d %v", status, body)
 	}
 	before := e.cnt.Counts()
 	dup := `{"logical_environment":"prod","deployments":[

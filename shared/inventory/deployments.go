@@ -77,21 +77,28 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 		parts[cluster] = p
 	}
 	out := make([]model.Workload, len(recs))
+	changes := make([]model.WorkloadChange, len(recs))
 	units = units[:0]
 	for k := range recs {
 		rec := &recs[k]
 		cluster, id, _, _ := workloadKey(org, rec)
 		units = append(units, unit{key: cluster + "|" + id,
 			run: func(ctx context.Context) error {
-				w, err := i.applyRecord(ctx, org, rec, repos[same[k]], parts[cluster])
+				w, change, err := i.applyRecord(ctx, org, rec, repos[same[k]], parts[cluster])
 				if err != nil {
 					return err
 				}
-				out[k] = *w
+				out[k], changes[k] = *w, change
 				return nil
 			}})
 	}
 	if err := i.run(ctx, units); err != nil {
+		return nil, err
+	}
+	// Re-score once, with every workload of the request in place: the
+	// findings all the changes touch are read together, not per workload.
+	changes = slices.DeleteFunc(changes, func(c model.WorkloadChange) bool { return c.After == nil })
+	if err := i.observe(ctx, changes); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -205,8 +212,10 @@ func (i *Inventory) readPartition(ctx context.Context, cluster string) (*partiti
 // (cluster-level) risks. With ClusterState, every record takes the
 // Defender risks the cluster's document c (nil: none) holds for it, so a
 // workload reported after an assessment or attack path gets them, and
-// loses those that expired.
-func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, part *partition) (*model.Workload, error) {
+// loses those that expired. It queues the deployment's sync when its
+// record changed, and returns the change (zero when nothing was written)
+// for the caller to re-score with the request's others.
+func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, repository string, part *partition) (*model.Workload, model.WorkloadChange, error) {
 	inherited, c := part.inherited, part.doc
 	now := i.now()
 	cluster, id, ns, name := workloadKey(org, rec)
@@ -269,19 +278,20 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store deployment %s: %w", id, err)
+		return nil, model.WorkloadChange{}, fmt.Errorf("store deployment %s: %w", id, err)
 	}
 	if legacy != nil {
 		if err := i.Store.DeleteWorkload(ctx, legacy.Cluster, legacy.ID); err != nil {
-			return nil, fmt.Errorf("retire workload %s, now %s: %w", legacy.ID, id, err)
+			return nil, model.WorkloadChange{}, fmt.Errorf("retire workload %s, now %s: %w", legacy.ID, id, err)
 		}
 	}
-	if changed {
-		if err := i.workloadChanged(ctx, before, after); err != nil {
-			return nil, err
-		}
+	if !changed {
+		return after, model.WorkloadChange{}, nil
 	}
-	return after, nil
+	if err := i.recordChanged(ctx, before, after); err != nil {
+		return nil, model.WorkloadChange{}, err
+	}
+	return after, model.WorkloadChange{Before: before, After: after}, nil
 }
 
 // legacyWorkload is the document a record's workload was stored as before

@@ -9,6 +9,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -26,12 +27,14 @@ type FindingWriter interface {
 	Upsert(ctx context.Context, repository, id string, merge func(f *model.Finding, exists bool) error) (*model.Finding, bool, error)
 }
 
-// WorkloadObserver is told when a workload's runtime context changed
-// (status, digest, environment, risks or repository), so the findings on
-// its image and repository are re-scored right away. triage.Triage is one
-// (WorkloadChanged, which returns how many findings it re-scored).
+// WorkloadObserver is told when workloads' runtime context changed
+// (status, digest, environment, risks or repository), after they were
+// written, so the findings on their images and repositories are re-scored
+// right away: all the changes of one request in one call, which reads the
+// findings they touch once. triage.Triage is one (WorkloadsChanged, which
+// returns how many findings it re-scored).
 type WorkloadObserver interface {
-	WorkloadChanged(ctx context.Context, before, after *model.Workload) (int, error)
+	WorkloadsChanged(ctx context.Context, changes []model.WorkloadChange) (int, error)
 }
 
 // Inventory ingests runtime facts into the state store.
@@ -134,11 +137,40 @@ func (i *Inventory) enqueueStorage(ctx context.Context, a *model.Artifact) error
 // workloadChanged tells the observer and enqueues the deployment sync of a
 // workload whose stored document changed. before is nil for a new workload.
 func (i *Inventory) workloadChanged(ctx context.Context, before, after *model.Workload) error {
-	if RuntimeContextChanged(before, after) && i.Observer != nil {
-		if _, err := i.Observer.WorkloadChanged(ctx, before, after); err != nil {
-			return fmt.Errorf("re-score after workload %s changed: %w", after.ID, err)
+	if err := i.observe(ctx, []model.WorkloadChange{{Before: before, After: after}}); err != nil {
+		return err
+	}
+	return i.recordChanged(ctx, before, after)
+}
+
+// observe tells the Observer, in one call, of those changes that touch a
+// runtime context.
+func (i *Inventory) observe(ctx context.Context, changes []model.WorkloadChange) error {
+	if i.Observer == nil {
+		return nil
+	}
+	var touched []model.WorkloadChange
+	for _, c := range changes {
+		if RuntimeContextChanged(c.Before, c.After) {
+			touched = append(touched, c)
 		}
 	}
+	if len(touched) == 0 {
+		return nil
+	}
+	if _, err := i.Observer.WorkloadsChanged(ctx, touched); err != nil {
+		what := cmp.Or(touched[0].After, touched[0].Before).ID
+		if len(touched) > 1 {
+			what = fmt.Sprintf("%s and %d more", what, len(touched)-1)
+		}
+		return fmt.Errorf("re-score after workload %s changed: %w", what, err)
+	}
+	return nil
+}
+
+// recordChanged queues the deployment sync of a workload (after) whose
+// deployment record changed.
+func (i *Inventory) recordChanged(ctx context.Context, before, after *model.Workload) error {
 	if before == nil || DeploymentRecordChanged(before, after) {
 		if after.Org == "" {
 			// Only workloads reported through the deployments endpoint name

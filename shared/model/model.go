@@ -282,6 +282,10 @@ const (
 	WorkloadGone    WorkloadStatus = "gone"
 )
 
+// WorkloadChange is one workload as it was (Before, nil when it is new)
+// and as it is (After, nil when it was deleted).
+type WorkloadChange struct{ Before, After *Workload }
+
 // Workload is one deployed container workload (cluster/namespace/name).
 type Workload struct {
 	Meta

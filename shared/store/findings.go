@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -20,6 +19,8 @@ const (
 	sqlFindingsOfRepository = "SELECT * FROM c WHERE c.repository = @repo"
 	sqlFindingsIn           = "SELECT * FROM c WHERE c.repository = @repo AND ARRAY_CONTAINS(@ids, c.id)"
 	sqlOpenFindings         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@states, c.state)"
+	sqlFindingsOfImages     = "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image) " +
+		"OR EXISTS(SELECT VALUE d FROM d IN c.digests WHERE ARRAY_CONTAINS(@digests, d))"
 	// A Defender CVE names its vulnerability by CVE id; a Dependabot
 	// alert by CVE or GHSA id.
 	sqlFindingsNamingCVE     = "SELECT * FROM c WHERE c.repository = @repo AND c.source = @source AND ARRAY_CONTAINS(@ids, c.cve)"
@@ -126,22 +127,35 @@ func (s *Store) FindingsNamingVulnerability(ctx context.Context, repository stri
 }
 
 // FindingsOfImages lists the findings on one of images (normalized names)
-// or on one of digests. Cross-partition: image findings are stored under
-// the repository they map to.
+// or on one of digests, each once: a query per hundred images and digests,
+// however many a caller batches (a cluster request re-scores the findings
+// of all its new workloads at once). Cross-partition: image findings are
+// stored under the repository they map to.
 func (s *Store) FindingsOfImages(ctx context.Context, images, digests []string) ([]model.Finding, error) {
-	// The parameter names are generated; only values come from the records.
-	sql := "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image)"
-	params := map[string]any{"@images": nonNil(images)}
-	for i, d := range digests {
-		name := "@d" + strconv.Itoa(i)
-		sql += " OR ARRAY_CONTAINS(c.digests, " + name + ")"
-		params[name] = d
+	var out []model.Finding
+	seen := map[[2]string]bool{}
+	for k := 0; k == 0 || k < len(images) || k < len(digests); k += digestChunk {
+		params := map[string]any{"@images": nonNil(window(images, k)), "@digests": nonNil(window(digests, k))}
+		err := s.db.Findings.Query(ctx, cosmos.Query{SQL: sqlFindingsOfImages, Params: params}, func(f *model.Finding) error {
+			if key := [2]string{f.Repository, f.ID}; !seen[key] {
+				seen[key] = true
+				out = append(out, *f)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load findings of %d images and %d digests: %w", len(images), len(digests), err)
+		}
 	}
-	fs, err := collect(ctx, s.db.Findings, cosmos.Query{SQL: sql, Params: params})
-	if err != nil {
-		return nil, fmt.Errorf("load findings of images %v: %w", images, err)
+	return out, nil
+}
+
+// window is the k-th digestChunk of xs (nil past its end).
+func window(xs []string, k int) []string {
+	if k >= len(xs) {
+		return nil
 	}
-	return fs, nil
+	return xs[k:min(len(xs), k+digestChunk)]
 }
 
 // FindingsOfRepository calls fn with every finding stored under

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -65,6 +66,25 @@ func TestFindingQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, "FindingsOfImages(digest)", findingIDs(fs), []string{"cve3"})
+	// A batch past one query's hundred: cve3 matches by image in the first
+	// hundred and by digest in the third, the findings of acr.io/app by
+	// image in the second; each is listed once.
+	var images, digests []string
+	for k := range 250 {
+		images = append(images, fmt.Sprintf("acr.io/other%d", k))
+		digests = append(digests, fmt.Sprintf("sha256:other%d", k))
+	}
+	images[7], images[150], digests[240] = "acr.io/lib", "acr.io/app", "sha256:l"
+	fs, err = f.FindingsOfImages(f.ctx, images, digests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "FindingsOfImages(batch)", findingIDs(fs), []string{"cve1", "cve2", "cve3", "dep1", "dep2"})
+	fs, err = f.FindingsOfImages(f.ctx, images[:100], digests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "FindingsOfImages(digest in the third hundred)", findingIDs(fs), []string{"cve3"})
 
 	var inRepo, open, all []model.Finding
 	collect := func(out *[]model.Finding) func(*model.Finding) error {

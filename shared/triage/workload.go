@@ -41,46 +41,67 @@ func ContextChanged(before, after *model.Workload) bool {
 // returns how many findings changed. A change that cannot move a score
 // (ContextChanged false) costs nothing.
 func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workload) (int, error) {
-	if !ContextChanged(before, after) {
+	return t.WorkloadsChanged(ctx, []model.WorkloadChange{{Before: before, After: after}})
+}
+
+// WorkloadsChanged is WorkloadChanged for many changes at once, after all
+// of them were written (a cluster request's): the findings of all their
+// digests and images are read in one query per hundred, those of each
+// repository and cluster once, and each finding is re-scored once, with
+// every change in place.
+func (t *Triage) WorkloadsChanged(ctx context.Context, changes []model.WorkloadChange) (int, error) {
+	changes = slices.DeleteFunc(slices.Clone(changes), func(c model.WorkloadChange) bool { return !ContextChanged(c.Before, c.After) })
+	if len(changes) == 0 {
 		return 0, nil
 	}
 	cacheFrom(ctx).clear()
 	RuntimeChanged(t.Store)
-	var images, digests, repos []string
-	for _, w := range []*model.Workload{before, after} {
-		if w == nil {
-			continue
+	var ws []*model.Workload
+	for _, c := range changes {
+		for _, w := range []*model.Workload{c.Before, c.After} {
+			if w != nil {
+				ws = append(ws, w)
+			}
 		}
-		if img := imageName(w.Image); img != "" && !slices.Contains(images, img) {
-			images = append(images, img)
+	}
+	var images, digests, repos, clusters []string
+	seen := map[string]bool{}
+	addNew := func(list *[]string, kind, v string) {
+		if v != "" && !seen[kind+"\x00"+v] {
+			seen[kind+"\x00"+v] = true
+			*list = append(*list, v)
 		}
-		if w.Digest != "" && !slices.Contains(digests, w.Digest) {
-			digests = append(digests, w.Digest)
-		}
-		if r := mapping.NormalizeRepository(w.Repository, w.Org); r != "" && !slices.Contains(repos, r) {
-			repos = append(repos, r)
-		}
+	}
+	for _, w := range ws {
+		addNew(&images, "image", imageName(w.Image))
+		addNew(&digests, "digest", w.Digest)
+		addNew(&repos, "repo", mapping.NormalizeRepository(w.Repository, w.Org))
+		addNew(&clusters, "cluster", strings.ToLower(w.Cluster))
+	}
+	what := workloadName(changes[0].Before, changes[0].After)
+	if len(changes) > 1 {
+		what = fmt.Sprintf("%s and %d more", what, len(changes)-1)
 	}
 	arts, err := t.Store.ArtifactsOf(ctx, digests)
 	if err != nil {
 		return 0, err
 	}
 	for _, a := range arts {
-		if r := mapping.NormalizeRepository(a.Repository, ""); r != "" && !slices.Contains(repos, r) {
-			repos = append(repos, r)
-		}
+		addNew(&repos, "repo", mapping.NormalizeRepository(a.Repository, ""))
 	}
 
 	var affected []model.Finding
+	found := map[[2]string]bool{}
 	add := func(f *model.Finding) {
-		if !slices.ContainsFunc(affected, func(o model.Finding) bool { return o.ID == f.ID && o.Repository == f.Repository }) {
+		if key := [2]string{f.Repository, f.ID}; !found[key] {
+			found[key] = true
 			affected = append(affected, *f)
 		}
 	}
 	if len(images)+len(digests) > 0 {
 		fs, err := t.Store.FindingsOfImages(ctx, images, digests)
 		if err != nil {
-			return 0, fmt.Errorf("find findings of workload %s: %w", workloadName(before, after), err)
+			return 0, fmt.Errorf("find findings of workload %s: %w", what, err)
 		}
 		for i := range fs {
 			add(&fs[i])
@@ -94,7 +115,7 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 			return nil
 		})
 		if err != nil {
-			return 0, fmt.Errorf("find findings of workload %s: %w", workloadName(before, after), err)
+			return 0, fmt.Errorf("find findings of workload %s: %w", what, err)
 		}
 	}
 
@@ -104,12 +125,6 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 	}
 	// Whether a cluster runs production decides the score of the findings
 	// about its own resources (kube-system, the dashboard).
-	var clusters []string
-	for _, w := range []*model.Workload{before, after} {
-		if w != nil && !slices.Contains(clusters, strings.ToLower(w.Cluster)) {
-			clusters = append(clusters, strings.ToLower(w.Cluster))
-		}
-	}
 	for _, c := range clusters {
 		n, err := t.rescoreCluster(ctx, c)
 		changed += n
@@ -117,7 +132,7 @@ func (t *Triage) WorkloadChanged(ctx context.Context, before, after *model.Workl
 			return changed, err
 		}
 	}
-	t.logger().Info("workload change re-scored findings", "workload", workloadName(before, after), "affected", len(affected), "changed", changed)
+	t.logger().Info("workload change re-scored findings", "workload", what, "affected", len(affected), "changed", changed)
 	return changed, nil
 }
 
