@@ -19,6 +19,7 @@ const module = "github.com/runtimelink/runtimelink"
 var domain = []string{
 	"shared/model", "shared/scoring", "shared/mapping", "shared/codeowners", "shared/alerts",
 	"shared/triage", "shared/inventory", "shared/remediation", "shared/runtimeview", "shared/riskreport",
+	"shared/redelivery",
 }
 
 // adapters are what a domain package must not reach: the Azure SDK

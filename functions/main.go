@@ -15,6 +15,7 @@ import (
 	defenderexport "github.com/runtimelink/runtimelink/functions/defender_export"
 	"github.com/runtimelink/runtimelink/functions/deployments"
 	githubwebhook "github.com/runtimelink/runtimelink/functions/github_webhook"
+	"github.com/runtimelink/runtimelink/functions/redeliver"
 	registryevents "github.com/runtimelink/runtimelink/functions/registry_events"
 	"github.com/runtimelink/runtimelink/functions/reprioritize"
 	syncfn "github.com/runtimelink/runtimelink/functions/sync"
@@ -64,6 +65,7 @@ func register(srv *invocation.Server, d *app.Deps) {
 	api.Register(srv, d)
 	githubwebhook.Register(srv, d)
 	reprioritize.Register(srv, d)
+	redeliver.Register(srv, d)
 	defenderexport.Register(srv, d)
 	registryevents.Register(srv, d)
 	deployments.Register(srv, d)

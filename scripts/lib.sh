@@ -43,6 +43,8 @@ start_app() {
 	export RUNTIMELINK_DRY_RUN=${RUNTIMELINK_DRY_RUN:-true}
 	# Referenced as %EVENTHUB_NAME% / %EVENTHUB_CONSUMER_GROUP% by defender_export/function.json.
 	export EVENTHUB_NAME=${EVENTHUB_NAME:-defender-export} EVENTHUB_CONSUMER_GROUP=${EVENTHUB_CONSUMER_GROUP:-runtimelink}
+	# Referenced as %RUNTIMELINK_REDELIVER_SCHEDULE% by redeliver/function.json.
+	export RUNTIMELINK_REDELIVER_SCHEDULE=${RUNTIMELINK_REDELIVER_SCHEDULE:-"0 */10 * * * *"}
 	"$STATE/devhost" -app "$ROOT/dist/app" -addr "$DEVHOST_ADDR" >"$STATE/app.log" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 1 300); do

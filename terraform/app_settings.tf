@@ -82,6 +82,11 @@ locals {
 
     RUNTIMELINK_REPRIORITIZE_MAX_RUNTIME = var.reprioritize_max_runtime
 
+    # The redeliver timer: its schedule (read by the host from
+    # function.json) and how far back it reads the webhook delivery log.
+    RUNTIMELINK_REDELIVER_SCHEDULE = var.redeliver_schedule
+    RUNTIMELINK_REDELIVER_LOOKBACK = var.redeliver_lookback
+
     # Defender continuous export (Event Hub trigger of defender_export).
     EVENTHUB_NAME                               = azurerm_eventhub.defender_export.name
     EVENTHUB_CONSUMER_GROUP                     = azurerm_eventhub_consumer_group.runtimelink.name

@@ -51,6 +51,7 @@ locals {
     "registry_events",
     "sync",
     "reprioritize",
+    "redeliver",
     "api",
   ]
 

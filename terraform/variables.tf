@@ -278,6 +278,28 @@ variable "reprioritize_max_runtime" {
   }
 }
 
+variable "redeliver_schedule" {
+  description = "When the redeliver function reads the App's webhook delivery log and asks GitHub to redeliver what runtimelink never recorded (6-field NCRONTAB; every 5 to 15 minutes)."
+  type        = string
+  default     = "0 */10 * * * *"
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){5}$", var.redeliver_schedule))
+    error_message = "redeliver_schedule must be a 6-field NCRONTAB expression such as 0 */10 * * * *."
+  }
+}
+
+variable "redeliver_lookback" {
+  description = "How far back a redeliver run reads the webhook delivery log when it has no watermark or an older one (Go duration, at most 72h: GitHub redelivers only the last 3 days)."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.redeliver_lookback))
+    error_message = "redeliver_lookback must be a Go duration such as 24h."
+  }
+}
+
 # ---------------------------------------------------------------------------
 # Data and messaging
 # ---------------------------------------------------------------------------

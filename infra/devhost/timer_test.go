@@ -158,3 +158,39 @@ func TestHostDateTime(t *testing.T) {
 		t.Errorf("hostDateTime = %q", got)
 	}
 }
+
+// TestAppTimers loads the repo's own function.json files with the sample
+// settings, as `make run` does: the timers are the nightly reprioritize and
+// the redeliver run, whose schedule comes from
+// RUNTIMELINK_REDELIVER_SCHEDULE (every 10 minutes in the sample).
+func TestAppTimers(t *testing.T) {
+	app, err := LoadApp(LoadOptions{Dir: "../..", SettingsFile: "../../local.settings.sample.json",
+		Environ: []string{"EVENTHUB_NAME=x", "EVENTHUB_CONSUMER_GROUP=y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 12, 4, 10, 3, 0, 0, time.UTC)
+	want := map[string]time.Time{
+		"reprioritize": time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC),
+		"redeliver":    time.Date(2026, 12, 4, 10, 10, 0, 0, time.UTC),
+	}
+	got := map[string]time.Time{}
+	for _, f := range app.Functions {
+		if f.Kind() != triggerTimer {
+			continue
+		}
+		s, err := ParseSchedule(f.Trigger.Schedule)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		got[f.Name] = s.Next(from)
+	}
+	if len(got) != len(want) {
+		t.Errorf("timers = %v, want %v", got, want)
+	}
+	for name, next := range want {
+		if !got[name].Equal(next) {
+			t.Errorf("%s next after %s = %s, want %s", name, from, got[name], next)
+		}
+	}
+}

@@ -201,7 +201,7 @@ func start(t *testing.T) *env {
 		"AzureWebJobsStorage="+st.QueueConnectionString,
 		"GITHUB_API_URL="+gh.URL, fmt.Sprintf("GITHUB_APP_ID=%d", gh.AppID), "GITHUB_APP_PRIVATE_KEY="+string(gh.PrivateKeyPEM),
 		"GITHUB_WEBHOOK_SECRET=e2e-webhook-secret", "DEPLOYMENTS_TOKEN="+token,
-		"EVENTHUB_NAME=defender-export", "EVENTHUB_CONSUMER_GROUP=runtimelink",
+		"EVENTHUB_NAME=defender-export", "EVENTHUB_CONSUMER_GROUP=runtimelink", "RUNTIMELINK_REDELIVER_SCHEDULE=0 */10 * * * *",
 		"RUNTIMELINK_DRY_RUN=false", "RUNTIMELINK_REOPEN_GRACE=3s")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -92,7 +92,14 @@ type Config struct {
 	ReopenGrace time.Duration
 	// ReprioritizeMaxRuntime caps the nightly run; it stops before this.
 	ReprioritizeMaxRuntime time.Duration
-	EventHub               EventHub
+	// RedeliverSchedule is the redeliver timer's schedule (the host reads
+	// it from function.json's %RUNTIMELINK_REDELIVER_SCHEDULE%); checked
+	// here so a typo fails at start, naming the setting.
+	RedeliverSchedule string
+	// RedeliverLookback bounds how far back a redeliver run reads the
+	// App's webhook delivery log.
+	RedeliverLookback time.Duration
+	EventHub          EventHub
 	// Port is where the custom handler listens (FUNCTIONS_CUSTOMHANDLER_PORT).
 	Port int
 }

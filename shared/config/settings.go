@@ -39,6 +39,10 @@ type setting struct {
 // login: lower-case letters, digits and hyphens.
 var appSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
+// timerSchedule is the shape of a 6-field NCRONTAB expression; the host
+// (and the dev host) parse the values.
+var timerSchedule = regexp.MustCompile(`^[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){5}$`)
+
 // errRequired is the problem of a required setting that is unset.
 var errRequired = errors.New("is required")
 
@@ -511,6 +515,31 @@ var table = []setting{
 			return err
 		},
 		show: func(c *Config) string { return c.ReprioritizeMaxRuntime.String() },
+	},
+	{
+		name: "RUNTIMELINK_REDELIVER_SCHEDULE", def: "0 */10 * * * *",
+		doc: "when the redeliver function reads the App's webhook delivery log and redelivers what was lost " +
+			"(NCRONTAB with seconds; every 5 to 15 minutes is right)",
+		load: func(c *Config, v string) error {
+			if !timerSchedule.MatchString(v) {
+				return errors.New("is not a timer schedule (6 NCRONTAB fields {second} {minute} {hour} {day} {month} {day-of-week}, e.g. 0 */10 * * * *)")
+			}
+			c.RedeliverSchedule = v
+			return nil
+		},
+		show: func(c *Config) string { return c.RedeliverSchedule },
+	},
+	{
+		name: "RUNTIMELINK_REDELIVER_LOOKBACK", def: "24h",
+		doc: "how far back a redeliver run reads the delivery log when it has no watermark or an older one (at most 72h: GitHub redelivers only the last 3 days)",
+		load: func(c *Config, v string) (err error) {
+			c.RedeliverLookback, err = parseDuration(v, true)
+			if err == nil && c.RedeliverLookback > 72*time.Hour {
+				return errors.New("must be at most 72h (GitHub redelivers only the last 3 days)")
+			}
+			return err
+		},
+		show: func(c *Config) string { return c.RedeliverLookback.String() },
 	},
 	{
 		name: "EVENTHUB_NAME", def: "defender-export",

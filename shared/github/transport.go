@@ -204,8 +204,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	retryable := (req.Method == http.MethodGet || req.Method == http.MethodHead) &&
 		(req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
 
-	// Minting an installation token (JWT) is not content creation.
-	if !app && contentCreating(req.Method) {
+	// Minting an installation token is not content creation; the App's
+	// other JWT writes (webhook redeliveries) are, paced in its own bucket.
+	if contentCreating(req.Method) && !(app && t.mintsToken(req)) {
 		if err := t.pace(ctx, b, req); err != nil {
 			closeBody(req)
 			return nil, err
@@ -276,6 +277,12 @@ func (t *Transport) prepare(req *http.Request, attempt int, cached *cachedRespon
 		out.Header.Set("If-None-Match", cached.etag)
 	}
 	return out, nil
+}
+
+// mintsToken: POST /app/installations/{id}/access_tokens.
+func (t *Transport) mintsToken(req *http.Request) bool {
+	p := strings.TrimPrefix(req.URL.Path, t.apiPath)
+	return strings.HasPrefix(p, "/app/installations/") && strings.HasSuffix(p, "/access_tokens")
 }
 
 func contentCreating(method string) bool {

@@ -76,6 +76,14 @@ func TestFunctionJSONFiles(t *testing.T) {
 				t.Errorf("queue binding = %+v", b)
 			}
 		}},
+		// Its schedule is an app setting (RUNTIMELINK_REDELIVER_SCHEDULE);
+		// no retry policy: the next run, minutes later, is the retry.
+		"redeliver": {"timerTrigger", "timer", nil, func(t *testing.T, fj functionJSON) {
+			b := fj.Bindings[0]
+			if b.Schedule != "%RUNTIMELINK_REDELIVER_SCHEDULE%" || b.RunOnStartup == nil || *b.RunOnStartup || b.UseMonitor == nil || !*b.UseMonitor || fj.Retry != nil {
+				t.Errorf("timer binding = %+v, retry %+v", b, fj.Retry)
+			}
+		}},
 		"reprioritize": {"timerTrigger", "timer", nil, func(t *testing.T, fj functionJSON) {
 			b := fj.Bindings[0]
 			if b.Schedule != "0 0 2 * * *" || b.RunOnStartup == nil || *b.RunOnStartup || b.UseMonitor == nil || !*b.UseMonitor {

@@ -46,6 +46,9 @@ type HookDelivery struct {
 	RepositoryID   int64
 }
 
+// OK reports whether the webhook answered 2xx.
+func (d HookDelivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
+
 // hookTimeout is how long GitHub waits for the webhook's answer.
 const hookTimeout = 10 * time.Second
 
