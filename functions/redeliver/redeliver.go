@@ -28,11 +28,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 
 func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	log := inv.Logger()
-	if timer, err := inv.Timer("timer"); err != nil {
-		log.Warn("timer binding unreadable", "error", err)
-	} else if timer.IsPastDue {
-		log.Info("timer is past due; running now")
-	}
+	inv.LogTimer("timer")
 	g, err := d.GitHubApp()
 	if err != nil {
 		return err

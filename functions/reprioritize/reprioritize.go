@@ -30,13 +30,7 @@ func Register(srv *invocation.Server, d *app.Deps) {
 
 func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	log := inv.Logger()
-	timer, err := inv.Timer("timer")
-	if err != nil {
-		// The schedule information is only logged; the run does not need it.
-		log.Warn("timer binding unreadable", "error", err)
-	} else if timer.IsPastDue {
-		log.Info("timer is past due; running now")
-	}
+	inv.LogTimer("timer")
 	t, err := d.Triage()
 	if err != nil {
 		return err

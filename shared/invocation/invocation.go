@@ -132,6 +132,18 @@ func (inv *Invocation) Timer(binding string) (TimerInfo, error) {
 	return t, nil
 }
 
+// LogTimer logs what the timer binding says of this run (past due, or
+// unreadable): a timer run needs nothing else from it.
+func (inv *Invocation) LogTimer(binding string) {
+	timer, err := inv.Timer(binding)
+	switch {
+	case err != nil:
+		inv.Logger().Warn("timer binding unreadable", "error", err)
+	case timer.IsPastDue:
+		inv.Logger().Info("timer is past due; running now")
+	}
+}
+
 func (inv *Invocation) response() response {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
