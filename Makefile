@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X github.com/runtimelink/runtimelink/shared/config.Version=$(V
 NPM_STAMP := infra/node_modules/.runtimelink-installed
 GOFILES = $(shell find . -name '*.go' -not -path './infra/node_modules/*' -not -path './dist/*')
 
-.PHONY: build package run demo test test-go lint terraform-check deps clean storm
+.PHONY: build package run demo test test-go lint terraform-check deps clean storm bench
 
 ## build: the deployable app layout in dist/app (linux/amd64 handler, host.json, one folder per function)
 build:
@@ -52,6 +52,15 @@ test-go: deps
 ## storm: 2,000 issues opened at once against GitHub's scaled secondary limits (minutes)
 storm: deps
 	RUNTIMELINK_STORM_GROUPS=2000 $(GO) test -count=1 -timeout 30m -run TestStorm -v ./shared/groupsync/
+
+## bench: the benchmarks of BENCHMARKS.md, each printing its figures and the load (minutes; not part of make test)
+bench: deps
+	@echo "bench on $$(nproc) CPUs ($$(uname -m)), $$(date -u +%FT%TZ), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	# One process per rate: each peak RSS is that rate's alone.
+	for rate in 100 300 1000; do \
+		$(GO) test -count=1 -timeout 30m -run TestWebhookLoad -v ./functions/github_webhook/ -args -load -load.rate=$$rate -load.duration=30s; \
+	done
+	$(GO) test -count=1 -timeout 10m -run '^$$' -bench BenchmarkUnsignedFlood -benchtime 3x ./functions/github_webhook/
 
 ## lint: go vet and gofmt
 lint:
