@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -40,15 +42,21 @@ import (
 // Limits are the per-installation secondary limits group sync keeps to.
 // Minute and Hour are the window lengths (a test scales them down with
 // the fake's).
+//
+// SearchesPerMinute is the budget of issue searches (the search before
+// every open, by marker): GitHub's search API allows 30 a minute per
+// installation, whatever the content limits.
 type Limits struct {
 	PerMinute, PerHour int
 	Minute, Hour       time.Duration
+	SearchesPerMinute  int
 }
 
-// DefaultLimits stay a little under GitHub's 80 a minute and 500 an hour:
-// a reservation is made just before its call, and the few milliseconds
-// between the two must not push GitHub's own sliding window over.
-var DefaultLimits = Limits{PerMinute: 76, PerHour: 475, Minute: time.Minute, Hour: time.Hour}
+// DefaultLimits stay a little under GitHub's 80 a minute and 500 an hour,
+// and its 30 searches a minute: a reservation is made just before its
+// call, and the few milliseconds between the two must not push GitHub's
+// own window over.
+var DefaultLimits = Limits{PerMinute: 76, PerHour: 475, Minute: time.Minute, Hour: time.Hour, SearchesPerMinute: 27}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -63,6 +71,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Hour <= 0 {
 		l.Hour = d.Hour
+	}
+	if l.SearchesPerMinute <= 0 {
+		l.SearchesPerMinute = d.SearchesPerMinute
 	}
 	return l
 }
@@ -171,7 +182,7 @@ func (s *Syncer) take(ctx context.Context, org string, n int, keep bool) error {
 		}
 		return s.deferFor(wait, org, l)
 	}
-	err := s.Store.UpdateWriteBudget(ctx, org, func(b *model.WriteBudget) error {
+	err := s.updateBudget(ctx, org, func(b *model.WriteBudget) error {
 		log, w := admit(b.Writes, n, s.now(), l)
 		wait = w
 		if w > 0 || !keep {
@@ -184,6 +195,64 @@ func (s *Syncer) take(ctx context.Context, org string, n int, keep bool) error {
 		return fmt.Errorf("reserve %d writes for %s: %w", n, org, err)
 	}
 	return s.deferFor(wait, org, l)
+}
+
+// takeSearch reserves one issue search in org's budget, or defers the
+// sync until the search window has room.
+func (s *Syncer) takeSearch(ctx context.Context, org string) error {
+	l := s.Limits.withDefaults()
+	searches := Limits{PerMinute: l.SearchesPerMinute, PerHour: l.SearchesPerMinute, Minute: l.Minute, Hour: l.Minute}
+	var wait time.Duration
+	err := s.updateBudget(ctx, org, func(b *model.WriteBudget) error {
+		log, w := admit(b.Searches, 1, s.now(), searches)
+		if wait = w; w > 0 {
+			return model.ErrSkip
+		}
+		b.Searches = log
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reserve a search for %s: %w", org, err)
+	}
+	if wait > 0 {
+		wait += time.Duration(rand.Int64N(int64(l.Minute/20) + 1))
+		return &Deferred{Delay: wait, Reason: fmt.Sprintf("GitHub search budget of %s spent", org)}
+	}
+	return nil
+}
+
+// Contention on an org's budget document. Every instance's syncs
+// reserve in the one document, and an ETag-guarded write that loses is
+// read and tried again; enough losses in a row fail the write, and the
+// invocation with it. Within one process the reservations of an org
+// therefore take turns (budgetLocks): the document is contended only by
+// as many writers as there are instances, never by every concurrent sync
+// of each. budgetRetries counts the writes that lost and were tried again.
+var (
+	budgetLocks   sync.Map // org → *sync.Mutex
+	budgetRetries atomic.Int64
+)
+
+// BudgetRetries is how many budget writes of this process lost their
+// ETag race to another writer and were tried again.
+func BudgetRetries() int64 { return budgetRetries.Load() }
+
+// updateBudget is the store's guarded write of org's budget, one at a
+// time per org in this process, counting the retries.
+func (s *Syncer) updateBudget(ctx context.Context, org string, fn func(b *model.WriteBudget) error) error {
+	mu, _ := budgetLocks.LoadOrStore(org, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	tries := 0
+	defer func() {
+		if tries > 1 {
+			budgetRetries.Add(int64(tries - 1))
+		}
+	}()
+	return s.Store.UpdateWriteBudget(ctx, org, func(b *model.WriteBudget) error {
+		tries++
+		return fn(b)
+	})
 }
 
 func (s *Syncer) deferFor(wait time.Duration, org string, l Limits) error {

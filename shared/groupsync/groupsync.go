@@ -210,7 +210,7 @@ func (s *Syncer) syncIssue(ctx context.Context, repository, groupID string, retr
 	actual, err := s.actual(ctx, g, reader, retry)
 	res.Calls = counted.calls
 	if err != nil {
-		return res, err
+		return res, s.classify(err) // GitHub's "wait" on a read defers too
 	}
 	now := s.now()
 	actions := remediation.Plan(*g, fs, actual, now, s.Policy)
@@ -328,6 +328,13 @@ func (s *Syncer) byMarker(ctx context.Context, g *model.Group, api IssueAPI) (*r
 	var since time.Time
 	if g.Synced.State == openingState {
 		since = g.Synced.At
+	}
+	if !s.DryRun {
+		// The search API has its own limit: the search takes its turn in
+		// the org's budget like the writes do.
+		if err := s.takeSearch(ctx, Org(g.Repository)); err != nil {
+			return nil, err
+		}
 	}
 	i, err := api.FindByMarker(ctx, g.Repository, remediation.Marker(g.ID), since)
 	if err != nil || i == nil {

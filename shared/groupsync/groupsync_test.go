@@ -3,6 +3,7 @@ package groupsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -372,5 +373,38 @@ func TestIssueNamesTheWorkflowRunThatBuiltTheImage(t *testing.T) {
 	}
 	if after := e.group(g.ID).Desired; after.Hash != before {
 		t.Errorf("triage renders another issue than group sync:\n%s", after.Body)
+	}
+}
+
+// The search before an open takes its turn in the org's search budget:
+// with the budget spent the sync is deferred before it searches; and
+// with a budget larger than GitHub's search window, the client reads the
+// window's end from the last answer's rate headers and the sync is
+// deferred too (not failed), without a search GitHub would refuse.
+func TestSearchBeforeOpenKeepsToTheSearchLimit(t *testing.T) {
+	e := newEnv(t, github.Limits{}, githubtest.WithContentLimits(githubtest.ContentLimits{SearchPerMinute: 1}))
+	other := func(i int) *model.Group {
+		f := cve(fmt.Sprintf("CVE-2024-002%d", i), model.PriorityCritical, true)
+		f.Image, f.GroupID = fmt.Sprintf("%s-%d", image, i), model.ImageGroupID(repo, fmt.Sprintf("%s-%d", image, i))
+		return e.seed(repo, f)
+	}
+	searches := func() int {
+		return e.gh.Count(func(r githubtest.Request) bool { return strings.HasPrefix(r.Path, "/search/") })
+	}
+	e.s.Limits = groupsync.Limits{SearchesPerMinute: 1}
+	e.sync(other(1).ID)
+	_, err := e.s.Sync(e.ctx, repo, other(2).ID, false)
+	var d *groupsync.Deferred
+	if !errors.As(err, &d) || !strings.Contains(d.Reason, "search budget") || searches() != 1 || e.gh.SearchLimited() != 0 {
+		t.Fatalf("second open in the minute: %v with %d searches, %d refused; want deferred before searching", err, searches(), e.gh.SearchLimited())
+	}
+
+	e.s.Limits = groupsync.Limits{SearchesPerMinute: 10} // more than GitHub gives
+	_, err = e.s.Sync(e.ctx, repo, other(3).ID, false)
+	if !errors.As(err, &d) || d.Delay <= 0 || searches() != 1 || e.gh.SearchLimited() != 0 {
+		t.Fatalf("GitHub's search window spent: %v with %d searches, %d refused; want deferred", err, searches(), e.gh.SearchLimited())
+	}
+	if n := len(e.gh.IssueList(repo)); n != 1 {
+		t.Errorf("issues = %d, want the first one only", n)
 	}
 }

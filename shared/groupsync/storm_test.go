@@ -134,7 +134,7 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	srv := githubtest.New(t, githubtest.WithContentLimits(githubtest.ContentLimits{
-		PerMinute: 80, PerHour: 500, Minute: minute, Hour: hour, Status: http.StatusForbidden}))
+		PerMinute: 80, PerHour: 500, Minute: minute, Hour: hour, Status: http.StatusForbidden, SearchPerMinute: 30}))
 	srv.AddInstallation(installation, org)
 	repos := make([]string, 20)
 	for i := range repos {
@@ -156,7 +156,7 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 			Cache:      github.NewIssueCache(0, nil),
 			Codeowners: github.NewCodeownersFetcher(github.CodeownersOptions{}),
 		},
-		Limits: groupsync.Limits{PerMinute: 70, PerHour: 475, Minute: minute, Hour: hour},
+		Limits: groupsync.Limits{PerMinute: 70, PerHour: 475, Minute: minute, Hour: hour, SearchesPerMinute: 24},
 		Logger: logger,
 	}
 
@@ -214,7 +214,8 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 	}
 
 	start := time.Now()
-	var deferred, failed atomic.Int64
+	retriesBefore := groupsync.BudgetRetries()
+	var deferred, failed, budgetFailed atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -234,6 +235,9 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 					q.put(m, d.Delay, false)
 				case err != nil:
 					failed.Add(1)
+					if strings.Contains(err.Error(), "budget") || strings.Contains(err.Error(), "reserve") {
+						budgetFailed.Add(1)
+					}
 					if failed.Load() < 5 {
 						t.Logf("sync %s: %v", m.groupID, err)
 					}
@@ -280,7 +284,10 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 		t.Errorf("issues = %d, want %d", total, n)
 	}
 	if limited := srv.SecondaryLimited(); limited != 0 {
-		t.Errorf("GitHub answered %d secondary limits (403/429)", limited)
+		t.Errorf("GitHub answered %d secondary or search limits (403/429), %d of them on searches", limited, srv.SearchLimited())
+	}
+	if n := budgetFailed.Load(); n != 0 {
+		t.Errorf("%d syncs fell back to the host's retry on the contended write budget", n)
 	}
 	if !lastCritical.Before(firstHigh) {
 		t.Errorf("a High issue (%s) was opened before the last Critical one (%s)", firstHigh.Format(time.StampMicro), lastCritical.Format(time.StampMicro))
@@ -296,9 +303,12 @@ func TestStormCriticalFirstWithinSecondaryLimits(t *testing.T) {
 			writes++
 		}
 	}
-	t.Logf("storm: %d issues, %d GitHub calls (%.2f per issue, %d writes), %d deferrals, %d failed attempts; "+
+	searches := srv.Count(func(r githubtest.Request) bool { return strings.HasPrefix(r.Path, "/search/") })
+	t.Logf("storm: %d issues, %d GitHub calls (%.2f per issue, %d writes, %d searches), %d answered 403/429, "+
+		"%d deferrals, %d failed attempts (%d on the budget), %d budget ETag retries; "+
 		"wall %s at 1/%d time = %s at GitHub's real limits",
-		total, calls, float64(calls)/float64(max(total, 1)), writes, deferred.Load(), failed.Load(),
+		total, calls, float64(calls)/float64(max(total, 1)), writes, searches, srv.SecondaryLimited(),
+		deferred.Load(), failed.Load(), budgetFailed.Load(), groupsync.BudgetRetries()-retriesBefore,
 		wall.Round(time.Millisecond), stormScale, (wall * stormScale).Round(time.Minute))
 }
 

@@ -549,6 +549,9 @@ type WriteBudget struct {
 	// Writes are the times of the calls reserved, oldest first, within
 	// the longest window.
 	Writes []time.Time `json:"writes"`
+	// Searches are the times of the issue searches reserved (the search
+	// API has its own limit), oldest first, within the last minute.
+	Searches []time.Time `json:"searches,omitempty"`
 }
 
 // WriteBudgetID is the id of an org's write budget.

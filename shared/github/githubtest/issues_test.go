@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,44 @@ func TestContentLimits(t *testing.T) {
 	}
 	if got := len(s.IssueList("o/r")); got != 6 {
 		t.Errorf("issues created = %d, want 6: five and the other installation's one (refused ones create nothing)", got)
+	}
+}
+
+// The search API's own limit: 30 a minute per installation at GitHub
+// (3 here), a fixed window; over it, 403 with the search rate headers
+// and GitHub's "API rate limit exceeded" message. Searches do not spend the core
+// quota, and another installation has its own window.
+func TestSearchLimit(t *testing.T) {
+	clock := NewClock(time.Time{})
+	s := New(t, WithClock(clock), WithRateLimit(100), WithContentLimits(ContentLimits{SearchPerMinute: 3}))
+	auth := "token " + mint(t, s, 1)
+	search := func(auth string) answer {
+		return send(t, "GET", s.URL+"search/issues?q="+url.QueryEscape(`repo:o/r "marker"`), auth, "")
+	}
+	for i := range 3 {
+		a := search(auth)
+		if a.status != 200 || a.header.Get("X-RateLimit-Resource") != "search" || a.header.Get("X-RateLimit-Remaining") != strconv.Itoa(2-i) {
+			t.Fatalf("search %d = %d, resource %q remaining %q", i, a.status, a.header.Get("X-RateLimit-Resource"), a.header.Get("X-RateLimit-Remaining"))
+		}
+		clock.Advance(time.Second)
+	}
+	a := search(auth)
+	reset, _ := strconv.ParseInt(a.header.Get("X-RateLimit-Reset"), 10, 64)
+	if a.status != 403 || a.header.Get("X-RateLimit-Remaining") != "0" || a.header.Get("X-RateLimit-Resource") != "search" ||
+		!strings.Contains(string(a.body), "API rate limit exceeded for installation ID 1.") || reset != clock.Now().Add(57*time.Second).Unix() {
+		t.Fatalf("4th search in a minute = %d %v %s (now %d)", a.status, a.header, a.body, clock.Now().Unix())
+	}
+	if got := send(t, "GET", s.URL+"repos/o/r/issues", auth, ""); got.status != 200 || got.header.Get("X-RateLimit-Remaining") != "99" {
+		t.Errorf("core quota after 3 searches: %d remaining %q", got.status, got.header.Get("X-RateLimit-Remaining"))
+	}
+	if got := search("token " + mint(t, s, 2)); got.status != 200 {
+		t.Errorf("another installation's search = %d", got.status)
+	}
+	clock.Advance(57 * time.Second)
+	if got := search(auth); got.status != 200 {
+		t.Errorf("search in the next window = %d", got.status)
+	}
+	if n := s.SearchLimited(); n != 1 {
+		t.Errorf("SearchLimited = %d, want 1", n)
 	}
 }

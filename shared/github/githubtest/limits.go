@@ -3,6 +3,8 @@ package githubtest
 import (
 	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,14 +13,24 @@ import (
 // minute and 500 per hour. Minute and Hour are the window lengths, so a
 // test can scale time down (Minute: 600ms, Hour: 36s is GitHub's limits
 // 100 times faster). Status is the answer, 403 (GitHub's usual) or 429.
+//
+// SearchPerMinute is the search API's own limit per installation (GitHub:
+// 30 requests a minute, a fixed window that resets a minute after its
+// first request; 0: off), on the same scaled Minute. A search over it is
+// answered 403 "API rate limit exceeded" with X-RateLimit-Resource:
+// search, X-RateLimit-Remaining: 0 and the window's X-RateLimit-Reset, as
+// GitHub answers it.
 type ContentLimits struct {
 	PerMinute, PerHour int
 	Minute, Hour       time.Duration
 	Status             int
+	SearchPerMinute    int
 }
 
-// RealContentLimits are GitHub's documented secondary limits.
-var RealContentLimits = ContentLimits{PerMinute: 80, PerHour: 500, Minute: time.Minute, Hour: time.Hour, Status: http.StatusForbidden}
+// RealContentLimits are GitHub's documented secondary limits, and its
+// search limit.
+var RealContentLimits = ContentLimits{PerMinute: 80, PerHour: 500, Minute: time.Minute, Hour: time.Hour, Status: http.StatusForbidden,
+	SearchPerMinute: 30}
 
 // WithContentLimits enforces secondary limits on content creation (off
 // unless asked for, so tests about other things are not paced).
@@ -94,4 +106,37 @@ func (s *Server) contentLimitLocked(method string, id who, now time.Time) (int, 
 	}
 	s.writes[id.installation] = append(ts, now)
 	return 0, 0
+}
+
+// searchQuotaLocked is the search window of an installation at now, nil
+// when the search limit is off.
+func (s *Server) searchQuotaLocked(id who, now time.Time) *quota {
+	l := s.content
+	if l.SearchPerMinute <= 0 || id.app || id.installation == 0 {
+		return nil
+	}
+	q, ok := s.searches[id.installation]
+	if !ok {
+		q = &quota{limit: l.SearchPerMinute}
+		s.searches[id.installation] = q
+	}
+	if q.reset.IsZero() || !now.Before(q.reset) {
+		q.remaining, q.reset = q.limit, now.Add(l.Minute)
+	}
+	return q
+}
+
+// searchHeaders are the rate-limit headers of a search answer.
+func searchHeaders(w http.ResponseWriter, q *quota) {
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(q.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(q.remaining, 0)))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(q.reset.Unix(), 10))
+	h.Set("X-RateLimit-Used", strconv.Itoa(q.limit-max(q.remaining, 0)))
+	h.Set("X-RateLimit-Resource", "search")
+}
+
+// SearchLimited counts the searches refused by the search limit.
+func (s *Server) SearchLimited() int {
+	return s.Count(func(r Request) bool { return r.Status == http.StatusForbidden && strings.HasPrefix(r.Path, "/search/") })
 }

@@ -97,6 +97,7 @@ type Server struct {
 	nextID        int64                  // label and comment ids
 	content       ContentLimits
 	writes        map[int64][]time.Time // content-creating requests per installation, last hour
+	searches      map[int64]*quota      // the search window per installation (limits.go)
 	faults        []*faultState
 	requests      []Request
 	copilot       copilotState                 // copilot.go
@@ -156,6 +157,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		metadata:     make(map[string]*artifactMetadata),
 		repos:        make(map[string]*repoIssues),
 		writes:       make(map[int64][]time.Time),
+		searches:     make(map[int64]*quota),
 	}
 	for _, o := range opts {
 		o(s)
@@ -301,6 +303,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits")
 		return
 	}
+	var sq *quota // the search window, for a search
+	if strings.HasPrefix(path, "/search/") {
+		if sq = s.searchQuotaLocked(id, now); sq != nil && sq.remaining <= 0 {
+			searchHeaders(w, sq)
+			s.mu.Unlock()
+			rec.Status = writeErrorDoc(w, http.StatusForbidden, fmt.Sprintf("API rate limit exceeded for installation ID %d.", id.installation),
+				docsPrefix+"/search/search#rate-limit")
+			return
+		}
+	}
 	q := s.quotaLocked(qkey)
 	s.rollLocked(q, now)
 	if q.remaining <= 0 {
@@ -340,10 +352,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Counted = status != http.StatusNotModified
 	s.mu.Lock()
-	if rec.Counted {
-		q.remaining--
+	switch {
+	case sq != nil:
+		// A search counts against the search window, not the core quota.
+		sq.remaining--
+		searchHeaders(w, sq)
+	default:
+		if rec.Counted {
+			q.remaining--
+		}
+		s.rateHeadersLocked(w, qkey, now)
 	}
-	s.rateHeadersLocked(w, qkey, now)
 	s.mu.Unlock()
 	for k, v := range res.Header {
 		w.Header()[k] = v
