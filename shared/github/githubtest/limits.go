@@ -3,7 +3,6 @@ package githubtest
 import (
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -124,16 +123,6 @@ func (s *Server) searchQuotaLocked(id who, now time.Time) *quota {
 		q.remaining, q.reset = q.limit, now.Add(l.Minute)
 	}
 	return q
-}
-
-// searchHeaders are the rate-limit headers of a search answer.
-func searchHeaders(w http.ResponseWriter, q *quota) {
-	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(q.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(q.remaining, 0)))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(q.reset.Unix(), 10))
-	h.Set("X-RateLimit-Used", strconv.Itoa(q.limit-max(q.remaining, 0)))
-	h.Set("X-RateLimit-Resource", "search")
 }
 
 // SearchLimited counts the searches refused by the search limit.

@@ -306,7 +306,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var sq *quota // the search window, for a search
 	if strings.HasPrefix(path, "/search/") {
 		if sq = s.searchQuotaLocked(id, now); sq != nil && sq.remaining <= 0 {
-			searchHeaders(w, sq)
+			rateHeaders(w, sq, "search")
 			s.mu.Unlock()
 			rec.Status = writeErrorDoc(w, http.StatusForbidden, fmt.Sprintf("API rate limit exceeded for installation ID %d.", id.installation),
 				docsPrefix+"/search/search#rate-limit")
@@ -356,7 +356,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case sq != nil:
 		// A search counts against the search window, not the core quota.
 		sq.remaining--
-		searchHeaders(w, sq)
+		rateHeaders(w, sq, "search")
 	default:
 		if rec.Counted {
 			q.remaining--
@@ -453,12 +453,18 @@ func (s *Server) rollLocked(q *quota, now time.Time) {
 func (s *Server) rateHeadersLocked(w http.ResponseWriter, key int64, now time.Time) {
 	q := s.quotaLocked(key)
 	s.rollLocked(q, now)
+	rateHeaders(w, q, "core")
+}
+
+// rateHeaders are the rate-limit headers of an answer counted against q
+// (resource "core", or "search" for the search API's window).
+func rateHeaders(w http.ResponseWriter, q *quota, resource string) {
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(q.limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(q.remaining, 0)))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(q.reset.Unix(), 10))
 	h.Set("X-RateLimit-Used", strconv.Itoa(q.limit-max(q.remaining, 0)))
-	h.Set("X-RateLimit-Resource", "core")
+	h.Set("X-RateLimit-Resource", resource)
 }
 
 func (s *Server) faultLocked(method, path string) *faultState {
