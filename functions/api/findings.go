@@ -48,7 +48,7 @@ func ParseFindingsQuery(v url.Values) (f FindingsFilter, limit int, cursor strin
 		}
 	}
 	for _, s := range values(v, "priority") {
-		p, ok := parsePriority(s)
+		p, ok := model.ParsePriority(s)
 		if !ok {
 			return f, 0, "", fmt.Errorf("priority %q: want Critical, High, Medium or Low", s)
 		}
@@ -151,15 +151,6 @@ func values(v url.Values, key string) []string {
 		}
 	}
 	return out
-}
-
-func parsePriority(s string) (model.Priority, bool) {
-	for _, p := range []model.Priority{model.PriorityCritical, model.PriorityHigh, model.PriorityMedium, model.PriorityLow} {
-		if strings.EqualFold(s, string(p)) {
-			return p, true
-		}
-	}
-	return "", false
 }
 
 func appendNew[T comparable](s []T, v T) []T {

@@ -314,7 +314,7 @@ var table = []setting{
 					continue
 				}
 				k, n, ok := strings.Cut(part, "=")
-				p, okp := parsePriority(strings.TrimSpace(k))
+				p, okp := model.ParsePriority(strings.TrimSpace(k))
 				days, err := strconv.Atoi(strings.TrimSpace(n))
 				if !ok || !okp || err != nil || days < 1 || days > 3650 {
 					return quietError{fmt.Errorf("holds %q, which is not Priority=days (days 1-3650), e.g. Critical=7", strings.TrimSpace(part))}
@@ -708,15 +708,6 @@ func isGUID(v string) bool {
 		}
 	}
 	return true
-}
-
-func parsePriority(v string) (model.Priority, bool) {
-	for _, p := range []model.Priority{model.PriorityCritical, model.PriorityHigh, model.PriorityMedium, model.PriorityLow} {
-		if strings.EqualFold(v, string(p)) {
-			return p, true
-		}
-	}
-	return "", false
 }
 
 // isEmail accepts what Defender takes as an owner: local@domain.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -34,12 +35,7 @@ func NewDispatcher(handlers ...Handler) (*Dispatcher, error) {
 // Handles lists the events with a handler, sorted; a Dispatcher is itself
 // a Handler.
 func (d *Dispatcher) Handles() []string {
-	out := make([]string, 0, len(d.handlers))
-	for e := range d.handlers {
-		out = append(out, e)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(d.handlers))
 }
 
 // Handle passes the event to its handler; an event without one is

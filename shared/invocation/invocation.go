@@ -74,18 +74,24 @@ func (inv *Invocation) binding(name string) (json.RawMessage, error) {
 	return v, nil
 }
 
+// decodeBinding decodes the value of binding; an error names the binding.
+func decodeBinding[T any](inv *Invocation, binding string, decode func(json.RawMessage) (T, error)) (T, error) {
+	raw, err := inv.binding(binding)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return v, fmt.Errorf("binding %q: %w", binding, err)
+	}
+	return v, nil
+}
+
 // EventHubBatch returns the events of an Event Hub trigger with cardinality
 // many, one JSON document per event. An empty batch is not an error.
 func (inv *Invocation) EventHubBatch(binding string) ([]json.RawMessage, error) {
-	raw, err := inv.binding(binding)
-	if err != nil {
-		return nil, err
-	}
-	events, err := decodeEventHubBatch(raw)
-	if err != nil {
-		return nil, fmt.Errorf("binding %q: %w", binding, err)
-	}
-	return events, nil
+	return decodeBinding(inv, binding, decodeEventHubBatch)
 }
 
 // EventHubMetadata returns the Event Hub trigger metadata, best-effort.
@@ -95,41 +101,19 @@ func (inv *Invocation) EventHubMetadata() EventHubMetadata {
 
 // QueueMessage returns a Storage queue trigger's message and metadata.
 func (inv *Invocation) QueueMessage(binding string) (QueueMessage, error) {
-	raw, err := inv.binding(binding)
-	if err != nil {
-		return QueueMessage{}, err
-	}
-	m, err := decodeQueueMessage(raw, inv.Metadata)
-	if err != nil {
-		return m, fmt.Errorf("binding %q: %w", binding, err)
-	}
-	return m, nil
+	return decodeBinding(inv, binding, func(raw json.RawMessage) (QueueMessage, error) {
+		return decodeQueueMessage(raw, inv.Metadata)
+	})
 }
 
 // EventGridEvent returns an Event Grid trigger's event object.
 func (inv *Invocation) EventGridEvent(binding string) (json.RawMessage, error) {
-	raw, err := inv.binding(binding)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := decodeEventGridEvent(raw)
-	if err != nil {
-		return nil, fmt.Errorf("binding %q: %w", binding, err)
-	}
-	return ev, nil
+	return decodeBinding(inv, binding, decodeEventGridEvent)
 }
 
 // Timer returns a timer trigger's schedule information.
 func (inv *Invocation) Timer(binding string) (TimerInfo, error) {
-	raw, err := inv.binding(binding)
-	if err != nil {
-		return TimerInfo{}, err
-	}
-	t, err := decodeTimer(raw)
-	if err != nil {
-		return t, fmt.Errorf("binding %q: %w", binding, err)
-	}
-	return t, nil
+	return decodeBinding(inv, binding, decodeTimer)
 }
 
 // LogTimer logs what the timer binding says of this run (past due, or

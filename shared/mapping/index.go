@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -208,10 +209,5 @@ func (ix *Index) Source(digest string) (Resolution, bool) {
 
 // Repositories lists every repository with at least one workload, sorted.
 func (ix *Index) Repositories() []string {
-	out := make([]string, 0, len(ix.byRepo))
-	for r := range ix.byRepo {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(ix.byRepo))
 }

@@ -5,6 +5,7 @@ package model
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -187,6 +188,16 @@ func (p Priority) Rank() int {
 		return 1
 	}
 	return 0
+}
+
+// ParsePriority reads a band in any casing ("high" is High).
+func ParsePriority(s string) (Priority, bool) {
+	for _, p := range []Priority{PriorityCritical, PriorityHigh, PriorityMedium, PriorityLow} {
+		if strings.EqualFold(s, string(p)) {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // Explanation is how a score came to be: every factor with its contribution.
