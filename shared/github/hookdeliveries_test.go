@@ -86,3 +86,19 @@ func TestRedeliveriesArePacedTokenMintsAreNot(t *testing.T) {
 		}
 	}
 }
+
+// GitHub's secondary limit on a redelivery is a throttled error: the run
+// stops instead of waiting, and the write is not sent again here.
+func TestRedeliveryRefusedBySecondaryLimitIsThrottled(t *testing.T) {
+	e := newEnv(t, Limits{MaxWait: time.Second})
+	e.srv.SetWebhook("", "s")
+	d := e.srv.Deliver("ping", []byte(`{}`))
+	e.srv.Inject(githubtest.Fault{Method: http.MethodPost, Path: "/app/hook/deliveries/", Status: http.StatusTooManyRequests, RetryAfter: 120})
+	err := HookDeliveries{Clients: e.factory}.Redeliver(context.Background(), d.ID)
+	if !errors.Is(err, redelivery.ErrThrottled) {
+		t.Fatalf("error = %v, want throttled", err)
+	}
+	if n := e.srv.Count(func(r githubtest.Request) bool { return r.Method == http.MethodPost && !isTokenMint(r) }); n != 1 {
+		t.Errorf("redelivery sent %d times, want 1", n)
+	}
+}
