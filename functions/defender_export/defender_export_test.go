@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -16,44 +15,29 @@ import (
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
-	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
-const (
-	checkoutDigest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
-	checkoutImage  = "octoacr.azurecr.io/checkout-api"
-)
-
 type env struct {
-	srv   http.Handler
-	store *cosmos.Store
-	cnt   *inventorytest.Counter
-	seq   int
+	*inventorytest.Function
+	seq int
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	store, cnt := inventorytest.Store(t)
-	d := inventorytest.Deps(t, store, &inventorytest.Sync{})
-	srv := invocation.NewServer(slog.New(slog.NewJSONHandler(discard{}, nil)))
-	defenderexport.Register(srv, d)
-	return &env{srv: srv.Handler(), store: store, cnt: cnt}
+	return &env{Function: inventorytest.Serve(t, defenderexport.Register)}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // deliver sends messages as one Event Hub batch through the host's envelope.
 func (e *env) deliver(t testing.TB, msgs ...[]byte) invocationtest.Response {
 	t.Helper()
 	e.seq++
-	return invocationtest.Invoke(t, e.srv, defenderexport.Function, fmt.Sprintf("inv-%d", e.seq),
+	return invocationtest.Invoke(t, e.Handler, defenderexport.Function, fmt.Sprintf("inv-%d", e.seq),
 		invocationtest.EventHubBatch(defenderexport.Function, defenderexport.Binding, msgs...))
 }
 
@@ -104,7 +88,7 @@ func props(m map[string]any) map[string]any { return m["properties"].(map[string
 
 func (e *env) finding(t testing.TB, repo, id string) *model.Finding {
 	t.Helper()
-	f, err := e.store.Findings.Get(ctxT(t), repo, id)
+	f, err := e.Store.Findings.Get(ctxT(t), repo, id)
 	if err != nil {
 		t.Fatalf("finding %s in %s: %v", id, repo, err)
 	}
@@ -114,7 +98,7 @@ func (e *env) finding(t testing.TB, repo, id string) *model.Finding {
 func (e *env) count(t testing.TB, partition string) int {
 	t.Helper()
 	n := 0
-	err := e.store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: partition}, func(*model.Finding) error {
+	err := e.Store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: partition}, func(*model.Finding) error {
 		n++
 		return nil
 	})
@@ -129,9 +113,9 @@ func (e *env) count(t testing.TB, partition string) int {
 func (e *env) workload(t testing.TB) *model.Workload {
 	t.Helper()
 	w := &model.Workload{ID: model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api"), Cluster: "aks-prod-eus",
-		Name: "shop-checkout-api-api", Org: "octo-org", Image: checkoutImage, Digest: checkoutDigest,
+		Name: "shop-checkout-api-api", Org: "octo-org", Image: sampletest.Image, Digest: sampletest.Digest,
 		Environment: "production", Production: true, Status: model.WorkloadRunning}
-	if _, err := e.store.Workloads.Create(ctxT(t), w); err != nil {
+	if _, err := e.Store.Workloads.Create(ctxT(t), w); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -147,7 +131,7 @@ func TestEverySampleThroughTheFunction(t *testing.T) {
 		"alert-camel.json": func(t *testing.T, sum map[string]any) {
 			f := e.finding(t, model.UnmappedRepository, model.DefenderAlertFindingID("2517538088322968242_4f9c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"))
 			if f.Source != model.SourceDefenderAlert || f.State != model.StateOpen || f.Severity != "high" ||
-				f.Image != checkoutImage || len(f.Digests) != 1 || f.Digests[0] != checkoutDigest || f.RuleID != "K8S.NODE_SuspectedCryptoMining" {
+				f.Image != sampletest.Image || len(f.Digests) != 1 || f.Digests[0] != sampletest.Digest || f.RuleID != "K8S.NODE_SuspectedCryptoMining" {
 				t.Errorf("alert finding = %+v", f)
 			}
 		},
@@ -159,25 +143,25 @@ func TestEverySampleThroughTheFunction(t *testing.T) {
 		},
 		"assessment-healthy.json": func(t *testing.T, sum map[string]any) {
 			// Healthy: no risk; the workload learns its cluster's resource id.
-			got, _ := e.store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
+			got, _ := e.Store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
 			if num(sum, "assessments") != 1 || len(got.Risks) != 0 || !strings.HasSuffix(got.ResourceID, "/managedclusters/aks-prod-eus") {
 				t.Errorf("workload = %+v (summary %v)", got, sum)
 			}
 		},
 		"assessment-risk.json": func(t *testing.T, sum map[string]any) {
-			got, _ := e.store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
+			got, _ := e.Store.Workloads.Get(ctxT(t), w.Cluster, w.ID)
 			if num(sum, "workloadsChanged") != 1 || len(got.Risks) != 2 || !strings.HasPrefix(got.Risks[0].Source, "defender-assessment:") {
 				t.Errorf("workload risks = %+v (summary %v)", got.Risks, sum)
 			}
 		},
 		"subassessment-legacy.json": func(t *testing.T, sum map[string]any) {
-			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-5363"))
+			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(sampletest.Image, "CVE-2023-5363"))
 			if f.Severity != "medium" || f.CVSS == nil || *f.CVSS != 5.3 || f.Package != nil {
 				t.Errorf("legacy CVE finding = %+v", f)
 			}
 		},
 		"subassessment-mdvm.json": func(t *testing.T, sum map[string]any) {
-			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487"))
+			f := e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(sampletest.Image, "CVE-2023-44487"))
 			if f.Severity != "high" || f.Package == nil || f.Package.FixedVersion != "0.17.0" {
 				t.Errorf("MDVM CVE finding = %+v", f)
 			}
@@ -306,7 +290,7 @@ func TestVariations(t *testing.T) {
 				t.Errorf("%d bad-record log lines, want %d", got, tc.malformed)
 			}
 			for _, cve := range tc.cves {
-				e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, cve))
+				e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(sampletest.Image, cve))
 			}
 			if n := e.count(t, model.UnmappedRepository); n != len(tc.cves) {
 				t.Errorf("%d findings stored, want %d", n, len(tc.cves))
@@ -370,11 +354,11 @@ func onDigest(t testing.TB, first, n int, digest, status string) [][]byte {
 func (e *env) mappedImage(t testing.TB) (repo, groupID string) {
 	t.Helper()
 	repo = "octo-org/checkout-api"
-	a := &model.Artifact{ID: checkoutDigest, Digest: checkoutDigest, Image: checkoutImage, Repository: repo}
-	if _, err := e.store.Artifacts.Create(ctxT(t), a); err != nil {
+	a := &model.Artifact{ID: sampletest.Digest, Digest: sampletest.Digest, Image: sampletest.Image, Repository: repo}
+	if _, err := e.Store.Artifacts.Create(ctxT(t), a); err != nil {
 		t.Fatal(err)
 	}
-	return repo, model.ImageGroupID(repo, checkoutImage)
+	return repo, model.ImageGroupID(repo, sampletest.Image)
 }
 
 // TestTwoThousandCVEsOnOneImage: one export batch of 2,000 CVEs on one
@@ -385,18 +369,18 @@ func TestTwoThousandCVEsOnOneImage(t *testing.T) {
 	const n = 2000
 	e := newEnv(t)
 	repo, groupID := e.mappedImage(t)
-	msgs := onDigest(t, 0, n, checkoutDigest, "Unhealthy")
-	before := e.cnt.Counts()
-	groupWrites := e.cnt.WritesTo(model.ContainerGroups)
+	msgs := onDigest(t, 0, n, sampletest.Digest, "Unhealthy")
+	before := e.Counter.Counts()
+	groupWrites := e.Counter.WritesTo(model.ContainerGroups)
 	r := e.deliver(t, msgs...)
 	if r.Status != http.StatusOK {
 		t.Fatalf("first delivery: status %d: %v", r.Status, r.Logs)
 	}
-	d := e.cnt.Counts().Sub(before)
-	if got := e.cnt.WritesTo(model.ContainerGroups) - groupWrites; got != 1 {
+	d := e.Counter.Counts().Sub(before)
+	if got := e.Counter.WritesTo(model.ContainerGroups) - groupWrites; got != 1 {
 		t.Errorf("the image's group was written %d times, want once", got)
 	}
-	if got := e.cnt.WritesTo(model.ContainerFindings); got != n {
+	if got := e.Counter.WritesTo(model.ContainerFindings); got != n {
 		t.Errorf("%d finding writes, want %d", got, n)
 	}
 	if sum := summary(t, r); num(sum, "cves") != n || num(sum, "findingsWritten") != n {
@@ -405,7 +389,7 @@ func TestTwoThousandCVEsOnOneImage(t *testing.T) {
 	if c := e.count(t, repo); c != n {
 		t.Errorf("%d findings stored in %s, want %d", c, repo, n)
 	}
-	g, err := e.store.Groups.Get(ctxT(t), repo, groupID)
+	g, err := e.Store.Groups.Get(ctxT(t), repo, groupID)
 	if err != nil {
 		t.Fatalf("group: %v", err)
 	}
@@ -414,11 +398,11 @@ func TestTwoThousandCVEsOnOneImage(t *testing.T) {
 	}
 	t.Logf("first delivery: %+v", d)
 
-	before = e.cnt.Counts()
+	before = e.Counter.Counts()
 	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
 		t.Fatalf("redelivery: status %d", r.Status)
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 || d.Reads+d.Queries > 20 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 || d.Reads+d.Queries > 20 {
 		t.Errorf("redelivery of the unchanged batch cost %+v, want no writes and a few queries", d)
 	}
 }
@@ -431,36 +415,36 @@ func TestAFailedWriteFailsTheBatchAndRedeliveryCompletesIt(t *testing.T) {
 	const n = 500
 	e := newEnv(t)
 	repo, groupID := e.mappedImage(t)
-	msgs := onDigest(t, 0, n, checkoutDigest, "Unhealthy")
-	e.cnt.FailWritesAfter(200)
+	msgs := onDigest(t, 0, n, sampletest.Digest, "Unhealthy")
+	e.Counter.FailWritesAfter(200)
 	if r := e.deliver(t, msgs...); r.Status != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500", r.Status)
 	}
-	e.cnt.FailWritesAfter(-1)
+	e.Counter.FailWritesAfter(-1)
 	stored := e.count(t, repo)
 	if stored == 0 || stored >= n {
 		t.Fatalf("%d findings stored by the failed delivery, want some but not all", stored)
 	}
-	findingWrites := e.cnt.WritesTo(model.ContainerFindings)
+	findingWrites := e.Counter.WritesTo(model.ContainerFindings)
 	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
 		t.Fatalf("redelivery: status %d: %v", r.Status, r.Logs)
 	}
-	if got := e.cnt.WritesTo(model.ContainerFindings) - findingWrites; got != int64(n-stored) {
+	if got := e.Counter.WritesTo(model.ContainerFindings) - findingWrites; got != int64(n-stored) {
 		t.Errorf("redelivery wrote %d findings, want the %d missing", got, n-stored)
 	}
 	if c := e.count(t, repo); c != n {
 		t.Errorf("%d findings stored, want %d", c, n)
 	}
-	g, err := e.store.Groups.Get(ctxT(t), repo, groupID)
+	g, err := e.Store.Groups.Get(ctxT(t), repo, groupID)
 	if err != nil || len(g.FindingIDs) != n {
 		t.Fatalf("group after the redelivery: %v findings, %v", len(g.FindingIDs), err)
 	}
 	// A third delivery finds everything in step.
-	before := e.cnt.Counts()
+	before := e.Counter.Counts()
 	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
 		t.Fatalf("third delivery: status %d", r.Status)
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 {
 		t.Errorf("third delivery wrote %d documents", d.Writes)
 	}
 }
@@ -498,23 +482,23 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	snapshot := func() string {
 		var b bytes.Buffer
 		for _, p := range []string{model.UnmappedRepository} {
-			_ = e.store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: p}, func(f *model.Finding) error {
+			_ = e.Store.Findings.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c", PartitionKey: p}, func(f *model.Finding) error {
 				fmt.Fprintf(&b, "%s %s %s\n", f.ID, f.ETag, f.ContentHash)
 				return nil
 			})
 		}
-		_ = e.store.Workloads.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c"}, func(w *model.Workload) error {
+		_ = e.Store.Workloads.Query(ctxT(t), cosmos.Query{SQL: "SELECT * FROM c"}, func(w *model.Workload) error {
 			fmt.Fprintf(&b, "%s %s\n", w.ID, w.ETag)
 			return nil
 		})
 		return b.String()
 	}
 	first := snapshot()
-	before := e.cnt.Counts()
+	before := e.Counter.Counts()
 	if r := e.deliver(t, msgs...); r.Status != http.StatusOK {
 		t.Fatalf("redelivery: %d", r.Status)
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 {
 		t.Errorf("redelivery wrote %d documents (%+v)", d.Writes, d)
 	}
 	if again := snapshot(); again != first {
@@ -522,7 +506,7 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	}
 	// The batch holds the assessment Healthy, then Unhealthy with risk: the
 	// later record is the state.
-	w, _ := e.store.Workloads.Get(ctxT(t), "aks-prod-eus", model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api"))
+	w, _ := e.Store.Workloads.Get(ctxT(t), "aks-prod-eus", model.WorkloadID("aks-prod-eus", "", "shop-checkout-api-api"))
 	if len(w.Risks) != 2 {
 		t.Errorf("workload risks after the batch = %+v", w.Risks)
 	}
@@ -530,16 +514,16 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 
 func TestStorageFailureFailsTheInvocationAndRedeliveryRecovers(t *testing.T) {
 	e := newEnv(t)
-	e.cnt.Fail(true)
+	e.Counter.Fail(true)
 	r := e.deliver(t, sample(t, "subassessment-mdvm.json"))
 	if r.Status != http.StatusInternalServerError {
 		t.Fatalf("status %d, want 500", r.Status)
 	}
-	e.cnt.Fail(false)
+	e.Counter.Fail(false)
 	if r := e.deliver(t, sample(t, "subassessment-mdvm.json")); r.Status != http.StatusOK {
 		t.Fatalf("redelivery status %d", r.Status)
 	}
-	e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487"))
+	e.finding(t, model.UnmappedRepository, model.ImageCVEFindingID(sampletest.Image, "CVE-2023-44487"))
 }
 
 // BenchmarkDefenderExport measures batches of 100 CVE records through the
@@ -551,7 +535,7 @@ func BenchmarkDefenderExport(b *testing.B) {
 	const batch = 100
 	run := func(b *testing.B, e *env, msgs func(i int) [][]byte) {
 		b.Helper()
-		before := e.cnt.Counts()
+		before := e.Counter.Counts()
 		start := time.Now()
 		for i := 0; b.Loop(); i++ {
 			if r := e.deliver(b, msgs(i)...); r.Status != http.StatusOK {
@@ -559,7 +543,7 @@ func BenchmarkDefenderExport(b *testing.B) {
 			}
 		}
 		elapsed := time.Since(start)
-		d := e.cnt.Counts().Sub(before)
+		d := e.Counter.Counts().Sub(before)
 		recs := float64(b.N * batch)
 		b.ReportMetric(recs/elapsed.Seconds(), "records/s")
 		b.ReportMetric(float64(d.Reads)/recs, "reads/record")

@@ -48,9 +48,9 @@ func BenchmarkClusterPost1000(b *testing.B) {
 		b.StopTimer()
 		e := newEnv(b)
 		body := clusterBody(1000, "production")
-		before := e.cnt.Counts()
+		before := e.Counter.Counts()
 		e.timedPost(b, cluster+"aks-bench", body, http.StatusOK)
-		n := e.cnt.Counts().Sub(before)
+		n := e.Counter.Counts().Sub(before)
 		total.reads, total.queries, total.writes = total.reads+n.Reads, total.queries+n.Queries, total.writes+n.Writes
 		b.StartTimer()
 	}
@@ -81,7 +81,7 @@ func (e *env) timedPost(b *testing.B, path, body string, want int) {
 	req.Header.Set("Authorization", bearer)
 	rec := httptest.NewRecorder()
 	b.StartTimer()
-	e.srv.ServeHTTP(rec, req)
+	e.Handler.ServeHTTP(rec, req)
 	b.StopTimer()
 	if rec.Code != want {
 		b.Fatalf("status %d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])

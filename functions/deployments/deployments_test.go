@@ -16,7 +16,6 @@ import (
 	"github.com/runtimelink/runtimelink/functions/api"
 	"github.com/runtimelink/runtimelink/functions/deployments"
 	"github.com/runtimelink/runtimelink/infra/localstack"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation"
@@ -65,21 +64,9 @@ const (
 }`
 )
 
-type env struct {
-	srv   http.Handler
-	store *cosmos.Store
-	cnt   *inventorytest.Counter
-	sync  *inventorytest.Sync
-}
+type env struct{ *inventorytest.Function }
 
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	store, cnt := inventorytest.Store(t)
-	sy := &inventorytest.Sync{}
-	srv := invocation.NewServer(nil)
-	deployments.Register(srv, inventorytest.Deps(t, store, sy))
-	return &env{srv: srv.Handler(), store: store, cnt: cnt, sync: sy}
-}
+func newEnv(t testing.TB) *env { t.Helper(); return &env{inventorytest.Serve(t, deployments.Register)} }
 
 func (e *env) post(t *testing.T, path, auth, body string) (int, map[string]any) {
 	t.Helper()
@@ -89,7 +76,7 @@ func (e *env) post(t *testing.T, path, auth, body string) (int, map[string]any) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, req)
+	e.Handler.ServeHTTP(rec, req)
 	var out map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatalf("answer %d is not JSON: %q", rec.Code, rec.Body.String())
@@ -144,7 +131,7 @@ func TestAuthentication(t *testing.T) {
 			}
 		})
 	}
-	if n := e.cnt.Counts(); n.Total() == 0 {
+	if n := e.Counter.Counts(); n.Total() == 0 {
 		t.Error("the accepted requests stored nothing")
 	}
 }
@@ -197,7 +184,7 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 			}
 		})
 	}
-	if w := e.cnt.Counts().Writes; w != 0 {
+	if w := e.Counter.Counts().Writes; w != 0 {
 		t.Errorf("rejected requests wrote %d documents", w)
 	}
 	if status, body := e.post(t, "/api/orgs/not%20an%20org/artifacts/metadata/deployment-record", bearer, docsSingle); status != 404 || body["message"] != "Not Found" {
@@ -244,21 +231,21 @@ func TestSingleRecordResponseShape(t *testing.T) {
 			t.Errorf("%s = %#v, want %#v", k, r[k], v)
 		}
 	}
-	w, err := e.store.Workloads.Get(context.Background(), "aks-prod-eus", id)
+	w, err := e.Store.Workloads.Get(context.Background(), "aks-prod-eus", id)
 	if err != nil || !w.Production || w.Repository != "octo-org/checkout-api" || w.Org != "octo-org" || w.Version != "1.4.2" {
 		t.Errorf("workload = %+v, %v", w, err)
 	}
-	if got := e.sync.Requests(queue.KindDeployment); len(got) != 1 || got[0].WorkloadID != id {
+	if got := e.Sync.Requests(queue.KindDeployment); len(got) != 1 || got[0].WorkloadID != id {
 		t.Errorf("deployment syncs = %v", got)
 	}
 
 	// Posting the same record again answers the same and writes nothing.
-	before := e.cnt.Counts()
+	before := e.Counter.Counts()
 	status, again := e.post(t, single, bearer, sample(t, "single"))
 	if status != 200 || !reflect.DeepEqual(again, body) {
 		t.Errorf("second answer %d %v", status, again)
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 {
 		t.Errorf("re-post wrote %d documents", d.Writes)
 	}
 	// return_records false: only the count.
@@ -279,7 +266,7 @@ func TestGitHubDocsExamples(t *testing.T) {
 		!reflect.DeepEqual(r["tags"], map[string]any{"data-access": "sensitive"}) || r["runtime_risks"] != nil {
 		t.Errorf("record = %v", r)
 	}
-	w, err := e.store.Workloads.Get(context.Background(), "moda-1", model.DeploymentWorkloadID("octo-org", "prod", "pacific-east", "moda-1", "deployment-pod"))
+	w, err := e.Store.Workloads.Get(context.Background(), "moda-1", model.DeploymentWorkloadID("octo-org", "prod", "pacific-east", "moda-1", "deployment-pod"))
 	if err != nil || !w.Production || w.Image != "docker.io/library/awesome-image" || w.Repository != "" {
 		t.Errorf("workload = %+v, %v", w, err)
 	}
@@ -309,7 +296,7 @@ func TestClusterPostKeepsWhatItOmits(t *testing.T) {
 		t.Errorf("record = %v", r)
 	}
 	id := model.DeploymentWorkloadID("octo-org", "staging", "westeurope", "aks-stg-weu", "batch-report-worker-worker")
-	w, _ := e.store.Workloads.Get(context.Background(), "aks-stg-weu", id)
+	w, _ := e.Store.Workloads.Get(context.Background(), "aks-stg-weu", id)
 	if w.Production || w.Repository != "octo-org/report-worker" || w.Status != model.WorkloadRunning {
 		t.Errorf("workload = %+v", w)
 	}
@@ -318,21 +305,21 @@ func TestClusterPostKeepsWhatItOmits(t *testing.T) {
 	if status != 200 || body["total_count"] != float64(0) {
 		t.Fatalf("empty set: %d %v", status, body)
 	}
-	if w, _ = e.store.Workloads.Get(context.Background(), "aks-stg-weu", id); w.Status != model.WorkloadRunning {
+	if w, _ = e.Store.Workloads.Get(context.Background(), "aks-stg-weu", id); w.Status != model.WorkloadRunning {
 		t.Errorf("left-out workload status = %v", w.Status)
 	}
 	status, _ = e.post(t, cluster+"aks-stg-weu", bearer, strings.Replace(sample(t, "cluster"), `"status": "deployed"`, `"status": "decommissioned"`, 1))
-	if w, _ = e.store.Workloads.Get(context.Background(), "aks-stg-weu", id); status != 200 || w.Status != model.WorkloadGone {
+	if w, _ = e.Store.Workloads.Get(context.Background(), "aks-stg-weu", id); status != 200 || w.Status != model.WorkloadGone {
 		t.Errorf("decommissioned: %d, status %v", status, w.Status)
 	}
-	if got := e.sync.Requests(queue.KindDeployment); len(got) != 2 {
+	if got := e.Sync.Requests(queue.KindDeployment); len(got) != 2 {
 		t.Errorf("deployment syncs = %v", got)
 	}
 }
 
 func TestStorageFailureAnswers500(t *testing.T) {
 	e := newEnv(t)
-	e.cnt.Fail(true)
+	e.Counter.Fail(true)
 	status, body := e.post(t, single, bearer, docsSingle)
 	if status != 500 || body["message"] != "Server Error" {
 		t.Errorf("%d %v", status, body)
@@ -349,7 +336,7 @@ func TestStorageFailureAnswers500(t *testing.T) {
 func TestEnvironmentsKeptApart(t *testing.T) {
 	e := newEnv(t)
 	srv := invocation.NewServer(nil)
-	d := inventorytest.Deps(t, e.store, e.sync)
+	d := inventorytest.Deps(t, e.Store, e.Sync)
 	deployments.Register(srv, d)
 	api.Register(srv, d)
 	h := srv.Handler()

@@ -20,7 +20,7 @@ func (e *env) do(t *testing.T, method, path, body string) (int, map[string]any) 
 	req := invocationtest.ForwardedRequest(method, path, strings.NewReader(body), "inv")
 	req.Header.Set("Authorization", bearer)
 	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, req)
+	e.Handler.ServeHTTP(rec, req)
 	var out map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatalf("%s %s: answer %d is not JSON: %q", method, path, rec.Code, rec.Body.String())
@@ -86,7 +86,7 @@ func TestClusterOptions(t *testing.T) {
 	if status != 200 || body["total_count"] != float64(1) {
 		t.Errorf("the partial_success record is not listed: %d %v", status, body)
 	}
-	before := e.cnt.Counts()
+	before := e.Counter.Counts()
 	dup := `{"logical_environment":"prod","deployments":[
 		{"name":"a","digest":"sha256:` + strings.Repeat("a", 64) + `","deployment_name":"ns/app"},
 		{"name":"b","digest":"sha256:` + strings.Repeat("b", 64) + `","deployment_name":"ns/app"}]}`
@@ -96,7 +96,7 @@ func TestClusterOptions(t *testing.T) {
 			t.Errorf("%s duplicate names: %d %v", path, status, body)
 		}
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 {
 		t.Errorf("refused requests wrote %d documents", d.Writes)
 	}
 }
@@ -118,12 +118,12 @@ func TestStorageRecordsAndListings(t *testing.T) {
 		t.Errorf("stored = %v", rec)
 	}
 	// Posted again: the same record (same id), and nothing written.
-	before := e.cnt.Counts()
+	before := e.Counter.Counts()
 	if status, again := e.do(t, "POST", "/api/orgs/octo-org/artifacts/metadata/storage-record", doc); status != 200 ||
 		again["storage_records"].([]any)[0].(map[string]any)["id"] != rec["id"] {
 		t.Errorf("re-post: %d %v", status, again)
 	}
-	if d := e.cnt.Counts().Sub(before); d.Writes != 0 {
+	if d := e.Counter.Counts().Sub(before); d.Writes != 0 {
 		t.Errorf("re-post wrote %d documents", d.Writes)
 	}
 	// Status eol updates it; return_records false answers the count.

@@ -11,36 +11,24 @@ import (
 
 	registryevents "github.com/runtimelink/runtimelink/functions/registry_events"
 	"github.com/runtimelink/runtimelink/infra/localstack"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
-	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
-const digest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
-
-type env struct {
-	srv   http.Handler
-	store *cosmos.Store
-	cnt   *inventorytest.Counter
-	sync  *inventorytest.Sync
-}
+type env struct{ *inventorytest.Function }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store, cnt := inventorytest.Store(t)
-	sy := &inventorytest.Sync{}
-	srv := invocation.NewServer(nil)
-	registryevents.Register(srv, inventorytest.Deps(t, store, sy))
-	return &env{srv: srv.Handler(), store: store, cnt: cnt, sync: sy}
+	return &env{inventorytest.Serve(t, registryevents.Register)}
 }
 
 func (e *env) deliver(t *testing.T, event []byte) invocationtest.Response {
 	t.Helper()
-	return invocationtest.Invoke(t, e.srv, registryevents.Function, "inv-1",
+	return invocationtest.Invoke(t, e.Handler, registryevents.Function, "inv-1",
 		invocationtest.EventGridEvent(registryevents.Function, registryevents.Binding, event))
 }
 
@@ -68,21 +56,21 @@ func TestImagePushedBothSchemas(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("status %d %v", r.Status, r.Logs)
 			}
-			a, err := e.store.Artifacts.Get(context.Background(), digest, digest)
+			a, err := e.Store.Artifacts.Get(context.Background(), sampletest.Digest, sampletest.Digest)
 			if err != nil || a.Image != "octoacr.azurecr.io/checkout-api" || a.Registry != "octoacr.azurecr.io" ||
 				!slices.Equal(a.Tags, []string{"1.4.2"}) || a.Deleted {
 				t.Fatalf("artifact = %+v, %v", a, err)
 			}
-			if got := e.sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != digest {
+			if got := e.Sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != sampletest.Digest {
 				t.Errorf("storage syncs = %v", got)
 			}
 			// Event Grid retries deliver the same event: nothing more happens.
-			before := e.cnt.Counts()
+			before := e.Counter.Counts()
 			if r := e.deliver(t, event(t)); r.Status != http.StatusOK {
 				t.Fatalf("retry status %d", r.Status)
 			}
-			if d := e.cnt.Counts().Sub(before); d.Writes != 0 || len(e.sync.Requests("")) != 1 {
-				t.Errorf("retry wrote %d, syncs %v", d.Writes, e.sync.Requests(""))
+			if d := e.Counter.Counts().Sub(before); d.Writes != 0 || len(e.Sync.Requests("")) != 1 {
+				t.Errorf("retry wrote %d, syncs %v", d.Writes, e.Sync.Requests(""))
 			}
 		})
 	}
@@ -95,7 +83,7 @@ func TestImageDeleted(t *testing.T) {
 	if r := e.deliver(t, []byte(del)); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
-	if a, _ := e.store.Artifacts.Get(context.Background(), digest, digest); !a.Deleted {
+	if a, _ := e.Store.Artifacts.Get(context.Background(), sampletest.Digest, sampletest.Digest); !a.Deleted {
 		t.Errorf("artifact not marked deleted: %+v", a)
 	}
 }
@@ -119,20 +107,20 @@ func TestOtherAndBadEventsAreAcknowledged(t *testing.T) {
 	for name, event := range map[string][]byte{
 		"chart pushed": cloudEvent(t, "Microsoft.ContainerRegistry.ChartPushed"),
 		"not an event": []byte(`{"hello":"world"}`),
-		"no digest":    []byte(strings.Replace(string(cloudEvent(t, "Microsoft.ContainerRegistry.ImagePushed")), `"digest":"`+digest+`",`, "", 1)),
+		"no digest":    []byte(strings.Replace(string(cloudEvent(t, "Microsoft.ContainerRegistry.ImagePushed")), `"digest":"`+sampletest.Digest+`",`, "", 1)),
 	} {
 		if r := e.deliver(t, event); r.Status != http.StatusOK {
 			t.Errorf("%s: status %d", name, r.Status)
 		}
 	}
-	if c := e.cnt.Counts(); c.Writes != 0 || len(e.sync.Requests("")) != 0 {
-		t.Errorf("ignored events wrote %d, syncs %v", c.Writes, e.sync.Requests(""))
+	if c := e.Counter.Counts(); c.Writes != 0 || len(e.Sync.Requests("")) != 0 {
+		t.Errorf("ignored events wrote %d, syncs %v", c.Writes, e.Sync.Requests(""))
 	}
 }
 
 func TestStorageFailureFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
-	e.cnt.Fail(true)
+	e.Counter.Fail(true)
 	if r := e.deliver(t, inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json")); r.Status != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500", r.Status)
 	}

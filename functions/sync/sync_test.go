@@ -25,12 +25,12 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/registry"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
 const (
-	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 	installation = 77
 )
 
@@ -117,7 +117,7 @@ func (e *env) deploy(t *testing.T) queue.SyncRequest {
 	return queue.DeploymentSync(ws[0].Org, ws[0].Cluster, ws[0].ID)
 }
 
-const wantDeployment = `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","status":"deployed",` +
+const wantDeployment = `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + sampletest.Digest + `","version":"1.4.2","status":"deployed",` +
 	`"logical_environment":"production","physical_environment":"eastus","cluster":"aks-prod-eus",` +
 	`"deployment_name":"shop-checkout-api-api","tags":{"team":"payments"},"runtime_risks":["internet-exposed","sensitive-data"],` +
 	`"github_repository":"checkout-api","return_records":false}`
@@ -192,8 +192,8 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 // built by repo's build workflow on main.
 func (e *env) attest(t *testing.T, repo string) {
 	t.Helper()
-	e.gh.AddAttestation("octo-org", digest, githubtest.Attestation{Repository: repo,
-		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: digest, Image: "octoacr.azurecr.io/checkout-api",
+	e.gh.AddAttestation("octo-org", sampletest.Digest, githubtest.Attestation{Repository: repo,
+		Bundle: githubtest.ProvenanceBundle(t, githubtest.Build{Digest: sampletest.Digest, Image: "octoacr.azurecr.io/checkout-api",
 			Repository: repo, Workflow: ".github/workflows/build.yml", Ref: "refs/heads/main",
 			Commit: "788437584c2522f27feab10d8e631bab3e9e783a", RunID: 4242})})
 }
@@ -205,7 +205,7 @@ func TestAttestationFoundIsEvidenceAndNamesTheRepository(t *testing.T) {
 	if r := e.run(t, req); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
-	a, _ := e.store.Artifacts.Get(context.Background(), digest, digest)
+	a, _ := e.store.Artifacts.Get(context.Background(), sampletest.Digest, sampletest.Digest)
 	if a.Repository != "octo-org/checkout-service" || a.Commit != "788437584c2522f27feab10d8e631bab3e9e783a" || a.Evidence[0].Kind != model.EvidenceAttestation {
 		t.Errorf("artifact = %+v", a)
 	}
@@ -236,7 +236,7 @@ func TestStorageRecordPushed(t *testing.T) {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
 	posts := e.posts()
-	want := `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + digest + `","version":"1.4.2","registry_url":"https://octoacr.azurecr.io",` +
+	want := `{"name":"octoacr.azurecr.io/checkout-api","digest":"` + sampletest.Digest + `","version":"1.4.2","registry_url":"https://octoacr.azurecr.io",` +
 		`"repository":"checkout-api","status":"active","github_repository":"checkout-api","return_records":false}`
 	recs := e.gh.StorageRecords("octo-org")
 	if len(posts) != 1 || posts[0].Path != "/orgs/octo-org/artifacts/metadata/storage-record" || posts[0].Status != http.StatusOK ||
@@ -329,7 +329,7 @@ func TestStorageSyncFindsTheSourceOfAnUnmappedImage(t *testing.T) {
 	if r := e.run(t, reqs[0]); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
 	}
-	a, _ := e.store.Artifacts.Get(context.Background(), digest, digest)
+	a, _ := e.store.Artifacts.Get(context.Background(), sampletest.Digest, sampletest.Digest)
 	if a.Repository != "octo-org/checkout-api" || a.Evidence[0].Kind != model.EvidenceAttestation || a.StorageRecordHash == "" {
 		t.Errorf("artifact = %+v", a)
 	}

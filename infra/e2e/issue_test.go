@@ -26,16 +26,14 @@ import (
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
 const (
-	org          = "octo-org"
-	repo         = "octo-org/checkout-api"
 	installation = 77
 	token        = "e2e-deployments-token"
-	digest       = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 )
 
 func build(t *testing.T, rootDir, out, pkg string) {
@@ -118,7 +116,7 @@ func (e *env) post(path string, body []byte, hdr ...string) {
 // (the host's own 404 is bare, and deployment-tracker drops a record on it).
 func (e *env) wrongBaseURLs(record []byte) {
 	e.t.Helper()
-	for _, path := range []string{"/orgs/" + org + "/artifacts/metadata/deployment-record", "/api/v3/orgs/" + org + "/artifacts/metadata/deployment-record"} {
+	for _, path := range []string{"/orgs/" + sampletest.Org + "/artifacts/metadata/deployment-record", "/api/v3/orgs/" + sampletest.Org + "/artifacts/metadata/deployment-record"} {
 		req, _ := http.NewRequest(http.MethodPost, e.base+path, bytes.NewReader(record))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
@@ -179,15 +177,15 @@ func start(t *testing.T) *env {
 	build(t, rootDir, devhost, "./infra/devhost")
 
 	gh := githubtest.New(t)
-	gh.AddInstallation(installation, org)
-	gh.SetCollaborators(repo, "octocat")
-	gh.SetFile(repo, ".github/CODEOWNERS", []byte("Dockerfile @octocat @octo-org/payments\n"))
+	gh.AddInstallation(installation, sampletest.Org)
+	gh.SetCollaborators(sampletest.Repo, "octocat")
+	gh.SetFile(sampletest.Repo, ".github/CODEOWNERS", []byte("Dockerfile @octocat @octo-org/payments\n"))
 
 	// The installation as the installation webhook leaves it.
 	dbName := localstack.DatabaseName(t)
 	db := localstack.OpenStore(t, st.CosmosEndpoint, dbName)
 	ctx := context.Background()
-	if _, err := db.Installations.Create(ctx, &model.Installation{ID: model.InstallationDocID(org), Org: org,
+	if _, err := db.Installations.Create(ctx, &model.Installation{ID: model.InstallationDocID(sampletest.Org), Org: sampletest.Org,
 		InstallationID: installation, Status: model.InstallationActive}); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +230,7 @@ func start(t *testing.T) *env {
 func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	e := start(t)
 	records := deploymentRecords(t)
-	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
+	e.post("/api/orgs/"+sampletest.Org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
 	e.wrongBaseURLs(records["single"])
 	risk := inventorytest.Testdata(t, "defender", "assessment-risk.json")
 	e.post("/admin/eventhub/defender_export", []byte("["+string(risk)+"]"))
@@ -243,7 +241,7 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
 	var opened time.Time
 	e.waitFor("the issue", 90*time.Second, func() bool {
-		is := e.gh.IssueList(repo)
+		is := e.gh.IssueList(sampletest.Repo)
 		if len(is) > 0 {
 			opened = is[0].CreatedAt
 			return true
@@ -251,7 +249,7 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 		return false
 	})
 	latency := opened.Sub(sent)
-	is := e.gh.IssueList(repo)[0]
+	is := e.gh.IssueList(sampletest.Repo)[0]
 	t.Logf("Defender export record → GitHub issue: %s (idle budget; dev host queue polling from 100 ms)", latency.Round(time.Millisecond))
 	if !strings.HasPrefix(is.Title, "[Critical]") || !strings.Contains(is.Title, "container image") || len(is.Assignees) != 1 || is.Assignees[0] != "octocat" {
 		t.Errorf("issue %q assignees %v", is.Title, is.Assignees)
@@ -270,7 +268,7 @@ func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	e.gh.ResetRequests()
 	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
 	time.Sleep(3 * time.Second)
-	if n := len(e.gh.IssueList(repo)); n != 1 {
+	if n := len(e.gh.IssueList(sampletest.Repo)); n != 1 {
 		t.Fatalf("issues = %d after the redelivery", n)
 	}
 	writes := e.gh.Count(func(r githubtest.Request) bool { return r.Method != http.MethodGet && !r.App })
@@ -288,9 +286,9 @@ func (e *env) personAction(n int, action, reason string) {
 	// quick action look older than runtimelink's own status change.
 	switch action {
 	case "closed":
-		e.gh.CloseIssueAs(repo, n, reason, "octocat")
+		e.gh.CloseIssueAs(sampletest.Repo, n, reason, "octocat")
 	case "reopened":
-		e.gh.ReopenIssueAs(repo, n, "octocat")
+		e.gh.ReopenIssueAs(sampletest.Repo, n, "octocat")
 	}
 	var p map[string]any
 	if err := json.Unmarshal(inventorytest.Testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
@@ -303,7 +301,7 @@ func (e *env) personAction(n int, action, reason string) {
 	if action == "closed" {
 		is["state"], is["state_reason"], is["closed_at"] = "closed", reason, now
 	}
-	p["repository"].(map[string]any)["full_name"] = repo
+	p["repository"].(map[string]any)["full_name"] = sampletest.Repo
 	p["sender"].(map[string]any)["login"], p["sender"].(map[string]any)["type"] = "octocat", "User"
 	body, _ := json.Marshal(p)
 	mac := hmac.New(sha256.New, []byte("e2e-webhook-secret"))
@@ -341,25 +339,25 @@ func TestRemediationStoryThroughTheDevHost(t *testing.T) {
 	_ = json.Unmarshal(records["single"], &single)
 	delete(single, "runtime_risks")
 	rec, _ := json.Marshal(single)
-	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", rec, "Authorization", "Bearer "+token)
+	e.post("/api/orgs/"+sampletest.Org+"/artifacts/metadata/deployment-record", rec, "Authorization", "Bearer "+token)
 	e.export("subassessment-mdvm.json", nil)
 	var n int
 	e.waitFor("the issue", 90*time.Second, func() bool {
-		if is := e.gh.IssueList(repo); len(is) == 1 {
+		if is := e.gh.IssueList(sampletest.Repo); len(is) == 1 {
 			n = is[0].Number
 			return true
 		}
 		return false
 	})
-	if is := e.gh.Issue(repo, n); !strings.HasPrefix(is.Title, "[High]") {
+	if is := e.gh.Issue(sampletest.Repo, n); !strings.HasPrefix(is.Title, "[High]") {
 		t.Fatalf("opened %q, want the High CVE", is.Title)
 	}
 
 	// A person closes it; the CVE is still on the running image after the
 	// 3 s grace: reopened, with a comment naming the workload.
 	e.personAction(n, "closed", "completed")
-	e.waitFor("the reopen", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "open" })
-	is := e.gh.Issue(repo, n)
+	e.waitFor("the reopen", 60*time.Second, func() bool { return e.gh.Issue(sampletest.Repo, n).State == "open" })
+	is := e.gh.Issue(sampletest.Repo, n)
 	if len(is.Comments) == 0 || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "aks-prod-eus") {
 		t.Fatalf("reopen comment does not name the workload: %+v", is.Comments)
 	}
@@ -369,8 +367,8 @@ func TestRemediationStoryThroughTheDevHost(t *testing.T) {
 		p["status"].(map[string]any)["code"] = "Healthy"
 		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
 	})
-	e.waitFor("the verified close", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "closed" })
-	is = e.gh.Issue(repo, n)
+	e.waitFor("the verified close", 60*time.Second, func() bool { return e.gh.Issue(sampletest.Repo, n).State == "closed" })
+	is = e.gh.Issue(sampletest.Repo, n)
 	if is.StateReason != "completed" || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "Verified by runtimelink") {
 		t.Fatalf("closed %s with %q", is.StateReason, is.Comments[len(is.Comments)-1].Body)
 	}
@@ -381,24 +379,24 @@ func TestRemediationStoryThroughTheDevHost(t *testing.T) {
 	e.export("subassessment-mdvm.json", func(p map[string]any) {
 		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
 	})
-	e.waitFor("the reopen of an active-again CVE", 60*time.Second, func() bool { return e.gh.Issue(repo, n).State == "open" })
+	e.waitFor("the reopen of an active-again CVE", 60*time.Second, func() bool { return e.gh.Issue(sampletest.Repo, n).State == "open" })
 	e.personAction(n, "closed", "not_planned")
 	time.Sleep(2 * time.Second)
-	before := len(e.gh.Issue(repo, n).Comments)
-	e.post("/api/orgs/"+org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
+	before := len(e.gh.Issue(sampletest.Repo, n).Comments)
+	e.post("/api/orgs/"+sampletest.Org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
 	e.export("subassessment-mdvm.json", func(p map[string]any) {
 		p["timeGenerated"] = time.Now().UTC().Format(time.RFC3339Nano)
 	})
-	e.waitFor("the risk-accepted note", 60*time.Second, func() bool { return len(e.gh.Issue(repo, n).Comments) > before })
+	e.waitFor("the risk-accepted note", 60*time.Second, func() bool { return len(e.gh.Issue(sampletest.Repo, n).Comments) > before })
 	time.Sleep(5 * time.Second) // anything more would have come by now
-	is = e.gh.Issue(repo, n)
+	is = e.gh.Issue(sampletest.Repo, n)
 	if is.State != "closed" || is.StateReason != "not_planned" {
 		t.Fatalf("a risk accepted was reopened: %s/%s", is.State, is.StateReason)
 	}
 	if got := len(is.Comments) - before; got != 1 || !strings.Contains(is.Comments[len(is.Comments)-1].Body, "does not reopen") {
 		t.Errorf("%d comments on the rise (want one saying it stays closed): %+v", got, is.Comments[before:])
 	}
-	if n := len(e.gh.IssueList(repo)); n != 1 {
+	if n := len(e.gh.IssueList(sampletest.Repo)); n != 1 {
 		t.Errorf("issues = %d, want the one", n)
 	}
 	for _, line := range []string{`"msg":"issue opened"`, `"msg":"issue reopened"`, `"msg":"issue closed"`} {

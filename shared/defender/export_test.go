@@ -15,6 +15,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 const testdataDir = "../../testdata/defender"
@@ -115,10 +116,9 @@ func ts(s string) time.Time {
 }
 
 const (
-	sub         = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
-	clusterID   = sub + "/resourceGroups/rg-octo-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod-eus"
-	registryID  = sub + "/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr"
-	imageDigest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+	sub        = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b"
+	clusterID  = sub + "/resourceGroups/rg-octo-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod-eus"
+	registryID = sub + "/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr"
 )
 
 // TestParseMessageSamples reads every sample export record and checks every
@@ -187,7 +187,7 @@ func TestParseMessageSamples(t *testing.T) {
 				Exploit:    model.Exploitability{PublicExploit: true},
 				Registry:   "octoacr.azurecr.io",
 				Repository: "checkout-api",
-				Digest:     imageDigest,
+				Digest:     sampletest.Digest,
 				Tags:       []string{"1.4.2", "latest"},
 				PushedAt:   ts("2026-11-18T09:30:11Z"),
 				Package: model.Package{Ecosystem: "go", Name: "golang.org/x/net", Version: "0.15.0",
@@ -218,7 +218,7 @@ func TestParseMessageSamples(t *testing.T) {
 				CVSS:            ptr(5.3),
 				CVSSVector:      "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H",
 				Repository:      "checkout-api",
-				Digest:          imageDigest,
+				Digest:          sampletest.Digest,
 				FixStatus:       "FixAvailable",
 				PublishedAt:     ts("2023-10-24T00:00:00Z"),
 				References:      []string{"https://nvd.nist.gov/vuln/detail/CVE-2023-5363", "https://www.debian.org/security/2023/dsa-5532"},
@@ -243,7 +243,7 @@ func TestParseMessageSamples(t *testing.T) {
 				!slices.Equal(a.ResourceIDs, []string{clusterID}) || !a.StartTime.Equal(ts("2026-11-21T07:30:00Z")) ||
 				!a.TimeGenerated.Equal(ts("2026-11-21T07:44:19.123Z")) || len(a.RemediationSteps) != 1 ||
 				a.Namespace != "shop" || a.Pod != "checkout-api-7c9d8f6b5-x2kqz" || a.Container != "api" ||
-				a.Image != "octoacr.azurecr.io/checkout-api@"+imageDigest || a.ProductName != "Microsoft Defender for Cloud" ||
+				a.Image != "octoacr.azurecr.io/checkout-api@"+sampletest.Digest || a.ProductName != "Microsoft Defender for Cloud" ||
 				!strings.HasPrefix(a.AlertURI, "https://portal.azure.com/") {
 				t.Errorf("alert = %+v", a)
 			}
@@ -551,7 +551,7 @@ func TestParseMessageVariations(t *testing.T) {
 			},
 			check: func(t *testing.T, r Record) {
 				c := r.SubAssessment.CVEs[0]
-				if c.Digest != imageDigest || c.Repository != "checkout-api" || c.Registry != "" || c.Tags != nil {
+				if c.Digest != sampletest.Digest || c.Repository != "checkout-api" || c.Registry != "" || c.Tags != nil {
 					t.Errorf("cve image = %q %q %q %v", c.Registry, c.Repository, c.Digest, c.Tags)
 				}
 			},
@@ -615,7 +615,7 @@ func TestParseMessageVariations(t *testing.T) {
 				var ids []string
 				for _, c := range r.SubAssessment.CVEs {
 					ids = append(ids, c.ID)
-					if c.Digest != imageDigest || c.CVSS == nil || *c.CVSS != 5.3 || c.SubAssessmentID != r.ID {
+					if c.Digest != sampletest.Digest || c.CVSS == nil || *c.CVSS != 5.3 || c.SubAssessmentID != r.ID {
 						t.Errorf("entry %s does not share the record's image and score: %+v", c.ID, c)
 					}
 				}

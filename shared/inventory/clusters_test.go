@@ -14,6 +14,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 	"github.com/runtimelink/runtimelink/shared/store"
 )
 
@@ -80,7 +81,7 @@ func TestAttackPathsApplyWhereTheyPoint(t *testing.T) {
 	clusterEntity := func(m map[string]any) {
 		gc := m["properties"].(map[string]any)["graphComponent"].(map[string]any)
 		gc["entities"] = []any{map[string]any{"entityInternalID": "aks-prod-eus", "entityName": "aks-prod-eus", "entityType": "KubernetesCluster",
-			"entityIdentifiers": map[string]any{"azureResourceId": clusterID}}}
+			"entityIdentifiers": map[string]any{"azureResourceId": sampletest.ClusterID}}}
 	}
 	for _, tt := range []struct {
 		name       string

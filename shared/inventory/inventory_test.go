@@ -22,16 +22,11 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/registry"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 	"github.com/runtimelink/runtimelink/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
-
-const (
-	checkoutDigest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
-	checkoutImage  = "octoacr.azurecr.io/checkout-api"
-	clusterID      = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourcegroups/rg-octo-prod/providers/microsoft.containerservice/managedclusters/aks-prod-eus"
-)
 
 // storeFindings writes findings straight to the store: triage's merge
 // without its scoring, enough to test what inventory decides.
@@ -118,21 +113,21 @@ func TestCVEOpensResolvesAndCostsReadsWhenRepeated(t *testing.T) {
 	if err != nil || st.CVEs != 1 || st.FindingsWritten != 1 {
 		t.Fatalf("ingest = %+v, %v", st, err)
 	}
-	id := model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487")
+	id := model.ImageCVEFindingID(sampletest.Image, "CVE-2023-44487")
 	f, err := e.store.Findings.Get(ctx, model.UnmappedRepository, id)
 	if err != nil {
 		t.Fatalf("finding in the unmapped partition: %v", err)
 	}
 	sub := mdvm[0].SubAssessment
-	if f.State != model.StateOpen || f.Source != model.SourceDefenderCVE || f.CVE != "CVE-2023-44487" || f.Image != checkoutImage ||
+	if f.State != model.StateOpen || f.Source != model.SourceDefenderCVE || f.CVE != "CVE-2023-44487" || f.Image != sampletest.Image ||
 		f.Severity != "high" || f.CVSS == nil || *f.CVSS != 7.5 || !f.Exploit.PublicExploit || f.Exploit.KnownExploited ||
 		f.Package == nil || f.Package.Name != "golang.org/x/net" || f.Package.FixedVersion != "0.17.0" ||
-		!slices.Equal(f.Digests, []string{checkoutDigest}) || !slices.Equal(f.DefenderIDs, []string{sub.ID}) ||
+		!slices.Equal(f.Digests, []string{sampletest.Digest}) || !slices.Equal(f.DefenderIDs, []string{sub.ID}) ||
 		f.RuleID != "c0b7cfc6-3172-465a-b378-53c7ff2cc0d5" || !f.SourceUpdatedAt.Equal(sub.TimeGenerated) {
 		t.Errorf("finding = %+v", f)
 	}
-	a, err := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
-	if err != nil || a.Image != checkoutImage || a.Registry != "octoacr.azurecr.io" || !slices.Equal(a.Tags, []string{"1.4.2", "latest"}) {
+	a, err := e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
+	if err != nil || a.Image != sampletest.Image || a.Registry != "octoacr.azurecr.io" || !slices.Equal(a.Tags, []string{"1.4.2", "latest"}) {
 		t.Errorf("artifact = %+v, %v", a, err)
 	}
 
@@ -158,7 +153,7 @@ func TestCVEOpensResolvesAndCostsReadsWhenRepeated(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ = e.store.Findings.Get(ctx, model.UnmappedRepository, id)
-	if !slices.Equal(f.Digests, []string{checkoutDigest, other}) || len(f.DefenderIDs) != 2 {
+	if !slices.Equal(f.Digests, []string{sampletest.Digest, other}) || len(f.DefenderIDs) != 2 {
 		t.Fatalf("two digests: %+v", f)
 	}
 
@@ -198,7 +193,7 @@ func TestDeleteWithOnlyTheIDResolves(t *testing.T) {
 	if _, err := e.inv.IngestDefender(ctx, legacy); err != nil {
 		t.Fatal(err)
 	}
-	id := model.ImageCVEFindingID(checkoutImage, "CVE-2023-5363")
+	id := model.ImageCVEFindingID(sampletest.Image, "CVE-2023-5363")
 	if f, err := e.store.Findings.Get(ctx, model.UnmappedRepository, id); err != nil || f.State != model.StateOpen {
 		t.Fatalf("legacy finding: %+v %v", f, err)
 	}
@@ -224,19 +219,19 @@ func TestDeploymentRecordMapsImageAndMovesFindings(t *testing.T) {
 	if _, err := e.inv.IngestDefender(ctx, records(t, "subassessment-mdvm.json", nil)); err != nil {
 		t.Fatal(err)
 	}
-	id := model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487")
+	id := model.ImageCVEFindingID(sampletest.Image, "CVE-2023-44487")
 	ws, err := e.inv.ApplyDeployments(ctx, "octo-org", []deployrecord.DeploymentRecord{sampleRecord(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := ws[0]
 	if w.ID != model.DeploymentWorkloadID("octo-org", "production", "eastus", "aks-prod-eus", "shop-checkout-api-api") || w.Repository != "octo-org/checkout-api" ||
-		!w.Production || w.Environment != "production" || w.Region != "eastus" || w.Image != checkoutImage ||
+		!w.Production || w.Environment != "production" || w.Region != "eastus" || w.Image != sampletest.Image ||
 		w.Status != model.WorkloadRunning || !w.FirstSeen.Equal(e.now) || !w.LastSeen.Equal(e.now) ||
 		!reflect.DeepEqual(w.Risks, []model.Risk{{Factor: model.RiskInternetExposed, Source: "deployment-record"}}) {
 		t.Errorf("workload = %+v", w)
 	}
-	a, _ := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+	a, _ := e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
 	if a.Repository != "octo-org/checkout-api" || len(a.Evidence) != 1 || a.Evidence[0].Kind != model.EvidenceDeploymentRecord {
 		t.Errorf("artifact = %+v", a)
 	}
@@ -244,13 +239,13 @@ func TestDeploymentRecordMapsImageAndMovesFindings(t *testing.T) {
 		t.Errorf("unmapped partition still holds %d findings", len(got))
 	}
 	f, err := e.store.Findings.Get(ctx, "octo-org/checkout-api", id)
-	if err != nil || f.Repository != "octo-org/checkout-api" || !slices.Equal(f.Digests, []string{checkoutDigest}) {
+	if err != nil || f.Repository != "octo-org/checkout-api" || !slices.Equal(f.Digests, []string{sampletest.Digest}) {
 		t.Fatalf("moved finding = %+v, %v", f, err)
 	}
 	if got := e.sync.Requests(queue.KindDeployment); len(got) != 1 || got[0].WorkloadID != w.ID || got[0].Cluster != "aks-prod-eus" || got[0].Org != "octo-org" {
 		t.Errorf("deployment syncs = %+v", got)
 	}
-	if got := e.sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != checkoutDigest {
+	if got := e.sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != sampletest.Digest {
 		t.Errorf("storage syncs = %+v", got)
 	}
 
@@ -258,13 +253,13 @@ func TestDeploymentRecordMapsImageAndMovesFindings(t *testing.T) {
 	if _, err := e.inv.IngestDefender(ctx, records(t, "subassessment-legacy.json", nil)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Findings.Get(ctx, "octo-org/checkout-api", model.ImageCVEFindingID(checkoutImage, "CVE-2023-5363")); err != nil {
+	if _, err := e.store.Findings.Get(ctx, "octo-org/checkout-api", model.ImageCVEFindingID(sampletest.Image, "CVE-2023-5363")); err != nil {
 		t.Errorf("legacy CVE not under the repository: %v", err)
 	}
 
 	// Stronger evidence naming another repository re-links everything.
 	e.sync.Reset()
-	if _, _, err := e.inv.AddEvidence(ctx, checkoutDigest, "", model.Evidence{Kind: model.EvidenceAttestation,
+	if _, _, err := e.inv.AddEvidence(ctx, sampletest.Digest, "", model.Evidence{Kind: model.EvidenceAttestation,
 		Repository: "octo-org/checkout-service", Commit: "abc", Ref: "bundle-1", At: e.now}); err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +469,7 @@ func TestAssessmentRiskOnClusterWorkloads(t *testing.T) {
 		{Factor: model.RiskInternetExposed, Source: "deployment-record"},
 		{Factor: model.RiskSensitiveData, Source: src},
 	}
-	if !reflect.DeepEqual(w.Risks, want) || w.ResourceID != clusterID {
+	if !reflect.DeepEqual(w.Risks, want) || w.ResourceID != sampletest.ClusterID {
 		t.Errorf("risks = %+v, resourceId %q", w.Risks, w.ResourceID)
 	}
 	if got := e.sync.Requests(queue.KindDeployment); len(got) != 1 {
@@ -560,12 +555,12 @@ func TestRegistryEvents(t *testing.T) {
 	if changed, err := e.inv.RecordImageEvent(ctx, ev); err != nil || !changed {
 		t.Fatalf("push: %v %v", changed, err)
 	}
-	a, _ := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
-	if a.Image != checkoutImage || a.Registry != "octoacr.azurecr.io" || !slices.Equal(a.Tags, []string{"1.4.2"}) || a.Deleted {
+	a, _ := e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
+	if a.Image != sampletest.Image || a.Registry != "octoacr.azurecr.io" || !slices.Equal(a.Tags, []string{"1.4.2"}) || a.Deleted {
 		t.Errorf("artifact = %+v", a)
 	}
 	// No source known yet: a storage sync goes to look up its attestation.
-	if got := e.sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != checkoutDigest {
+	if got := e.sync.Requests(queue.KindStorage); len(got) != 1 || got[0].Digest != sampletest.Digest {
 		t.Errorf("storage syncs = %v", got)
 	}
 	if changed, _ := e.inv.RecordImageEvent(ctx, ev); changed {
@@ -578,11 +573,11 @@ func TestRegistryEvents(t *testing.T) {
 	if changed, err := e.inv.RecordImageEvent(ctx, untag); err != nil || !changed {
 		t.Fatalf("untag: %v %v", changed, err)
 	}
-	del := registry.Event{Kind: registry.KindImageDeleted, Action: registry.ActionDeleted, Registry: ev.Registry, Repository: ev.Repository, Digest: checkoutDigest}
+	del := registry.Event{Kind: registry.KindImageDeleted, Action: registry.ActionDeleted, Registry: ev.Registry, Repository: ev.Repository, Digest: sampletest.Digest}
 	if changed, err := e.inv.RecordImageEvent(ctx, del); err != nil || !changed {
 		t.Fatalf("delete: %v %v", changed, err)
 	}
-	a, _ = e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+	a, _ = e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
 	if !a.Deleted || !slices.Equal(a.Tags, []string{"1.4.2"}) {
 		t.Errorf("after untag and delete: %+v", a)
 	}
@@ -620,7 +615,7 @@ func TestLegacyCVERegistryHostPerCloud(t *testing.T) {
 			if len(fs) != 1 || fs[0].Image != tt.image || fs[0].ID != model.ImageCVEFindingID(tt.image, "CVE-2023-5363") {
 				t.Fatalf("findings = %+v, want one on %s", fs, tt.image)
 			}
-			a, err := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+			a, err := e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
 			if err != nil || a.Image != tt.image {
 				t.Fatalf("artifact = %+v, %v; want image %s", a, err, tt.image)
 			}
@@ -642,7 +637,7 @@ func TestRegistryEventHostPerCloud(t *testing.T) {
 	if _, err := e.inv.RecordImageEvent(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := e.store.Artifacts.Get(ctx, checkoutDigest, checkoutDigest)
+	a, _ := e.store.Artifacts.Get(ctx, sampletest.Digest, sampletest.Digest)
 	if a.Image != "octoacr.azurecr.us/checkout-api" || a.Registry != "octoacr.azurecr.us" {
 		t.Errorf("artifact = %+v, want octoacr.azurecr.us/checkout-api", a)
 	}

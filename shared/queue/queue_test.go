@@ -16,17 +16,29 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
 
-func TestEnqueueIsBase64JSONOnAzurite(t *testing.T) {
+// onAzurite is a client of a new queue name on the test binary's Azurite,
+// created, and a plain azqueue client of the same queue to look inside it.
+func onAzurite(t *testing.T, ctx context.Context, name string) (*queue.Client, *azqueue.QueueClient) {
+	t.Helper()
 	st := localstack.ForTest(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := queue.New(queue.Options{ConnectionString: st.QueueConnectionString, Queue: "sync-test"})
+	c, err := queue.New(queue.Options{ConnectionString: st.QueueConnectionString, Queue: name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.CreateIfMissing(ctx); err != nil {
 		t.Fatal(err)
 	}
+	raw, err := azqueue.NewQueueClientFromConnectionString(st.QueueConnectionString, name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, raw
+}
+
+func TestEnqueueIsBase64JSONOnAzurite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, raw := onAzurite(t, ctx, "sync-test")
 	if err := c.CreateIfMissing(ctx); err != nil {
 		t.Fatalf("second create: %v", err)
 	}
@@ -35,10 +47,6 @@ func TestEnqueueIsBase64JSONOnAzurite(t *testing.T) {
 	}
 	want := queue.SyncRequest{Kind: queue.KindGroup, Repository: "octo-org/app", GroupID: "image:abc"}
 	if err := c.EnqueueSync(ctx, want); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := azqueue.NewQueueClientFromConnectionString(st.QueueConnectionString, "sync-test", nil)
-	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := raw.DequeueMessage(ctx, nil)
@@ -100,22 +108,11 @@ func TestDecodeBackfill(t *testing.T) {
 }
 
 func TestEnqueueAfterHidesTheMessageOnAzurite(t *testing.T) {
-	st := localstack.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := queue.New(queue.Options{ConnectionString: st.QueueConnectionString, Queue: "sync-delayed"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.CreateIfMissing(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c, raw := onAzurite(t, ctx, "sync-delayed")
 	req := queue.SyncRequest{Kind: queue.KindGroup, Repository: "octo-org/app", GroupID: "image:later"}
 	if err := c.EnqueueSyncAfter(ctx, req, 1500*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := azqueue.NewQueueClientFromConnectionString(st.QueueConnectionString, "sync-delayed", nil)
-	if err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := raw.DequeueMessage(ctx, nil); err != nil || len(resp.Messages) != 0 {

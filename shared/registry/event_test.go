@@ -10,11 +10,11 @@ import (
 	"unicode"
 
 	"github.com/runtimelink/runtimelink/shared/jsontest"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 const (
-	sampleDigest = "sha256:5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
-	registryID   = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr"
+	registryID = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr"
 )
 
 // eventGridSample is testdata/defender/eventgrid-imagepushed.json decoded.
@@ -72,7 +72,7 @@ func TestParseEvent(t *testing.T) {
 		Registry:   "octoacr.azurecr.io",
 		Repository: "checkout-api",
 		Tag:        "1.4.2",
-		Digest:     sampleDigest,
+		Digest:     sampletest.Digest,
 		MediaType:  "application/vnd.docker.distribution.manifest.v2+json",
 		Size:       1786,
 		Time:       time.Date(2026, 11, 18, 9, 30, 11, 288000000, time.UTC),
@@ -103,7 +103,7 @@ func TestParseEvent(t *testing.T) {
 		{"registry from target url when request host is missing", func(t *testing.T) []byte {
 			m := eventGridSample(t)
 			delete(data(m), "request")
-			target(m)["url"] = "https://OctoACR.azurecr.io/v2/checkout-api/manifests/" + sampleDigest
+			target(m)["url"] = "https://OctoACR.azurecr.io/v2/checkout-api/manifests/" + sampletest.Digest
 			return encode(t, m)
 		}, func() Event { return pushed }},
 		{"no registry host when nothing names it: the topic's host depends on the cloud", func(t *testing.T) []byte {
@@ -131,11 +131,11 @@ func TestParseEvent(t *testing.T) {
 			delete(target(m), "repository")
 			delete(target(m), "tag")
 			delete(target(m), "digest")
-			m["subject"] = "checkout-api@" + strings.ToUpper(sampleDigest[:7]) + sampleDigest[7:]
+			m["subject"] = "checkout-api@" + strings.ToUpper(sampletest.Digest[:7]) + sampletest.Digest[7:]
 			return encode(t, m)
 		}, func() Event {
 			e := pushed
-			e.Tag, e.Subject = "", "checkout-api@SHA256:"+sampleDigest[7:]
+			e.Tag, e.Subject = "", "checkout-api@SHA256:"+sampletest.Digest[7:]
 			return e
 		}},
 		{"keys in PascalCase", func(t *testing.T) []byte { return encode(t, recase(eventGridSample(t))) },

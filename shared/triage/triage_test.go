@@ -65,20 +65,22 @@ func upsert(t testing.TB, tr *Triage, f model.Finding) *model.Finding {
 
 func getFinding(t testing.TB, tr *Triage, repo, id string) *model.Finding {
 	t.Helper()
-	f, err := dbOf(tr).Findings.Get(ctxT(t), repo, id)
-	if err != nil {
-		t.Fatalf("get finding %s: %v", id, err)
-	}
-	return f
+	return getDoc(t, dbOf(tr).Findings, repo, id)
 }
 
 func getGroup(t testing.TB, tr *Triage, repo, id string) *model.Group {
 	t.Helper()
-	g, err := dbOf(tr).Groups.Get(ctxT(t), repo, id)
+	return getDoc(t, dbOf(tr).Groups, repo, id)
+}
+
+// getDoc reads a document the test expects to exist.
+func getDoc[T any](t testing.TB, c *cosmos.Container[T], partition, id string) *T {
+	t.Helper()
+	d, err := c.Get(ctxT(t), partition, id)
 	if err != nil {
-		t.Fatalf("get group %s: %v", id, err)
+		t.Fatalf("get %s %s: %v", c.Name(), id, err)
 	}
-	return g
+	return d
 }
 
 // DESIGN.md's first example: a High CVE (CVSS 7.5) in an image running in

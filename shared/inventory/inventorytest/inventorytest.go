@@ -23,6 +23,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -255,6 +256,28 @@ func Deps(t testing.TB, store *cosmos.Store, sync queue.Sync) *app.Deps {
 		Now:     func() time.Time { return Now },
 		Checks:  map[string]app.Pinger{},
 	}).WithDatabase(store)
+}
+
+// Function is a function adapter served as the Functions host calls it,
+// on a fresh Store (with its Counter) and a recording Sync queue.
+type Function struct {
+	Handler http.Handler
+	Store   *cosmos.Store
+	Counter *Counter
+	Sync    *Sync
+}
+
+// Serve registers a function adapter (its package's Register) on a new
+// invocation server with Deps on a fresh Store and Sync; the server logs
+// like Deps, to the test's output.
+func Serve(t testing.TB, register func(*invocation.Server, *app.Deps)) *Function {
+	t.Helper()
+	store, cnt := Store(t)
+	sy := &Sync{}
+	d := Deps(t, store, sy)
+	srv := invocation.NewServer(d.Logger)
+	register(srv, d)
+	return &Function{Handler: srv.Handler(), Store: store, Counter: cnt, Sync: sy}
 }
 
 type testWriter struct{ t testing.TB }
