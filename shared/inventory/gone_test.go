@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // A CVE runtime resolved because its image runs nowhere any more stays
@@ -16,7 +17,7 @@ func TestUnhealthyRecordKeepsAGoneImageCVEResolved(t *testing.T) {
 	if _, err := e.inv.IngestDefender(ctx, mdvm); err != nil {
 		t.Fatal(err)
 	}
-	id := model.ImageCVEFindingID(checkoutImage, "CVE-2023-44487")
+	id := model.ImageCVEFindingID(sampletest.Image, "CVE-2023-44487")
 	for _, tc := range []struct {
 		reason string
 		want   model.FindingState
