@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -29,12 +28,8 @@ func (h *Host) serveEventGrid(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	if !h.authorized(w, r, "system") {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+	body, ok := h.authorizedBody(w, r, "system", 64<<20, "body")
+	if !ok {
 		return
 	}
 	switch strings.ToLower(r.Header.Get("aeg-event-type")) {

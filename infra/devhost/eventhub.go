@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,12 +42,8 @@ func (h *Host) serveEventHub(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no enabled eventHubTrigger function %q", r.PathValue("name")), http.StatusNotFound)
 		return
 	}
-	if !h.authorized(w, r, "admin") {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
-	if err != nil {
-		http.Error(w, "read events: "+err.Error(), http.StatusBadRequest)
+	body, ok := h.authorizedBody(w, r, "admin", 256<<20, "events")
+	if !ok {
 		return
 	}
 	events, err := parseEventList(body)

@@ -149,6 +149,21 @@ func (h *Host) authorized(w http.ResponseWriter, r *http.Request, level string) 
 	return false
 }
 
+// authorizedBody checks the function key (authorized) and reads at most
+// limit bytes of the body, what it holds naming a read error; on false it
+// has answered.
+func (h *Host) authorizedBody(w http.ResponseWriter, r *http.Request, level string, limit int64, what string) ([]byte, bool) {
+	if !h.authorized(w, r, level) {
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err != nil {
+		http.Error(w, "read "+what+": "+err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return body, true
+}
+
 // Hop-by-hop headers are not forwarded (RFC 9110 §7.6.1).
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 

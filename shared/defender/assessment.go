@@ -82,17 +82,18 @@ func parseAssessment(f fields, action Action) (*Assessment, error) {
 	}
 
 	st := p.obj("status")
-	if code := st.str("code"); code != "" {
-		s, ok := parseStatus(code)
-		if !ok {
-			return nil, malformed("assessment %s: status code %q is not Healthy, Unhealthy or NotApplicable", id, code)
+	status, err := statusOf(st, "assessment "+id)
+	if err != nil {
+		return nil, err
+	}
+	a.Status = status
+	if status == "" {
+		if s, ok := parseStatus(p.str("status", "statusCode")); ok {
+			// Status exported flat as a string.
+			a.Status = s
+		} else if action != ActionDelete {
+			return nil, malformed("assessment %s has no status code", id)
 		}
-		a.Status = s
-	} else if s, ok := parseStatus(p.str("status", "statusCode")); ok {
-		// Status exported flat as a string.
-		a.Status = s
-	} else if action != ActionDelete {
-		return nil, malformed("assessment %s has no status code", id)
 	}
 	a.StatusCause = st.str("cause")
 	a.StatusChangedAt = zeroIfBefore1971(st.time("statusChangeDate"))

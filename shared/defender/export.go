@@ -327,6 +327,20 @@ const (
 )
 
 // parseStatus normalizes the casing of a status code; ok=false when unknown.
+// statusOf reads status.code of what ("assessment <id>"): "" when there is
+// none, malformed when it is not a status.
+func statusOf(st fields, what string) (StatusCode, error) {
+	code := st.str("code")
+	if code == "" {
+		return "", nil
+	}
+	s, ok := parseStatus(code)
+	if !ok {
+		return "", malformed("%s: status code %q is not Healthy, Unhealthy or NotApplicable", what, code)
+	}
+	return s, nil
+}
+
 func parseStatus(s string) (StatusCode, bool) {
 	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), " ", "")) {
 	case "healthy":

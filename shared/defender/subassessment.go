@@ -110,13 +110,12 @@ func parseSubAssessment(f fields, action Action) (*SubAssessment, error) {
 	s.ResourceID = cmp.Or(armScope(id), armID(s.Resource.ID))
 
 	st := p.obj("status")
-	if code := st.str("code"); code != "" {
-		c, ok := parseStatus(code)
-		if !ok {
-			return nil, malformed("sub-assessment %s: status code %q is not Healthy, Unhealthy or NotApplicable", id, code)
-		}
-		s.Status = c
-	} else if action != ActionDelete {
+	status, err := statusOf(st, "sub-assessment "+id)
+	if err != nil {
+		return nil, err
+	}
+	s.Status = status
+	if status == "" && action != ActionDelete {
 		return nil, malformed("sub-assessment %s has no status code", id)
 	}
 	s.Severity = normalizeSeverity(st.str("severity"))
