@@ -96,6 +96,9 @@ func newEnv(t testing.TB, store *cosmos.Store, opts ...envOption) *env {
 		o(d)
 	}
 	srv := invocation.NewServer(logger)
+	if *loadLimit > 0 {
+		srv.LimitHTTP(*loadLimit)
+	}
 	githubwebhook.Register(srv, d)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -28,6 +28,7 @@ var (
 	loadOn       = flag.Bool("load", false, "run TestWebhookLoad")
 	loadRates    = flag.String("load.rate", "100", "requests per second offered by TestWebhookLoad, one run per comma-separated rate")
 	loadDuration = flag.Duration("load.duration", 30*time.Second, "how long TestWebhookLoad offers load at each rate")
+	loadLimit    = flag.Int("load.limit", 0, "the handler's HTTP in-flight limit (0: invocation.DefaultMaxHTTPInFlight)")
 	loadPings    = flag.Bool("load.pings", false, "offer only pings: the receiver's own cost (signature, dedupe read, delivery record) without triage")
 )
 

@@ -47,8 +47,9 @@ type Options struct {
 // Without a bound every concurrent invocation dials its own connection and
 // a burst of webhooks exhausts the process's file descriptors ("too many
 // open files") instead of waiting a few milliseconds for a pooled one. It
-// is twice the handler's HTTP in-flight limit (invocation.DefaultMaxHTTPInFlight):
-// room for the triggers running beside the HTTP functions.
+// is well above the handler's HTTP in-flight limit
+// (invocation.DefaultMaxHTTPInFlight), leaving room for the triggers
+// running beside the HTTP functions and for fan-out within one invocation.
 const MaxConnsPerHost = 64
 
 // HTTPClient is the HTTP client Open uses unless Options.Transport is set:
