@@ -204,6 +204,7 @@ func TestRedeliveryBringsBackTheLostDeliveries(t *testing.T) {
 	e.gh.ResetRequests()
 
 	st := e.run("inv-1")
+	t.Logf("first run: %+v", st)
 	if st.Listed != 500 || st.Failed != 50 || st.Unrecorded != 0 || st.Redelivered != 50 || st.Errors != 0 || !st.Complete {
 		t.Errorf("first run: %+v", st)
 	}
@@ -256,6 +257,7 @@ func TestRedeliveryBringsBackTheLostDeliveries(t *testing.T) {
 
 	e.gh.ResetRequests()
 	st = e.run("inv-2")
+	t.Logf("second run: %+v", st)
 	if st.Redelivered != 0 || st.Failed != 0 || st.Errors != 0 || !st.Complete {
 		t.Errorf("second run: %+v", st)
 	}
@@ -270,6 +272,51 @@ func TestRedeliveryBringsBackTheLostDeliveries(t *testing.T) {
 	mark, err := store.New(e.db).Watermark(context.Background(), redelivery.WatermarkID)
 	if err != nil || mark.IsZero() || mark.Before(all[0].DeliveredAt) {
 		t.Errorf("watermark = %v, %v", mark, err)
+	}
+}
+
+// Two runs at once (the host keeps timers singletons; a second instance
+// or a manual run may still overlap) ask once per lost delivery between
+// them: each attempt is claimed in Cosmos DB under its ETag first.
+func TestConcurrentRunsAskOnce(t *testing.T) {
+	e := newEnv(t)
+	ping := sample(t, "ping/payload.json")
+	lost := map[string]bool{}
+	for i := range 100 {
+		e.front.set("")
+		if i%5 == 0 {
+			e.front.set("503")
+		}
+		if d := e.gh.Deliver("ping", ping); !d.OK() {
+			lost[d.GUID] = true
+		}
+	}
+	e.front.set("")
+	var wg sync.WaitGroup
+	stats := make([]redelivery.Stats, 2)
+	for i := range stats {
+		wg.Go(func() { stats[i] = e.run(fmt.Sprintf("inv-%d", i)) })
+	}
+	wg.Wait()
+	if n := stats[0].Redelivered + stats[1].Redelivered; n != len(lost) || len(lost) != 20 {
+		t.Errorf("redelivered %d between the runs (%+v, %+v), want the %d lost", n, stats[0], stats[1], len(lost))
+	}
+	n := 0
+	for _, d := range e.gh.HookDeliveries() {
+		if d.Redelivery {
+			n++
+			if !lost[d.GUID] {
+				t.Errorf("%s redelivered, but it was not lost", d.GUID)
+			}
+		}
+	}
+	if n != len(lost) {
+		t.Errorf("GitHub redelivered %d times, want %d", n, len(lost))
+	}
+	for guid := range lost {
+		if !e.delivered(guid) {
+			t.Errorf("%s not recorded", guid)
+		}
 	}
 }
 
