@@ -8,6 +8,8 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/github"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/store"
+	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
 // setStatus is what the issues webhook writes when a person acts
@@ -169,5 +171,44 @@ func TestTransferredIssueIsFollowed(t *testing.T) {
 	e.sync(g.ID)
 	if w := e.writes(); w != 0 {
 		t.Errorf("%d writes once in step", w)
+	}
+}
+
+// The last workload running the image is decommissioned: triage resolves
+// the image's CVE, and the next sync closes the issue as completed with a
+// comment saying the image runs nowhere since then.
+func TestWorkloadGoneClosesTheIssue(t *testing.T) {
+	e := newEnv(t, github.Limits{})
+	f := cve("CVE-2024-45337", model.PriorityHigh, true)
+	w := model.Workload{ID: model.WorkloadID("aks-prod-eus", "shop", "checkout-api"), Cluster: "aks-prod-eus", Namespace: "shop",
+		Name: "checkout-api", Image: image, Digest: f.Digests[0], Repository: repo, Production: true, Status: model.WorkloadRunning}
+	if _, err := e.db.Workloads.Put(e.ctx, &w); err != nil {
+		t.Fatal(err)
+	}
+	g := e.seed(repo, f)
+	e.sync(g.ID)
+	n := e.gh.IssueList(repo)[0].Number
+
+	e.clock.Advance(time.Hour)
+	gone := w
+	gone.Status = model.WorkloadGone
+	if _, err := e.db.Workloads.Put(e.ctx, &gone); err != nil {
+		t.Fatal(err)
+	}
+	tr := &triage.Triage{Store: store.New(e.db), Now: e.clock.Now}
+	if _, err := tr.WorkloadChanged(e.ctx, &w, &gone); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(g.ID)
+	got := e.gh.Issue(repo, n)
+	if got.State != "closed" || got.StateReason != "completed" {
+		t.Fatalf("after the workload is gone: %s/%s", got.State, got.StateReason)
+	}
+	want := "image `" + image + "` no longer runs on any workload since " + e.clock.Now().UTC().Format("2006-01-02 15:04 UTC")
+	if c := lastComment(t, e, n); !strings.Contains(c, "Verified by runtimelink") || !strings.Contains(c, want) {
+		t.Errorf("verification comment lacks %q:\n%s", want, c)
+	}
+	if st := e.group(g.ID).Status; st != model.GroupResolved {
+		t.Errorf("status = %s, want resolved", st)
 	}
 }
