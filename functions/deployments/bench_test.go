@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 )
 
@@ -85,5 +86,42 @@ func (e *env) timedPost(b *testing.B, path, body string, want int) {
 	b.StopTimer()
 	if rec.Code != want {
 		b.Fatalf("status %d %s", rec.Code, rec.Body.String()[:min(300, rec.Body.Len())])
+	}
+}
+
+// TestClusterRequestCost: what a cluster request costs in Cosmos DB
+// requests does not grow by a read per deployment. Its workloads and
+// artifacts are read in batches and re-scored together, so 250 new
+// deployments take the point reads 50 do (the job's own), a few more
+// query pages (one per hundred digests or images), and a write per
+// workload and artifact; posted again unchanged, they write nothing but
+// the job.
+func TestClusterRequestCost(t *testing.T) {
+	cost := func(n int) (first, again inventorytest.Counts) {
+		e := newEnv(t)
+		body := clusterBody(n, "production")
+		for k, out := range []*inventorytest.Counts{&first, &again} {
+			before := e.Counter.Counts()
+			if status, resp := e.post(t, cluster+"aks-cost", bearer, body); status != http.StatusOK || resp["total_count"] != float64(n) {
+				t.Fatalf("post %d of %d deployments: %d %v", k+1, n, status, resp)
+			}
+			*out = e.Counter.Counts().Sub(before)
+		}
+		return first, again
+	}
+	small, smallAgain := cost(50)
+	large, largeAgain := cost(250)
+	t.Logf("50 deployments: %+v, again %+v; 250: %+v, again %+v", small, smallAgain, large, largeAgain)
+	if large.Reads != small.Reads || largeAgain.Reads != smallAgain.Reads {
+		t.Errorf("point reads grow with the request: %d for 50, %d for 250 (again: %d, %d)", small.Reads, large.Reads, smallAgain.Reads, largeAgain.Reads)
+	}
+	if d := large.Queries - small.Queries; d > 8 {
+		t.Errorf("query pages: %d for 50, %d for 250 deployments", small.Queries, large.Queries)
+	}
+	if d := large.Writes - small.Writes; d != 2*200 {
+		t.Errorf("writes: %d for 50, %d for 250 deployments, want a workload and an artifact each", small.Writes, large.Writes)
+	}
+	if largeAgain.Writes != smallAgain.Writes {
+		t.Errorf("an unchanged request wrote %d (50) and %d (250) documents", smallAgain.Writes, largeAgain.Writes)
 	}
 }

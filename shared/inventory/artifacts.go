@@ -24,10 +24,16 @@ var errRelinkFirst = errors.New("re-link before storing the new source")
 // changes, moves the workloads and findings of the digest to it. When the
 // storage record GitHub should hold changed, a storage sync is enqueued.
 func (i *Inventory) UpdateArtifact(ctx context.Context, digest string, fn func(a *model.Artifact, exists bool) error) (*model.Artifact, bool, error) {
+	return i.updateArtifactFrom(ctx, digest, nil, fn)
+}
+
+// updateArtifactFrom is UpdateArtifact whose first read may be a batch
+// read: read, when not nil, holds the document as read (nil: none).
+func (i *Inventory) updateArtifactFrom(ctx context.Context, digest string, read **model.Artifact, fn func(a *model.Artifact, exists bool) error) (*model.Artifact, bool, error) {
 	relinked := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		var from, to string
-		a, changed, err := i.Store.UpdateArtifact(ctx, digest, func(a *model.Artifact, exists bool) error {
+		update := func(a *model.Artifact, exists bool) error {
 			if !exists {
 				a.ID, a.Digest = digest, digest
 			}
@@ -41,7 +47,17 @@ func (i *Inventory) UpdateArtifact(ctx context.Context, digest string, fn func(a
 				return errRelinkFirst
 			}
 			return nil
-		})
+		}
+		var a *model.Artifact
+		var changed bool
+		var err error
+		if read != nil && attempt == 0 {
+			a, changed, err = saveFrom(*read, cloneArtifact, update,
+				func(a *model.Artifact, exists bool) (bool, error) { return i.Store.SaveArtifact(ctx, a, exists) },
+				func() (*model.Artifact, bool, error) { return i.Store.UpdateArtifact(ctx, digest, update) })
+		} else {
+			a, changed, err = i.Store.UpdateArtifact(ctx, digest, update)
+		}
 		if errors.Is(err, errRelinkFirst) && attempt < 3 {
 			if err := i.relink(ctx, digest, from, to); err != nil {
 				return nil, false, err
@@ -108,7 +124,12 @@ func normalizeImage(s string) string {
 // record) on its artifact, naming the image when the artifact has none.
 // Evidence seen before changes nothing.
 func (i *Inventory) AddEvidence(ctx context.Context, digest, image string, ev model.Evidence) (*model.Artifact, bool, error) {
-	return i.UpdateArtifact(ctx, digest, func(a *model.Artifact, exists bool) error {
+	return i.UpdateArtifact(ctx, digest, addEvidence(image, ev))
+}
+
+// addEvidence is AddEvidence's change of an artifact.
+func addEvidence(image string, ev model.Evidence) func(a *model.Artifact, exists bool) error {
+	return func(a *model.Artifact, exists bool) error {
 		fillImage(a, image)
 		merged, added := mapping.MergeEvidence(a.Evidence, ev)
 		if !added && exists {
@@ -116,7 +137,42 @@ func (i *Inventory) AddEvidence(ctx context.Context, digest, image string, ev mo
 		}
 		a.Evidence = merged
 		return nil
-	})
+	}
+}
+
+// cloneArtifact copies a deeply enough that edits of the copy's slices do
+// not show through.
+func cloneArtifact(a *model.Artifact) *model.Artifact {
+	c := *a
+	c.Tags, c.Evidence, c.StorageRecords = slices.Clone(a.Tags), slices.Clone(a.Evidence), slices.Clone(a.StorageRecords)
+	return &c
+}
+
+// saveFrom is a read-modify-write whose read was a batch read: stored is
+// the document as read (nil: there was none), copied before fn changes
+// it. save writes it under the ETag it was read with, without reading
+// again; when another writer got there first, update does the whole
+// read-modify-write from a fresh read.
+func saveFrom[T any](stored *T, clone func(*T) *T, fn func(doc *T, exists bool) error,
+	save func(doc *T, exists bool) (bool, error), update func() (*T, bool, error)) (*T, bool, error) {
+	doc, exists := new(T), stored != nil
+	if exists {
+		doc = clone(stored)
+	}
+	if err := fn(doc, exists); err != nil {
+		if errors.Is(err, model.ErrSkip) {
+			return doc, false, nil
+		}
+		return nil, false, err
+	}
+	written, err := save(doc, exists)
+	if errors.Is(err, model.ErrPreconditionFailed) {
+		return update()
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return doc, written, nil
 }
 
 // RecordImageEvent stores what an ACR event says: a push names the image,

@@ -36,10 +36,33 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 	// to their repository, and a workload change re-scores the findings
 	// of its image; those re-scores must see the findings where they end up.
 	// Records of one digest, image and claim share one artifact write.
+	// The artifacts of several records are read first in one query per
+	// hundred digests (cross-partition: one record's is a point read), so
+	// each costs a write, not a read and a write; the first write of a
+	// digest starts from that read, any other from its own.
+	batch := len(recs) > 1
 	repos := make([]string, len(recs))
 	type imageKey struct{ digest, image, claimed string }
 	first := map[imageKey]int{}
 	same := make([]int, len(recs))
+	var digests []string
+	read := map[string]*model.Artifact{}
+	for k := range recs {
+		if _, ok := read[recs[k].Digest]; !ok {
+			read[recs[k].Digest] = nil
+			digests = append(digests, recs[k].Digest)
+		}
+	}
+	if batch {
+		arts, err := i.Store.ArtifactsOf(ctx, digests)
+		if err != nil {
+			return nil, fmt.Errorf("read the artifacts of the records: %w", err)
+		}
+		for k := range arts {
+			read[arts[k].Digest] = &arts[k]
+		}
+	}
+	seeded := map[string]bool{}
 	var units []unit
 	for k := range recs {
 		rec := &recs[k]
@@ -49,8 +72,14 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 			continue
 		}
 		first[key], same[k] = k, k
+		var seed **model.Artifact
+		if batch && !seeded[rec.Digest] {
+			seeded[rec.Digest] = true
+			a := read[rec.Digest]
+			seed = &a
+		}
 		units = append(units, unit{key: rec.Digest, run: func(ctx context.Context) error {
-			repo, err := i.recordImage(ctx, org, rec)
+			repo, err := i.recordImage(ctx, org, rec, seed)
 			repos[k] = repo
 			return err
 		}})
@@ -64,13 +93,24 @@ func (i *Inventory) ApplyDeployments(ctx context.Context, org string, recs []dep
 	// attack paths aimed at one workload, a workload carries), and the
 	// documents still under their id from before org and environments were
 	// part of it.
-	parts := map[string]*partition{}
+	// Several records' own documents are read there too, in one query per
+	// thousand, so each record costs a write, not a read and a write.
+	ids := map[string][]string{}
+	var clusters []string
 	for k := range recs {
-		cluster, _, _, _ := workloadKey(org, &recs[k])
-		if _, ok := parts[cluster]; ok {
-			continue
+		cluster, id, _, _ := workloadKey(org, &recs[k])
+		if _, ok := ids[cluster]; !ok {
+			clusters = append(clusters, cluster)
 		}
-		p, err := i.readPartition(ctx, cluster)
+		if batch {
+			ids[cluster] = append(ids[cluster], id)
+		} else if ids[cluster] == nil {
+			ids[cluster] = []string{}
+		}
+	}
+	parts := map[string]*partition{}
+	for _, cluster := range clusters {
+		p, err := i.readPartition(ctx, cluster, ids[cluster])
 		if err != nil {
 			return nil, err
 		}
@@ -138,22 +178,23 @@ func WorkloadIDOf(org string, rec *deployrecord.DeploymentRecord) (cluster, id s
 // recordImage records the record's image on its artifact, and its
 // github_repository as deployment-record evidence (the weakest there is),
 // and returns the repository the image resolves to: the artifact's, by its
-// strongest evidence, else the record's own claim.
-func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployrecord.DeploymentRecord) (string, error) {
+// strongest evidence, else the record's own claim. read, when not nil, is
+// the artifact as a batch read found it (nil: none).
+func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployrecord.DeploymentRecord, read **model.Artifact) (string, error) {
 	_, id, _, _ := workloadKey(org, rec)
 	image := normalizeImage(rec.Name)
 	claimed := mapping.NormalizeRepository(rec.GitHubRepository, org)
 	var art *model.Artifact
 	var err error
 	if claimed != "" {
-		art, _, err = i.AddEvidence(ctx, rec.Digest, image, model.Evidence{
+		art, _, err = i.updateArtifactFrom(ctx, rec.Digest, read, addEvidence(image, model.Evidence{
 			Kind:       model.EvidenceDeploymentRecord,
 			Repository: claimed,
 			Ref:        "deployment-record:" + strings.ToLower(org) + ":" + id,
 			At:         i.now(),
-		})
+		}))
 	} else {
-		art, _, err = i.UpdateArtifact(ctx, rec.Digest, func(a *model.Artifact, exists bool) error {
+		art, _, err = i.updateArtifactFrom(ctx, rec.Digest, read, func(a *model.Artifact, exists bool) error {
 			if exists && a.Image != "" {
 				return model.ErrSkip
 			}
@@ -169,6 +210,9 @@ func (i *Inventory) recordImage(ctx context.Context, org string, rec *deployreco
 
 // partition is what ApplyDeployments reads once per workload partition.
 type partition struct {
+	// stored are the request's workloads as a batch read found them, by
+	// id (absent: new); nil when they were not read in a batch.
+	stored    map[string]*model.Workload
 	inherited []model.Risk   // cluster-level risks of its other workloads (no ClusterState)
 	doc       *model.Cluster // the cluster's document (ClusterState)
 	// legacy are its documents under model.WorkloadID ids, by id, when
@@ -181,8 +225,18 @@ type partition struct {
 // workloads look theirs up one by one.
 const maxLegacy = 5000
 
-func (i *Inventory) readPartition(ctx context.Context, cluster string) (*partition, error) {
+func (i *Inventory) readPartition(ctx context.Context, cluster string, ids []string) (*partition, error) {
 	p := &partition{}
+	if len(ids) > 0 {
+		stored, err := i.Store.WorkloadsIn(ctx, cluster, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read the workloads of the records of %s: %w", cluster, err)
+		}
+		p.stored = make(map[string]*model.Workload, len(stored))
+		for k := range stored {
+			p.stored[stored[k].ID] = &stored[k]
+		}
+	}
 	if i.Clusters != nil {
 		c, err := i.Clusters.Cluster(ctx, cluster)
 		if err != nil {
@@ -235,7 +289,7 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 	}
 
 	var before, legacy *model.Workload
-	after, changed, err := i.Store.UpdateWorkload(ctx, cluster, id, func(w *model.Workload, exists bool) error {
+	after, changed, err := i.updateWorkloadFrom(ctx, cluster, id, part.stored, func(w *model.Workload, exists bool) error {
 		before, legacy = nil, nil
 		if exists {
 			before = cloneWorkload(w)
@@ -292,6 +346,24 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		return nil, model.WorkloadChange{}, err
 	}
 	return after, model.WorkloadChange{Before: before, After: after}, nil
+}
+
+// updateWorkloadFrom is Store.UpdateWorkload whose read was a batch read
+// (read, by id; nil: no batch read, UpdateWorkload reads it). It writes
+// without reading again; when another writer got there first, it is an
+// UpdateWorkload from a fresh read.
+func (i *Inventory) updateWorkloadFrom(ctx context.Context, cluster, id string, read map[string]*model.Workload, fn func(w *model.Workload, exists bool) error) (*model.Workload, bool, error) {
+	if read == nil {
+		return i.Store.UpdateWorkload(ctx, cluster, id, fn)
+	}
+	return saveFrom(read[id], cloneWorkload, fn,
+		func(w *model.Workload, exists bool) (bool, error) {
+			if w.ID != id || w.Cluster != cluster {
+				return false, fmt.Errorf("update workload %s: the id or partition changed", id)
+			}
+			return i.Store.SaveWorkload(ctx, w, exists)
+		},
+		func() (*model.Workload, bool, error) { return i.Store.UpdateWorkload(ctx, cluster, id, fn) })
 }
 
 // legacyWorkload is the document a record's workload was stored as before

@@ -18,8 +18,12 @@ type Artifacts interface {
 	Artifact(ctx context.Context, digest string) (*model.Artifact, error)
 	UpdateArtifact(ctx context.Context, digest string, fn func(a *model.Artifact, exists bool) error) (*model.Artifact, bool, error)
 	ArtifactsTagged(ctx context.Context, image, tag string, limit int) ([]model.Artifact, bool, error)
-	// ArtifactsOf reads the artifacts of digests (those that have one).
+	// ArtifactsOf reads the artifacts of digests (those that have one);
+	// SaveArtifact writes one it read (exists) or a new one, under the
+	// ETag it was read with (model.ErrPreconditionFailed when another
+	// writer got there first).
 	ArtifactsOf(ctx context.Context, digests []string) ([]model.Artifact, error)
+	SaveArtifact(ctx context.Context, a *model.Artifact, exists bool) (bool, error)
 }
 
 // Workloads is the workloads container, partitioned by cluster.
@@ -36,6 +40,12 @@ type Workloads interface {
 	// model.WorkloadID ids (before deployment records had
 	// model.DeploymentWorkloadID ones).
 	WorkloadsWithLegacyIDIn(ctx context.Context, cluster string, limit int) ([]model.Workload, bool, error)
+	// WorkloadsIn and SaveWorkload are the two halves of a batch's
+	// read-modify-writes in one partition: the documents with one of ids
+	// in one read, then each written under the ETag it was read with
+	// (model.ErrPreconditionFailed when another writer got there first).
+	WorkloadsIn(ctx context.Context, cluster string, ids []string) ([]model.Workload, error)
+	SaveWorkload(ctx context.Context, w *model.Workload, exists bool) (bool, error)
 }
 
 // Findings is what the inventory does to findings itself: finding those

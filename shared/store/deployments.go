@@ -12,7 +12,24 @@ import (
 const (
 	sqlWorkloadsNamed    = "SELECT * FROM c WHERE c.name = @name"
 	sqlWorkloadsLegacyID = "SELECT * FROM c WHERE CONTAINS(c.id, @mark)"
+	sqlWorkloadsIn       = "SELECT * FROM c WHERE c.cluster = @repo AND ARRAY_CONTAINS(@ids, c.id)"
 )
+
+// WorkloadsIn reads the workloads of one partition with one of ids (those
+// that exist), a query per thousand ids: the read half of a deployment
+// request's writes, which SaveWorkload completes, instead of a read per
+// record. Partition: cluster.
+func (s *Store) WorkloadsIn(ctx context.Context, cluster string, ids []string) ([]model.Workload, error) {
+	return in(ctx, s.db.Workloads, sqlWorkloadsIn, cluster, ids)
+}
+
+// SaveWorkload writes a workload read by WorkloadsIn (exists) or new,
+// unless its content is what was read; an existing one is replaced under
+// the ETag it was read with. The error wraps model.ErrPreconditionFailed
+// when another writer got there first. Partition: w.Cluster.
+func (s *Store) SaveWorkload(ctx context.Context, w *model.Workload, exists bool) (written bool, err error) {
+	return s.db.Workloads.Save(ctx, w, exists)
+}
 
 // maxNamed bounds WorkloadsNamed: one deployment name has one record per
 // org and environment pair, a handful in practice.

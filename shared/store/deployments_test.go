@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,74 @@ func TestWorkloadsWithLegacyIDIn(t *testing.T) {
 	if err != nil || !complete || len(ws) != 1 || ws[0].ID != model.WorkloadID("dr-east", "team", "svc") {
 		t.Errorf("legacy of dr-east = %+v, %v, %v", ws, complete, err)
 	}
+}
+
+// TestWorkloadsInAndSave: a deployment request reads its workloads of one
+// partition in one query, only that partition's, and writes each back
+// under the ETag it read (an artifact likewise, read by ArtifactsOf).
+func TestWorkloadsInAndSave(t *testing.T) {
+	f := newFixture(t)
+	var ids []string
+	for k := range 120 {
+		id := fmt.Sprintf("w%03d", k)
+		if k%3 == 0 {
+			f.put(&model.Workload{ID: id, Cluster: "aks-1", Name: id})
+		}
+		ids = append(ids, id)
+	}
+	f.put(&model.Workload{ID: "w001", Cluster: "aks-2", Name: "other"})
+	ws, err := f.WorkloadsIn(f.ctx, "aks-1", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 40 {
+		t.Fatalf("WorkloadsIn = %d workloads, want 40", len(ws))
+	}
+	for _, w := range ws {
+		if w.Cluster != "aks-1" || w.ETag == "" || w.ContentHash == "" {
+			t.Fatalf("WorkloadsIn returned %+v", w)
+		}
+	}
+	saveCase[model.Workload]{
+		save: func(w *model.Workload, exists bool) (bool, error) { return f.SaveWorkload(f.ctx, w, exists) },
+		set:  func(w *model.Workload, v string) { w.Namespace = v },
+		stored: func(w *model.Workload) string {
+			got, _ := f.Workload(f.ctx, w.Cluster, w.ID)
+			return got.Namespace
+		},
+		other: func(w *model.Workload) error {
+			_, _, err := f.UpdateWorkload(f.ctx, w.Cluster, w.ID, func(x *model.Workload, _ bool) error { x.Namespace = "theirs"; return nil })
+			return err
+		},
+		fresh: func() *model.Workload { return &model.Workload{ID: "w001", Cluster: "aks-1"} },
+	}.check(t, "SaveWorkload", ws[0], ws[1])
+
+	digest := "sha256:" + strings.Repeat("c", 64)
+	f.put(&model.Artifact{ID: digest, Digest: digest, Image: "acr.io/app"})
+	arts, err := f.ArtifactsOf(f.ctx, []string{digest, "sha256:" + strings.Repeat("d", 64)})
+	if err != nil || len(arts) != 1 {
+		t.Fatalf("ArtifactsOf = %v, %v", arts, err)
+	}
+	other := "sha256:" + strings.Repeat("e", 64)
+	f.put(&model.Artifact{ID: other, Digest: other})
+	more, err := f.ArtifactsOf(f.ctx, []string{other})
+	if err != nil || len(more) != 1 {
+		t.Fatalf("ArtifactsOf = %v, %v", more, err)
+	}
+	saveCase[model.Artifact]{
+		save: func(a *model.Artifact, exists bool) (bool, error) { return f.SaveArtifact(f.ctx, a, exists) },
+		set:  func(a *model.Artifact, v string) { a.Repository = v },
+		stored: func(a *model.Artifact) string {
+			got, _ := f.Artifact(f.ctx, a.Digest)
+			return got.Repository
+		},
+		other: func(a *model.Artifact) error {
+			_, _, err := f.UpdateArtifact(f.ctx, a.Digest, func(x *model.Artifact, _ bool) error { x.Repository = "theirs"; return nil })
+			return err
+		},
+		fresh: func() *model.Artifact {
+			d := "sha256:" + strings.Repeat("f", 64)
+			return &model.Artifact{ID: d, Digest: d}
+		},
+	}.check(t, "SaveArtifact", arts[0], more[0])
 }

@@ -31,6 +31,14 @@ func (s *Store) UpdateArtifact(ctx context.Context, digest string, fn func(a *mo
 	return s.db.Artifacts.Update(ctx, digest, digest, fn)
 }
 
+// SaveArtifact writes an artifact read by ArtifactsOf (exists) or new,
+// unless its content is what was read; an existing one is replaced under
+// the ETag it was read with. The error wraps model.ErrPreconditionFailed
+// when another writer got there first. Partition: a.Digest.
+func (s *Store) SaveArtifact(ctx context.Context, a *model.Artifact, exists bool) (written bool, err error) {
+	return s.db.Artifacts.Save(ctx, a, exists)
+}
+
 // ArtifactsTagged lists the digests of image (normalized name) that carry
 // tag, at most limit (limit <= 0: all); complete is false when there were
 // more. Cross-partition: an image has many digests, and a registry event
