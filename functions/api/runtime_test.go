@@ -18,6 +18,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/runtimeview"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // runtimeApp feeds the sample data through the real functions (as the
@@ -34,7 +35,7 @@ func runtimeApp(t *testing.T) http.Handler {
 	h := srv.Handler()
 
 	var bodies map[string]json.RawMessage
-	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &bodies)
+	_ = json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &bodies)
 	for path, body := range map[string]json.RawMessage{
 		"/api/orgs/octo-org/artifacts/metadata/deployment-record":                     bodies["single"],
 		"/api/orgs/octo-org/artifacts/metadata/deployment-record/cluster/aks-stg-weu": bodies["cluster"],
@@ -48,12 +49,12 @@ func runtimeApp(t *testing.T) http.Handler {
 		}
 	}
 	if r := invocationtest.Invoke(t, h, registryevents.Function, "inv", invocationtest.EventGridEvent(registryevents.Function,
-		registryevents.Binding, inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))); r.Status != 200 {
+		registryevents.Binding, sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))); r.Status != 200 {
 		t.Fatalf("registry event: %d", r.Status)
 	}
 	var msgs [][]byte
 	for _, n := range inventorytest.DefenderRecords(t) {
-		msgs = append(msgs, inventorytest.Testdata(t, "defender", n))
+		msgs = append(msgs, sampletest.Testdata(t, "defender", n))
 	}
 	if r := invocationtest.Invoke(t, h, defenderexport.Function, "inv",
 		invocationtest.EventHubBatch(defenderexport.Function, defenderexport.Binding, msgs...)); r.Status != 200 {

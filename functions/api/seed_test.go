@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,20 +20,14 @@ import (
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 type nopSync struct{}
 
 func (s *nopSync) EnqueueSync(context.Context, queue.SyncRequest) error { return nil }
 
-func readTestdata(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readTestdata(t testing.TB, rel string) []byte { t.Helper(); return sampletest.Testdata(t, rel) }
 
 // seeded is a store holding the sample org's runtime and findings, every
 // finding written through triage (so scored for real), and the api

@@ -76,7 +76,7 @@ func num(m map[string]any, k string) int {
 	return int(v)
 }
 
-func sample(t testing.TB, name string) []byte { return inventorytest.Testdata(t, "defender", name) }
+func sample(t testing.TB, name string) []byte { return sampletest.Testdata(t, "defender", name) }
 
 // edited returns a sample after edit changed its decoded JSON.
 func edited(t testing.TB, name string, edit func(m map[string]any)) []byte {

@@ -22,6 +22,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -90,7 +91,7 @@ func (e *env) post(t *testing.T, path, auth, body string) (int, map[string]any) 
 func sample(t *testing.T, key string) string {
 	t.Helper()
 	var all map[string]json.RawMessage
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &all); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &all); err != nil {
 		t.Fatal(err)
 	}
 	return string(all[key])

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +20,12 @@ import (
 	"github.com/runtimelink/runtimelink/shared/app"
 	"github.com/runtimelink/runtimelink/shared/config"
 	"github.com/runtimelink/runtimelink/shared/cosmos"
+	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/invocation"
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
-	"github.com/runtimelink/runtimelink/shared/queue"
 )
 
 func TestMain(m *testing.M) { os.Exit(localstack.RunTests(m)) }
@@ -39,36 +38,11 @@ const (
 	secret     = "It's a Secret to Everybody"
 )
 
-// fakeSync records what would go on the sync queue.
-type fakeSync struct {
-	mu   sync.Mutex
-	reqs []queue.SyncRequest
-}
-
-func (f *fakeSync) EnqueueSync(_ context.Context, r queue.SyncRequest) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, r)
-	return nil
-}
-
-func (f *fakeSync) requests(kind string) []queue.SyncRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []queue.SyncRequest
-	for _, r := range f.reqs {
-		if r.Kind == kind {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // env is the real function behind a real HTTP server, on the emulator.
 type env struct {
 	t     testing.TB
 	store *cosmos.Store
-	sync  *fakeSync
+	sync  *inventorytest.Sync
 	logs  *logtest.Buffer
 	url   string
 	now   func() time.Time
@@ -83,7 +57,7 @@ func newEnv(t testing.TB, store *cosmos.Store, opts ...envOption) *env {
 	if store == nil {
 		store = localstack.Store(t)
 	}
-	e := &env{t: t, store: store, sync: &fakeSync{}, logs: &logtest.Buffer{}, now: time.Now}
+	e := &env{t: t, store: store, sync: &inventorytest.Sync{}, logs: &logtest.Buffer{}, now: time.Now}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	d := (&app.Deps{
 		Config:  &config.Config{Secrets: config.SecretNames{GitHubWebhookSecret: secretName}},

@@ -61,7 +61,7 @@ func TestInstallationLifecycle(t *testing.T) {
 		if in.Status != s.want || in.InstallationID != s.wantID {
 			t.Errorf("step %d %s(%d): status %s id %d, want %s %d", i, s.action, s.id, in.Status, in.InstallationID, s.want, s.wantID)
 		}
-		if n := len(e.sync.requests(queue.KindBackfill)); n != s.backfills {
+		if n := len(e.sync.Requests(queue.KindBackfill)); n != s.backfills {
 			t.Errorf("step %d %s: %d backfills queued, want %d", i, s.action, n, s.backfills)
 		}
 	}
@@ -139,7 +139,7 @@ func TestIssueTransitions(t *testing.T) {
 		{"labeled", issue("labeled", nil, "2021-10-07T00:00:00Z", "User", "Codertocat"), 202, model.GroupRiskAccepted},
 	}
 	for i, s := range steps {
-		before := len(e.sync.requests(queue.KindGroup))
+		before := len(e.sync.Requests(queue.KindGroup))
 		got := e.post(delivery{event: "issues", id: deliveryID(fmt.Sprint("issue", i)), body: s.body})
 		expectStatus(t, s.name, got, s.status)
 		cur, err := e.store.Groups.Get(ctx, repo, g.ID)
@@ -151,7 +151,7 @@ func TestIssueTransitions(t *testing.T) {
 		}
 		// Every status the event stands for enqueues the group's sync, so
 		// GitHub and Defender follow at once; an ignored event does not.
-		reqs := e.sync.requests(queue.KindGroup)
+		reqs := e.sync.Requests(queue.KindGroup)
 		wantSync := s.status == 200 && s.name != "older reopen arrives late"
 		if got := len(reqs) - before; (got == 1) != wantSync || got > 1 {
 			t.Errorf("%s: %d group syncs enqueued, want %v", s.name, got, wantSync)
@@ -315,7 +315,7 @@ func TestIssueTransferredAndDeleted(t *testing.T) {
 		t.Errorf("deleted: synced = %+v, want the mapping dropped", g.Synced)
 	}
 	var ids []string
-	for _, r := range e.sync.requests(queue.KindGroup) {
+	for _, r := range e.sync.Requests(queue.KindGroup) {
 		ids = append(ids, r.GroupID)
 	}
 	if len(ids) != 2 || ids[0] != moved.ID || ids[1] != gone.ID {

@@ -101,7 +101,7 @@ func TestEverySample(t *testing.T) {
 		strings.Join(inst.Repositories, ",") != "codertocat/hello-world,codertocat/space" || inst.AccountType != "User" {
 		t.Errorf("installation = %+v", inst)
 	}
-	if got := e.sync.requests(queue.KindBackfill); len(got) != 1 || got[0].Org != "Codertocat" {
+	if got := e.sync.Requests(queue.KindBackfill); len(got) != 1 || got[0].Org != "Codertocat" {
 		t.Errorf("backfill requests = %+v, want one for Codertocat", got)
 	}
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +27,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/redelivery"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 	"github.com/runtimelink/runtimelink/shared/store"
 )
 
@@ -150,11 +150,7 @@ func (e *env) delivered(guid string) bool {
 
 func sample(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return sampletest.Testdata(t, "github", rel)
 }
 
 // The target: 50 of 500 deliveries are lost (the front answered

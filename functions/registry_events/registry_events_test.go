@@ -36,7 +36,7 @@ func (e *env) deliver(t *testing.T, event []byte) invocationtest.Response {
 func cloudEvent(t *testing.T, eventType string) []byte {
 	t.Helper()
 	var eg map[string]any
-	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"), &eg)
+	_ = json.Unmarshal(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"), &eg)
 	ce := map[string]any{
 		"specversion": "1.0", "type": eventType, "source": eg["topic"], "subject": eg["subject"],
 		"id": eg["id"], "time": eg["eventTime"], "data": eg["data"],
@@ -47,7 +47,7 @@ func cloudEvent(t *testing.T, eventType string) []byte {
 
 func TestImagePushedBothSchemas(t *testing.T) {
 	for name, event := range map[string]func(t *testing.T) []byte{
-		"event grid":  func(t *testing.T) []byte { return inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json") },
+		"event grid":  func(t *testing.T) []byte { return sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json") },
 		"cloudevents": func(t *testing.T) []byte { return cloudEvent(t, "Microsoft.ContainerRegistry.ImagePushed") },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestImagePushedBothSchemas(t *testing.T) {
 
 func TestImageDeleted(t *testing.T) {
 	e := newEnv(t)
-	e.deliver(t, inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	e.deliver(t, sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
 	del := strings.Replace(string(cloudEvent(t, "Microsoft.ContainerRegistry.ImageDeleted")), `"tag":"1.4.2",`, "", 1)
 	if r := e.deliver(t, []byte(del)); r.Status != http.StatusOK {
 		t.Fatalf("status %d %v", r.Status, r.Logs)
@@ -121,7 +121,7 @@ func TestOtherAndBadEventsAreAcknowledged(t *testing.T) {
 func TestStorageFailureFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
 	e.Counter.Fail(true)
-	if r := e.deliver(t, inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json")); r.Status != http.StatusInternalServerError {
+	if r := e.deliver(t, sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json")); r.Status != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500", r.Status)
 	}
 }

@@ -105,12 +105,12 @@ func (e *env) deploy(t *testing.T) queue.SyncRequest {
 	var body struct {
 		Single deployrecord.DeploymentRecord `json:"single"`
 	}
-	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &body)
+	_ = json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &body)
 	ws, err := e.inv.ApplyDeployments(context.Background(), "octo-org", []deployrecord.DeploymentRecord{body.Single})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _ := defender.ParseMessage(inventorytest.Testdata(t, "defender", "assessment-risk.json"))
+	recs, _ := defender.ParseMessage(sampletest.Testdata(t, "defender", "assessment-risk.json"))
 	if _, err := e.inv.IngestDefender(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestDeploymentRecordPushedOnceWithMergedRisks(t *testing.T) {
 	var body struct {
 		Single deployrecord.DeploymentRecord `json:"single"`
 	}
-	_ = json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &body)
+	_ = json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &body)
 	body.Single.Status = deployrecord.StatusDecommissioned
 	if _, err := e.inv.ApplyDeployments(context.Background(), "octo-org", []deployrecord.DeploymentRecord{body.Single}); err != nil {
 		t.Fatal(err)
@@ -307,7 +307,7 @@ func TestOtherMessages(t *testing.T) {
 
 func pushed(t *testing.T) registry.Event {
 	t.Helper()
-	ev, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	ev, err := registry.ParseEvent(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,6 @@ import (
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
-	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/logtest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/sampletest"
@@ -152,17 +151,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// deploymentRecords are the repository's sample deployment-record bodies,
-// by name ("single", ...).
-func deploymentRecords(t *testing.T) map[string]json.RawMessage {
-	t.Helper()
-	var records map[string]json.RawMessage
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
-		t.Fatal(err)
-	}
-	return records
-}
-
 // start builds the app and runs it under the dev host; the test is
 // skipped under -short.
 func start(t *testing.T) *env {
@@ -171,7 +159,7 @@ func start(t *testing.T) *env {
 		t.Skip("builds and runs the app under the dev host (not under -short)")
 	}
 	st := localstack.ForTest(t)
-	rootDir := inventorytest.Root(t)
+	rootDir := sampletest.Root(t)
 	appDir := app(t, rootDir)
 	devhost := filepath.Join(t.TempDir(), "devhost")
 	build(t, rootDir, devhost, "./infra/devhost")
@@ -229,14 +217,14 @@ func start(t *testing.T) *env {
 // reports the time from the export record to the issue with an idle budget.
 func TestDefenderRecordToIssueThroughTheDevHost(t *testing.T) {
 	e := start(t)
-	records := deploymentRecords(t)
+	records := sampletest.DeploymentRecords(t)
 	e.post("/api/orgs/"+sampletest.Org+"/artifacts/metadata/deployment-record", records["single"], "Authorization", "Bearer "+token)
 	e.wrongBaseURLs(records["single"])
-	risk := inventorytest.Testdata(t, "defender", "assessment-risk.json")
+	risk := sampletest.Testdata(t, "defender", "assessment-risk.json")
 	e.post("/admin/eventhub/defender_export", []byte("["+string(risk)+"]"))
 	time.Sleep(500 * time.Millisecond) // let the runtime context settle; not part of the measurement
 
-	cve := inventorytest.Testdata(t, "defender", "subassessment-mdvm.json")
+	cve := sampletest.Testdata(t, "defender", "subassessment-mdvm.json")
 	sent := time.Now()
 	e.post("/admin/eventhub/defender_export", []byte("["+string(cve)+"]"))
 	var opened time.Time
@@ -291,7 +279,7 @@ func (e *env) personAction(n int, action, reason string) {
 		e.gh.ReopenIssueAs(sampletest.Repo, n, "octocat")
 	}
 	var p map[string]any
-	if err := json.Unmarshal(inventorytest.Testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(e.t, "github", "issues", "reopened.json"), &p); err != nil {
 		e.t.Fatal(err)
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
@@ -315,7 +303,7 @@ func (e *env) personAction(n int, action, reason string) {
 func (e *env) export(file string, edit func(props map[string]any)) {
 	e.t.Helper()
 	var rec map[string]any
-	if err := json.Unmarshal(inventorytest.Testdata(e.t, "defender", file), &rec); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(e.t, "defender", file), &rec); err != nil {
 		e.t.Fatal(err)
 	}
 	if edit != nil {
@@ -332,7 +320,7 @@ func (e *env) export(file string, edit func(props map[string]any)) {
 // rises, saying so once.
 func TestRemediationStoryThroughTheDevHost(t *testing.T) {
 	e := start(t)
-	records := deploymentRecords(t)
+	records := sampletest.DeploymentRecords(t)
 	// Production, but no runtime risk yet: the CVE is High (7.5 + 1 for
 	// published exploit steps).
 	var single map[string]any

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,11 +21,7 @@ const testdataDir = "../../testdata/defender"
 
 func readSample(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdataDir, name))
-	if err != nil {
-		t.Fatalf("read sample: %v", err)
-	}
-	return b
+	return sampletest.Testdata(t, "defender", name)
 }
 
 // sampleMap decodes a sample so a test can derive a variation from it.

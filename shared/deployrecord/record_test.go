@@ -5,27 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // samples is testdata/defender/deployment-records.json: {"single":..., "cluster":...}.
 func samples(t *testing.T) map[string]json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/defender/deployment-records.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return sampletest.DeploymentRecords(t)
 }
 
 // sameJSON fails unless a and b hold the same JSON value (key order aside).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
 	"github.com/runtimelink/runtimelink/shared/remediation"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // issueGroups is the groups container in memory: the group of issue #1
@@ -77,12 +76,8 @@ func (r *recordedSyncs) EnqueueSync(_ context.Context, req queue.SyncRequest) er
 // sends them: a close sets state, state_reason and closed_at.
 func issuesPayload(t *testing.T, file, action, senderLogin, senderType string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../testdata/github/issues", file))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "github", "issues", file), &m); err != nil {
 		t.Fatal(err)
 	}
 	issue := m["issue"].(map[string]any)

@@ -10,7 +10,6 @@ import (
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/inventory"
-	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/jsontest"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -25,7 +24,7 @@ func samplePath(t *testing.T, edit func(m map[string]any)) defender.AttackPath {
 	var answer struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "attackpaths-resourcegraph.json"), &answer); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "attackpaths-resourcegraph.json"), &answer); err != nil {
 		t.Fatal(err)
 	}
 	row := answer.Data[0]
@@ -222,7 +221,7 @@ func exportRecord(t *testing.T, healthy, snapshot bool, replace ...string) []def
 	if healthy {
 		name = "assessment-healthy.json"
 	}
-	raw := string(inventorytest.Testdata(t, "defender", name))
+	raw := string(sampletest.Testdata(t, "defender", name))
 	raw = strings.NewReplacer(replace...).Replace(raw)
 	edited := jsontest.Edit(t, []byte(raw), func(m map[string]any) {
 		m["assessmentEventDataEnrichment"].(map[string]any)["isSnapshot"] = snapshot

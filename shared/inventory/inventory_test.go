@@ -64,7 +64,7 @@ func ctxT(t *testing.T) context.Context {
 // records parses a Defender sample, optionally edited first.
 func records(t *testing.T, name string, edit func(m map[string]any)) []defender.Record {
 	t.Helper()
-	raw := inventorytest.Testdata(t, "defender", name)
+	raw := sampletest.Testdata(t, "defender", name)
 	if edit != nil {
 		raw = jsontest.Edit(t, raw, edit)
 	}
@@ -86,7 +86,7 @@ func sampleRecord(t *testing.T) deployrecord.DeploymentRecord {
 	var body struct {
 		Single deployrecord.DeploymentRecord `json:"single"`
 	}
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &body); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &body); err != nil {
 		t.Fatal(err)
 	}
 	return body.Single
@@ -510,7 +510,7 @@ func TestAttackPaths(t *testing.T) {
 	var answer struct {
 		Data []json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "attackpaths-resourcegraph.json"), &answer); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "attackpaths-resourcegraph.json"), &answer); err != nil {
 		t.Fatal(err)
 	}
 	p, err := defender.ParseAttackPath(answer.Data[0])
@@ -548,7 +548,7 @@ func TestAttackPaths(t *testing.T) {
 func TestRegistryEvents(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
-	ev, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	ev, err := registry.ParseEvent(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,7 +629,7 @@ func TestRegistryEventHostPerCloud(t *testing.T) {
 	e := newEnv(t)
 	e.inv.Cloud = mapping.CloudUSGov
 	ctx := ctxT(t)
-	ev, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	ev, err := registry.ParseEvent(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

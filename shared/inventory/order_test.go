@@ -16,6 +16,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/inventory/inventorytest"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/registry"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 	"github.com/runtimelink/runtimelink/shared/triage"
 )
 
@@ -36,15 +37,15 @@ func demoInputs(t *testing.T) []demoInput {
 		Single  deployrecord.DeploymentRecord `json:"single"`
 		Cluster deployrecord.ClusterRequest   `json:"cluster"`
 	}
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
 		t.Fatal(err)
 	}
-	push, err := registry.ParseEvent(inventorytest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
+	push, err := registry.ParseEvent(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var batch []defender.Record
-	root := inventorytest.Root(t)
+	root := sampletest.Root(t)
 	names, _ := filepath.Glob(filepath.Join(root, "testdata", "defender", "*.json"))
 	more, _ := filepath.Glob(filepath.Join(root, "testdata", "demo", "*.json"))
 	for _, n := range append(names, more...) {

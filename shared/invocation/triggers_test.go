@@ -3,24 +3,17 @@ package invocation
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/runtimelink/runtimelink/shared/invocation/invocationtest"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
-
-const defenderTestdata = "../../testdata/defender"
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(defenderTestdata, name))
-	if err != nil {
-		t.Fatalf("read testdata: %v", err)
-	}
-	return b
+	return sampletest.Testdata(t, "defender", name)
 }
 
 func compact(t testing.TB, b []byte) string {

@@ -2,12 +2,11 @@ package mapping
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 func TestRiskFromDefender(t *testing.T) {
@@ -46,10 +45,7 @@ func TestRiskFromDefender(t *testing.T) {
 // Every factor in the sample Defender records maps.
 func TestRiskFromDefenderSamples(t *testing.T) {
 	for _, name := range []string{"assessment-risk.json", "attackpaths-resourcegraph.json"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "defender", name))
-		if err != nil {
-			t.Fatalf("read sample: %v", err)
-		}
+		raw := sampletest.Testdata(t, "defender", name)
 		var doc any
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatalf("decode %s: %v", name, err)

@@ -3,7 +3,6 @@ package registry
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +19,8 @@ const (
 // eventGridSample is testdata/defender/eventgrid-imagepushed.json decoded.
 func eventGridSample(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile("../../testdata/defender/eventgrid-imagepushed.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "eventgrid-imagepushed.json"), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m

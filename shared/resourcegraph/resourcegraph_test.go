@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/arm/armtest"
 	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 const (
@@ -53,14 +52,10 @@ func (c *credential) GetToken(_ context.Context, o policy.TokenRequestOptions) (
 // one entity outside Azure).
 func attackPathRows(t *testing.T) []json.RawMessage {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../testdata/defender", "attackpaths-resourcegraph.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sample struct {
 		Data []json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(b, &sample); err != nil || len(sample.Data) != 1 {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "attackpaths-resourcegraph.json"), &sample); err != nil || len(sample.Data) != 1 {
 		t.Fatalf("sample answer: %v (%d rows)", err, len(sample.Data))
 	}
 	jump := `{"id":"` + sub + `/providers/Microsoft.Security/attackPaths/99999999-0000-4000-8000-000000000001",

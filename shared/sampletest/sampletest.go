@@ -5,6 +5,13 @@
 // that a test about "the sample's image" says so, and all of them agree.
 package sampletest
 
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
 const (
 	// Org is the GitHub organisation of the samples.
 	Org = "octo-org"
@@ -21,3 +28,44 @@ const (
 	// AKS cluster the sample image runs on.
 	ClusterID = "/subscriptions/" + Subscription + "/resourcegroups/rg-octo-prod/providers/microsoft.containerservice/managedclusters/aks-prod-eus"
 )
+
+// Testdata reads a file of the repository's testdata folder, e.g.
+// Testdata(t, "defender", "assessment-risk.json").
+func Testdata(t testing.TB, parts ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(append([]string{Root(t), "testdata"}, parts...)...))
+	if err != nil {
+		t.Fatalf("read testdata: %v", err)
+	}
+	return b
+}
+
+// DeploymentRecords are the sample deployment-record bodies of
+// testdata/defender/deployment-records.json, by name ("single", "cluster").
+func DeploymentRecords(t testing.TB) map[string]json.RawMessage {
+	t.Helper()
+	var records map[string]json.RawMessage
+	if err := json.Unmarshal(Testdata(t, "defender", "deployment-records.json"), &records); err != nil {
+		t.Fatal(err)
+	}
+	return records
+}
+
+// Root is the module root, found by walking up to go.mod.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // The sample data (testdata/ at the repository root) describes one org,
@@ -29,14 +28,7 @@ const (
 	clusterResource = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-octo-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod-eus"
 )
 
-func testdata(t testing.TB, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", rel))
-	if err != nil {
-		t.Fatalf("read testdata: %v", err)
-	}
-	return b
-}
+func testdata(t testing.TB, rel string) []byte { t.Helper(); return sampletest.Testdata(t, rel) }
 
 // cveFindings turns a Defender export sample into findings the way the
 // Defender ingest stores them: one per CVE and image, under the image's

@@ -1,7 +1,7 @@
 // Package inventorytest is what tests of the ingest functions share: a
 // state store on the local emulator whose requests are counted (and can be
 // made to fail), a recording sync queue, the app dependencies the function
-// adapters take, and the repository's sample payloads.
+// adapters take, and the list of the repository's Defender samples.
 package inventorytest
 
 import (
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/runtimelink/runtimelink/shared/keyvault"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/queue"
+	"github.com/runtimelink/runtimelink/shared/sampletest"
 )
 
 // Counts are the Cosmos DB requests seen, by kind.
@@ -288,23 +288,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Testdata reads a file of the repository's testdata folder, e.g.
-// Testdata(t, "defender", "assessment-risk.json").
-func Testdata(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{Root(t), "testdata"}, parts...)...))
-	if err != nil {
-		t.Fatalf("read testdata: %v", err)
-	}
-	return b
-}
-
 // DefenderRecords lists the Defender export samples in testdata/defender
 // (every .json file that is an export record, not a Resource Graph answer,
 // an Event Grid event or deployment-record bodies), sorted.
 func DefenderRecords(t testing.TB) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(Root(t), "testdata", "defender", "*.json"))
+	names, err := filepath.Glob(filepath.Join(sampletest.Root(t), "testdata", "defender", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,21 +311,15 @@ func DefenderRecords(t testing.TB) []string {
 	return out
 }
 
-// Root is the module root, found by walking up to go.mod.
-func Root(t testing.TB) string {
+// Testdata is sampletest.Testdata.
+//
+// Deprecated: use sampletest.Testdata.
+func Testdata(t testing.TB, parts ...string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return sampletest.Testdata(t, parts...)
 }
+
+// Root is sampletest.Root.
+//
+// Deprecated: use sampletest.Root.
+func Root(t testing.TB) string { t.Helper(); return sampletest.Root(t) }
