@@ -47,8 +47,11 @@ const MaxBodyBytesInFlight = 32 << 20
 const bodyWait = 2 * time.Second
 
 // bodyReadTimeout bounds reading one body, so a sender trickling bytes
-// cannot hold its share of the budget for long.
-const bodyReadTimeout = 30 * time.Second
+// holds its share of the budget, and one of the handler's few HTTP slots
+// (invocation.DefaultMaxHTTPInFlight), only briefly. GitHub itself gives
+// up on a delivery after 10 s, so a body still arriving then is not one
+// that GitHub will count as delivered.
+const bodyReadTimeout = 10 * time.Second
 
 // The headers GitHub sends with every delivery.
 const (
