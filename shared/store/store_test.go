@@ -182,6 +182,19 @@ func TestWorkloadsRunning(t *testing.T) {
 	}
 	want(t, "WorkloadsRunningImage(digest)", workloadIDs(got), []string{"c1/named"})
 
+	// A batch's images and digests at once; past a hundred of either, in
+	// several queries.
+	images := []string{"acr.io/lib"}
+	for i := range 120 {
+		images = append(images, fmt.Sprintf("acr.io/none%d", i))
+	}
+	images = append(images, "acr.io/app")
+	got, err = f.WorkloadsRunningImages(f.ctx, images, []string{"sha256:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "WorkloadsRunningImages", workloadIDs(got), []string{"c1/api", "c1/named", "c2/api", "c2/lib"})
+
 	got, err = f.WorkloadsRunningRepository(f.ctx, "octo/app", []string{"sha256:a2"})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 const (
 	sqlWorkloadsRunning      = "SELECT * FROM c WHERE c.status != @gone AND ARRAY_CONTAINS(@digests, c.digest)"
 	sqlWorkloadsRunningImage = "SELECT * FROM c WHERE c.status != @gone AND (c.image = @image OR ARRAY_CONTAINS(@digests, c.digest))"
+	sqlWorkloadsRunningAny   = "SELECT * FROM c WHERE c.status != @gone AND (ARRAY_CONTAINS(@images, c.image) OR ARRAY_CONTAINS(@digests, c.digest))"
 	sqlWorkloadsRunningRepo  = "SELECT * FROM c WHERE c.status != @gone AND (c.repository = @repo OR (c.repository = @name AND LOWER(c.org) = @owner) OR ARRAY_CONTAINS(@digests, c.digest))"
 	sqlRunningWorkloads      = "SELECT * FROM c WHERE c.status != @gone"
 	sqlWorkloadsNamingRepo   = "SELECT * FROM c WHERE c.repository = @repo"
@@ -56,6 +57,26 @@ func (s *Store) WorkloadsRunningImage(ctx context.Context, image string, digests
 		return nil, fmt.Errorf("load workloads of image %s: %w", image, err)
 	}
 	return ws, nil
+}
+
+// WorkloadsRunningImages lists the workloads that are not gone and run
+// one of images (normalized names) or one of digests: WorkloadsRunningImage
+// for a batch of images at once, a query per hundred images and hundred
+// digests. A workload may come twice. Cross-partition: an image runs in
+// any cluster.
+func (s *Store) WorkloadsRunningImages(ctx context.Context, images, digests []string) ([]model.Workload, error) {
+	var out []model.Workload
+	for len(images) > 0 || len(digests) > 0 {
+		ni, nd := min(len(images), digestChunk), min(len(digests), digestChunk)
+		ws, err := collect(ctx, s.db.Workloads, cosmos.Query{SQL: sqlWorkloadsRunningAny,
+			Params: map[string]any{"@gone": gone, "@images": nonNil(images[:ni]), "@digests": nonNil(digests[:nd])}})
+		if err != nil {
+			return nil, fmt.Errorf("load workloads of %d images and %d digests: %w", ni, nd, err)
+		}
+		out = append(out, ws...)
+		images, digests = images[ni:], digests[nd:]
+	}
+	return out, nil
 }
 
 // WorkloadsRunningRepository lists the workloads that are not gone and

@@ -54,6 +54,18 @@ func (t *Triage) UpsertBatch(ctx context.Context, merges []model.FindingMerge) (
 		}
 		d.exists, d.applied, d.f = d.f != nil, applied, f
 	}
+	if cacheFrom(ctx) == nil {
+		ctx = WithCache(ctx) // the batch's scopes, loaded once
+	}
+	var scopes []scope
+	for _, d := range docs {
+		if d.applied {
+			scopes = append(scopes, scopeOf(d.f))
+		}
+	}
+	if err := t.loadScopes(ctx, scopes); err != nil {
+		return nil, fmt.Errorf("load the batch's runtime context: %w", err)
+	}
 	peers, err := t.batchPeers(ctx, docs)
 	if err != nil {
 		return nil, err

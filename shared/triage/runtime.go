@@ -138,6 +138,64 @@ func (t *Triage) workloads(ctx context.Context, s scope) ([]model.Workload, erro
 	return ws, nil
 }
 
+// loadScopes is workloads for many image scopes at once (a batch's): the
+// workloads of every scope not cached yet are read in one query per
+// hundred images and digests, and each scope's selection is cached as
+// workloads would have cached it.
+func (t *Triage) loadScopes(ctx context.Context, scopes []scope) error {
+	c, rc := cacheFrom(ctx), t.runtimeCache()
+	var (
+		todo             []scope
+		images, digests  []string
+		seenImg, seenDig = map[string]bool{}, map[string]bool{}
+		seenKey          = map[string]bool{}
+	)
+	for _, s := range scopes {
+		if s.repo != "" || (s.image == "" && len(s.digests) == 0) || seenKey[s.key()] {
+			continue
+		}
+		seenKey[s.key()] = true
+		if _, ok := c.get(s.key()); ok {
+			continue
+		}
+		if ws, ok := rc.get(s.key(), time.Now().Add(-t.RuntimeTTL)); ok {
+			c.put(s.key(), ws)
+			continue
+		}
+		todo = append(todo, s)
+		if s.image != "" && !seenImg[s.image] {
+			seenImg[s.image] = true
+			images = append(images, s.image)
+		}
+		for _, d := range s.digests {
+			if !seenDig[d] {
+				seenDig[d] = true
+				digests = append(digests, d)
+			}
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	gen, loaded := rc.generation(), time.Now()
+	all, err := t.Store.WorkloadsRunningImages(ctx, images, digests)
+	if err != nil {
+		return err
+	}
+	// The same selection as loadScope's from its own query's answer: the
+	// index picks each scope's workloads by its image and digests.
+	ix := mapping.NewIndex(nil, all)
+	for _, s := range todo {
+		ws, err := t.withResource(ctx, s, s.imageWorkloads(ix))
+		if err != nil {
+			return err
+		}
+		c.put(s.key(), ws)
+		rc.put(s.key(), ws, gen, loaded)
+	}
+	return nil
+}
+
 // The runtime cache keeps the workloads of each scope for RuntimeTTL,
 // across invocations, for every Triage of the process on one store: the
 // artifact and workload queries are two of the Cosmos DB round trips of

@@ -2,6 +2,7 @@ package triage
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,17 @@ func TestLoadScopePicksTheWorkloadsRunningTheCode(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("workloads = %v, want %v", got, tt.want)
 			}
+			// A batch's load of many image scopes selects the same.
+			if s := scopeOf(&tt.finding); s.repo == "" {
+				ctx := WithCache(context.Background())
+				other := scopeOf(&model.Finding{Source: model.SourceDefenderCVE, Image: "acr.io/other", Digests: []string{"sha256:app1"}})
+				if err := (&Triage{Store: runtimeOnly{Runtime: rt}}).loadScopes(ctx, []scope{other, s}); err != nil {
+					t.Fatal(err)
+				}
+				if batch, ok := cacheFrom(ctx).get(s.key()); !ok || !slices.EqualFunc(batch, ws, func(a, b model.Workload) bool { return a.ID == b.ID }) {
+					t.Errorf("batch load = %v (cached %v), want %v", batch, ok, ws)
+				}
+			}
 		})
 	}
 
@@ -135,14 +147,32 @@ func TestLoadScopePicksTheWorkloadsRunningTheCode(t *testing.T) {
 // An empty scope asks the store nothing.
 func TestWorkloadsOfAnEmptyScopeReadsNothing(t *testing.T) {
 	rt := &fakeRuntime{}
-	tr := &Triage{Store: struct {
-		Findings
-		Groups
-		Leases
-		Runtime
-	}{Runtime: rt}}
+	tr := &Triage{Store: runtimeOnly{Runtime: rt}}
 	ws, err := tr.workloads(context.Background(), scopeOf(&model.Finding{Source: model.SourceCodeScanning}))
 	if err != nil || ws != nil || rt.calls != 0 {
 		t.Errorf("workloads = %v, %v after %d store calls; want none, none", ws, err, rt.calls)
 	}
+}
+
+// runtimeOnly is a Store of which only the Runtime answers.
+type runtimeOnly struct {
+	Findings
+	Groups
+	Leases
+	Runtime
+}
+
+func (r runtimeOnly) WorkloadsRunningImages(ctx context.Context, images, digests []string) ([]model.Workload, error) {
+	if b, ok := r.Runtime.(interface {
+		WorkloadsRunningImages(ctx context.Context, images, digests []string) ([]model.Workload, error)
+	}); ok {
+		return b.WorkloadsRunningImages(ctx, images, digests)
+	}
+	return nil, errors.New("no batch reads")
+}
+
+func (f *fakeRuntime) WorkloadsRunningImages(_ context.Context, images, digests []string) ([]model.Workload, error) {
+	return f.running(func(w *model.Workload) bool {
+		return slices.Contains(images, w.Image) || slices.Contains(digests, w.Digest)
+	}), nil
 }

@@ -67,6 +67,9 @@ type Store interface {
 	Groups
 	Leases
 	Runtime
+	// WorkloadsRunningImages is WorkloadsRunningImage for a batch's
+	// images and digests at once (UpsertBatch).
+	WorkloadsRunningImages(ctx context.Context, images, digests []string) ([]model.Workload, error)
 }
 
 // SyncQueue takes the groups whose GitHub issue must be brought in step
