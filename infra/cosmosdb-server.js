@@ -16,7 +16,15 @@ while (argv.length) {
   if (key === "-p" || key === "--port") port = parseInt(argv.shift(), 10);
   else if (key === "--host") host = argv.shift();
 }
-const server = createHttpsServer({ keepAlive: true }).listen(port, host, () => {
+const server = createHttpsServer({ keepAlive: true });
+// Node closes a connection idle for 5 s by default; Go clients keep idle
+// connections for 90 s (shared/cosmos.HTTPClient) and reuse one the server
+// is closing at that moment, which fails a POST with "broken pipe" (Go
+// retries only requests it knows were not sent). The server must wait
+// longer than any client: idle connections close from the client side.
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 125_000;
+server.listen(port, host, () => {
   console.log(`Ready to accept HTTPS connections at ${host}:${port}`);
 });
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -599,7 +599,7 @@ func benchExport(b *testing.B, delay time.Duration, fresh, changed, same int) {
 		r := e.deliver(b, msgs...)
 		elapsed += time.Since(start)
 		if r.Status != http.StatusOK {
-			b.Fatalf("status %d", r.Status)
+			b.Fatalf("batch %d: status %d: %v", k, r.Status, logLines(r, "storing the Defender batch failed; the host will redeliver it"))
 		}
 	}
 	b.StopTimer()
