@@ -6,7 +6,6 @@ package inventorytest
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -136,15 +135,11 @@ func (c *Counter) Fail(on bool) { c.fail.Store(on) }
 func Store(t testing.TB) (*cosmos.Store, *Counter) {
 	t.Helper()
 	st := localstack.ForTest(t)
-	c := &Counter{base: &http.Client{
-		Timeout: 60 * time.Second,
-		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the local emulator's self-signed certificate
-			// As the app's own emulator transport: keep connections for
-			// parallel requests instead of a TLS handshake each.
-			MaxIdleConnsPerHost: 64,
-		},
-	}}
+	// The app's own client to the emulator (its connection pool), with
+	// more patience for a loaded machine.
+	base := cosmos.HTTPClient(true)
+	base.Timeout = 60 * time.Second
+	c := &Counter{base: base}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := cosmos.Open(ctx, cosmos.Options{
