@@ -541,7 +541,8 @@ func TestStorageFailureFailsTheInvocationAndRedeliveryRecovers(t *testing.T) {
 // records/s of the deliveries alone and Cosmos DB reads, queries and
 // writes per record; the records a kind needs stored beforehand are
 // stored before the timer starts. `make bench` runs 200 batches (100,000
-// records) of each.
+// records) of each. A batch that fails is delivered again, as the host
+// does, and counted (redeliveries).
 func BenchmarkDefenderExport(b *testing.B) {
 	const batch = 500
 	kinds := []struct {
@@ -579,15 +580,16 @@ func benchExport(b *testing.B, delay time.Duration, fresh, changed, same int) {
 		msgs := append(generatedFrom(b, firstChanged+k*changed, changed, -1, "Unhealthy"),
 			generatedFrom(b, firstSame+k*same, same, -1, "Unhealthy")...)
 		if len(msgs) > 0 {
-			if r := e.deliver(b, msgs...); r.Status != http.StatusOK {
-				b.Fatalf("seed: status %d", r.Status)
-			}
+			e.deliverUntilStored(b, msgs)
 		}
 	}
 	e.Counter.Delay(delay)
 	defer e.Counter.Delay(0)
 	before := e.Counter.Counts()
-	var elapsed time.Duration
+	var (
+		elapsed     time.Duration
+		redelivered int
+	)
 	b.ResetTimer()
 	for k := range b.N {
 		b.StopTimer()
@@ -596,11 +598,8 @@ func benchExport(b *testing.B, delay time.Duration, fresh, changed, same int) {
 		msgs = append(msgs, generatedFrom(b, firstSame+k*same, same, -1, "Unhealthy")...)
 		b.StartTimer()
 		start := time.Now()
-		r := e.deliver(b, msgs...)
+		redelivered += e.deliverUntilStored(b, msgs)
 		elapsed += time.Since(start)
-		if r.Status != http.StatusOK {
-			b.Fatalf("batch %d: status %d: %v", k, r.Status, logLines(r, "storing the Defender batch failed; the host will redeliver it"))
-		}
 	}
 	b.StopTimer()
 	d := e.Counter.Counts().Sub(before)
@@ -610,4 +609,22 @@ func benchExport(b *testing.B, delay time.Duration, fresh, changed, same int) {
 	b.ReportMetric(float64(d.Reads)/recs, "reads/record")
 	b.ReportMetric(float64(d.Queries)/recs, "queries/record")
 	b.ReportMetric(float64(d.Writes)/recs, "writes/record")
+	b.ReportMetric(float64(redelivered), "redeliveries")
+}
+
+// deliverUntilStored delivers a batch again when it fails, as the host
+// does, at most twice, and returns how many redeliveries it took. On this
+// shared machine the emulator sometimes answers a new connection too late
+// (TLS handshake timeout).
+func (e *env) deliverUntilStored(b *testing.B, msgs [][]byte) int {
+	b.Helper()
+	for try := 0; ; try++ {
+		r := e.deliver(b, msgs...)
+		if r.Status == http.StatusOK {
+			return try
+		}
+		if try == 2 {
+			b.Fatalf("status %d: %v", r.Status, logLines(r, "storing the Defender batch failed; the host will redeliver it"))
+		}
+	}
 }
