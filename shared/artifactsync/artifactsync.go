@@ -138,26 +138,14 @@ func (s *Syncer) Deployment(ctx context.Context, cluster, workloadID string) (Ou
 	if hash == w.DeploymentRecordHash {
 		return Unchanged, nil
 	}
-	if err := rec.Validate(); err != nil {
-		log.Error("deployment record is not valid for GitHub; not pushed", "error", err)
-		return Skipped, nil
-	}
-	if s.planOnly() {
-		log.Info("plan only: would POST deployment record", "org", w.Org, "dryRun", s.DryRun,
-			"path", "/orgs/"+w.Org+"/artifacts/metadata/deployment-record", "body", jsonString(rec))
-		return Planned, nil
-	}
-	if err := s.GitHub.PostDeploymentRecord(ctx, w.Org, rec); err != nil {
-		switch {
-		case errors.Is(err, ErrNotInstalled):
-			log.Warn("GitHub App not installed for the workload's org; deployment record not pushed", "org", w.Org)
-			return Skipped, nil
-		case errors.Is(err, ErrRejected):
-			// Retrying the same record cannot help; the next change pushes again.
-			log.Warn("GitHub rejected the deployment record", "org", w.Org, "error", err)
-			return Skipped, nil
-		}
+	out, err := s.post(log, "deployment", "workload", w.Org, rec, func() error {
+		return s.GitHub.PostDeploymentRecord(ctx, w.Org, rec)
+	})
+	if err != nil {
 		return "", fmt.Errorf("deployment sync of %s: %w", workloadID, err)
+	}
+	if out != Pushed {
+		return out, nil
 	}
 	_, _, err = s.Store.UpdateWorkload(ctx, cluster, workloadID, func(cur *model.Workload, exists bool) error {
 		// A workload that changed since is pushed again by its own sync.
@@ -215,25 +203,14 @@ func (s *Syncer) Storage(ctx context.Context, digest string) (Outcome, error) {
 	if hash == a.StorageRecordHash {
 		return Unchanged, nil
 	}
-	if err := rec.Validate(); err != nil {
-		log.Error("storage record is not valid for GitHub; not pushed", "error", err)
-		return Skipped, nil
-	}
-	if s.planOnly() {
-		log.Info("plan only: would POST storage record", "org", org, "dryRun", s.DryRun,
-			"path", "/orgs/"+org+"/artifacts/metadata/storage-record", "body", jsonString(rec))
-		return Planned, nil
-	}
-	if err := s.GitHub.PostStorageRecord(ctx, org, rec); err != nil {
-		switch {
-		case errors.Is(err, ErrNotInstalled):
-			log.Warn("GitHub App not installed for the image's org; storage record not pushed", "org", org)
-			return Skipped, nil
-		case errors.Is(err, ErrRejected):
-			log.Warn("GitHub rejected the storage record", "org", org, "error", err)
-			return Skipped, nil
-		}
+	out, err := s.post(log, "storage", "image", org, rec, func() error {
+		return s.GitHub.PostStorageRecord(ctx, org, rec)
+	})
+	if err != nil {
 		return "", fmt.Errorf("storage sync of %s: %w", digest, err)
+	}
+	if out != Pushed {
+		return out, nil
 	}
 	_, _, err = s.Store.UpdateArtifact(ctx, digest, func(cur *model.Artifact, exists bool) error {
 		if !exists {
@@ -249,6 +226,36 @@ func (s *Syncer) Storage(ctx context.Context, digest string) (Outcome, error) {
 		return "", fmt.Errorf("remember storage record of %s: %w", digest, err)
 	}
 	log.Info("storage record pushed", "org", org, "status", rec.Status)
+	return Pushed, nil
+}
+
+// post validates rec, the kind ("deployment", "storage") of record of an
+// owner ("workload", "image") in org, and sends it, unless the syncer only
+// plans. It answers Pushed when GitHub took it; Skipped for a record that
+// is not valid, an org without the App, or a record GitHub rejected
+// (retrying the same record cannot help; the next change pushes again);
+// Planned when it only planned.
+func (s *Syncer) post(log *slog.Logger, kind, owner, org string, rec interface{ Validate() error }, send func() error) (Outcome, error) {
+	if err := rec.Validate(); err != nil {
+		log.Error(kind+" record is not valid for GitHub; not pushed", "error", err)
+		return Skipped, nil
+	}
+	if s.planOnly() {
+		log.Info("plan only: would POST "+kind+" record", "org", org, "dryRun", s.DryRun,
+			"path", "/orgs/"+org+"/artifacts/metadata/"+kind+"-record", "body", jsonString(rec))
+		return Planned, nil
+	}
+	if err := send(); err != nil {
+		switch {
+		case errors.Is(err, ErrNotInstalled):
+			log.Warn("GitHub App not installed for the "+owner+"'s org; "+kind+" record not pushed", "org", org)
+			return Skipped, nil
+		case errors.Is(err, ErrRejected):
+			log.Warn("GitHub rejected the "+kind+" record", "org", org, "error", err)
+			return Skipped, nil
+		}
+		return "", err
+	}
 	return Pushed, nil
 }
 

@@ -274,6 +274,20 @@ func (c *Config) RequiredSecrets() []string {
 	return names
 }
 
+// gitHubOptIn is the Integrations value of an opt-in integration that
+// needs the GitHub App: on (with detail) when setting is true and the App
+// is configured.
+func (c *Config) gitHubOptIn(on bool, setting, detail string) string {
+	switch {
+	case on && !c.GitHub.Enabled():
+		return "off: " + setting + "=true but GITHUB_APP_ID not set"
+	case on:
+		return "on" + detail
+	default:
+		return "off: " + setting + " not true"
+	}
+}
+
 // Integrations says, for the health answer, which optional integration is
 // on and why each off one is off. Every value starts with "on" or "off".
 func (c *Config) Integrations() map[string]string {
@@ -302,22 +316,9 @@ func (c *Config) Integrations() map[string]string {
 	default:
 		m["governance"] = "off: RUNTIMELINK_GOVERNANCE not set, and it defaults to true in Azure only"
 	}
-	switch {
-	case c.CopilotAssign && !c.GitHub.Enabled():
-		m["copilot"] = "off: RUNTIMELINK_COPILOT_ASSIGN=true but GITHUB_APP_ID not set"
-	case c.CopilotAssign:
-		m["copilot"] = "on" + dry + ": new Critical issues are assigned to Copilot coding agent with the user token in secret " + c.Secrets.CopilotToken
-	default:
-		m["copilot"] = "off: RUNTIMELINK_COPILOT_ASSIGN not true"
-	}
-	switch {
-	case c.Campaigns && !c.GitHub.Enabled():
-		m["campaigns"] = "off: RUNTIMELINK_CAMPAIGNS=true but GITHUB_APP_ID not set"
-	case c.Campaigns:
-		m["campaigns"] = "on" + dry
-	default:
-		m["campaigns"] = "off: RUNTIMELINK_CAMPAIGNS not true"
-	}
+	m["copilot"] = c.gitHubOptIn(c.CopilotAssign, "RUNTIMELINK_COPILOT_ASSIGN",
+		dry+": new Critical issues are assigned to Copilot coding agent with the user token in secret "+c.Secrets.CopilotToken)
+	m["campaigns"] = c.gitHubOptIn(c.Campaigns, "RUNTIMELINK_CAMPAIGNS", dry)
 	if c.ClusterFindingsRepository != "" {
 		m["clusterfindings"] = "on: findings about a cluster no repository builds get issues in " + c.ClusterFindingsRepository
 	} else {
