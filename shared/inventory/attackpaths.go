@@ -28,7 +28,7 @@ func ApplyAttackPaths(ctx context.Context, store Workloads, paths []defender.Att
 	}
 	out := make([]model.Workload, len(changes))
 	for k, c := range changes {
-		out[k] = *c.after
+		out[k] = *c.After
 	}
 	return out, nil
 }
@@ -46,17 +46,19 @@ func (i *Inventory) ApplyAttackPaths(ctx context.Context, paths []defender.Attac
 	if err != nil {
 		return nil, err
 	}
+	// One re-score for every changed workload (a path reaches many).
+	if err := i.observe(ctx, changes); err != nil {
+		return nil, err
+	}
 	out := make([]model.Workload, len(changes))
 	for k, c := range changes {
-		if err := i.workloadChanged(ctx, c.before, c.after); err != nil {
+		if err := i.recordChanged(ctx, c.Before, c.After); err != nil {
 			return nil, err
 		}
-		out[k] = *c.after
+		out[k] = *c.After
 	}
 	return out, nil
 }
-
-type workloadChange struct{ before, after *model.Workload }
 
 // pathPlan is where a snapshot of attack paths puts its risks, per
 // lower-case cluster name.
@@ -201,7 +203,7 @@ func (i *Inventory) keepAttackPaths(ctx context.Context, plan *pathPlan) error {
 	return nil
 }
 
-func applyAttackPaths(ctx context.Context, store Workloads, plan *pathPlan) ([]workloadChange, error) {
+func applyAttackPaths(ctx context.Context, store Workloads, plan *pathPlan) ([]model.WorkloadChange, error) {
 	clusters := plan.clusters()
 	// The workloads of clusters some path names now, and those carrying
 	// attack-path risk from before (a path that is gone must lose its risk).
@@ -230,7 +232,7 @@ func applyAttackPaths(ctx context.Context, store Workloads, plan *pathPlan) ([]w
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var changes []workloadChange
+	var changes []model.WorkloadChange
 	for _, k := range keys {
 		ref := refs[k]
 		var before *model.Workload
@@ -247,7 +249,7 @@ func applyAttackPaths(ctx context.Context, store Workloads, plan *pathPlan) ([]w
 			return nil, fmt.Errorf("apply attack paths to workload %s: %w", ref.id, err)
 		}
 		if changed {
-			changes = append(changes, workloadChange{before: before, after: after})
+			changes = append(changes, model.WorkloadChange{Before: before, After: after})
 		}
 	}
 	return changes, nil
