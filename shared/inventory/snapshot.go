@@ -90,11 +90,11 @@ func (i *Inventory) ExpireSnapshotRisks(ctx context.Context) (int, error) {
 }
 
 // expireAssessment takes one assessment's risks off a cluster and its
-// workloads, as if it had turned Healthy.
+// workloads, as if it had turned Healthy. The workloads go first: the
+// cluster's report of the assessment is what makes a run expire it, so
+// it is dropped only once every workload is done, and a run that fails
+// on a workload leaves the next one (the timer's retry) to finish.
 func (i *Inventory) expireAssessment(ctx context.Context, c *model.Cluster, source string) error {
-	if err := i.setClusterRisks(ctx, c.ID, c.ResourceID, source, nil, false); err != nil {
-		return err
-	}
 	ws, _, err := i.Store.WorkloadsOfCluster(ctx, c.ID, c.ResourceID, maxRelink)
 	if err != nil {
 		return fmt.Errorf("expire %s on cluster %s: %w", source, c.ID, err)
@@ -103,6 +103,9 @@ func (i *Inventory) expireAssessment(ctx context.Context, c *model.Cluster, sour
 		if _, err := i.setRisks(ctx, w.Cluster, w.ID, source, nil, nil); err != nil {
 			return err
 		}
+	}
+	if err := i.setClusterRisks(ctx, c.ID, c.ResourceID, source, nil, false); err != nil {
+		return err
 	}
 	if i.Logger != nil {
 		i.Logger.Info("assessment risk expired: the latest snapshot left it out", "cluster", c.ID, "source", source)
