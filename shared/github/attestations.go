@@ -71,15 +71,9 @@ type Attestations struct {
 
 // NewAttestations returns a lookup with its own cache.
 func NewAttestations(o AttestationOptions) *Attestations {
-	if o.TTL <= 0 {
-		o.TTL = 24 * time.Hour
-	}
-	if o.NegativeTTL <= 0 {
-		o.NegativeTTL = 10 * time.Minute
-	}
-	if o.Entries <= 0 {
-		o.Entries = 10000
-	}
+	o.TTL = positiveOr(o.TTL, 24*time.Hour)
+	o.NegativeTTL = positiveOr(o.NegativeTTL, 10*time.Minute)
+	o.Entries = positiveOr(o.Entries, 10000)
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}

@@ -31,3 +31,12 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// positiveOr is v when it is positive, else def: an option left unset (or
+// set to nonsense) takes its default.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}

@@ -46,12 +46,7 @@ type CodeownersFetcher struct {
 
 // NewCodeownersFetcher returns a fetcher with its own cache.
 func NewCodeownersFetcher(o CodeownersOptions) *CodeownersFetcher {
-	if o.TTL <= 0 {
-		o.TTL = 10 * time.Minute
-	}
-	if o.Entries <= 0 {
-		o.Entries = 5000
-	}
+	o.TTL, o.Entries = positiveOr(o.TTL, 10*time.Minute), positiveOr(o.Entries, 5000)
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
