@@ -358,16 +358,19 @@ func (r *Redeliverer) redeliver(ctx context.Context, l lost, o Options, st *Stat
 	if err := r.Log.Redeliver(ctx, d.ID); err != nil {
 		// A throttled request never reached GitHub (or GitHub refused to
 		// look at it): it is no attempt. Any other refusal is one.
+		// Only this run's attempt (the one without an error yet) is
+		// taken back: an earlier refusal of the same delivery still
+		// counts towards MaxAttempts.
+		thisRun := func(a model.RedeliveryAttempt) bool { return a.DeliveryID == d.ID && a.Error == "" }
 		_, _, uerr := r.State.UpdateRedelivery(context.WithoutCancel(ctx), d.GUID, func(rec *model.Redelivery, _ bool) error {
+			if errors.Is(err, ErrThrottled) {
+				rec.Attempts = slices.DeleteFunc(rec.Attempts, thisRun)
+				return nil
+			}
 			for i := range rec.Attempts {
-				if rec.Attempts[i].DeliveryID == d.ID && rec.Attempts[i].Error == "" {
+				if thisRun(rec.Attempts[i]) {
 					rec.Attempts[i].Error = clip(err.Error())
 				}
-			}
-			if errors.Is(err, ErrThrottled) {
-				rec.Attempts = slices.DeleteFunc(rec.Attempts, func(a model.RedeliveryAttempt) bool {
-					return a.DeliveryID == d.ID && a.Error != ""
-				})
 			}
 			return nil
 		})

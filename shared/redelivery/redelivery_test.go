@@ -244,3 +244,21 @@ func TestRunTwiceAsksOnce(t *testing.T) {
 		t.Errorf("asked %v, want each delivery once", log.asked)
 	}
 }
+
+// A throttled request takes back only its own attempt: an earlier
+// refusal of the same delivery still counts towards MaxAttempts, so
+// throttling never lets a delivery be asked for more often.
+func TestThrottledKeepsEarlierRefusals(t *testing.T) {
+	refused := model.RedeliveryAttempt{DeliveryID: 5, At: t0.Add(-time.Hour), Error: "422 Validation Failed"}
+	log := &fakeLog{perPage: 100, log: []Delivery{delivery(5, "a", 503, time.Minute)},
+		fail: map[int64]error{5: fmt.Errorf("%w: secondary limit", ErrThrottled)}}
+	st := &fakeState{delivered: map[string]bool{}, records: map[string]*model.Redelivery{
+		"a": {GUID: "a", Attempts: []model.RedeliveryAttempt{refused}}}}
+	r := &Redeliverer{Log: log, State: st, Now: func() time.Time { return t0 }}
+	if _, err := r.Run(context.Background(), Options{}); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("error = %v, want throttled", err)
+	}
+	if got := st.records["a"].Attempts; !slices.Equal(got, []model.RedeliveryAttempt{refused}) {
+		t.Errorf("attempts after a throttled retry = %+v, want only the earlier refusal", got)
+	}
+}
