@@ -213,7 +213,9 @@ func (s *Syncer) syncIssue(ctx context.Context, repository, groupID string, retr
 		return res, s.classify(err) // GitHub's "wait" on a read defers too
 	}
 	now := s.now()
-	actions := remediation.Plan(*g, fs, actual, now, s.Policy)
+	p := s.Policy
+	p.Cloud = s.Cloud // comments link what they name, as the body does
+	actions := remediation.Plan(*g, fs, actual, now, p)
 	res.Actions = actions
 	if at := remediation.RecheckAt(*g, s.Policy); at.After(now) {
 		res.RecheckAt = at

@@ -108,7 +108,7 @@ func planAttackPaths(paths []defender.AttackPath) *pathPlan {
 		}
 		for _, t := range targets {
 			for _, f := range p.RiskFactors {
-				r := model.Risk{Factor: f, Source: source}
+				r := model.Risk{Factor: f, Source: source, SourceName: p.DisplayName}
 				switch t.Kind {
 				case defender.TargetCluster:
 					plan.wide[t.Cluster] = mapping.MergeRisks(plan.wide[t.Cluster], []model.Risk{r})

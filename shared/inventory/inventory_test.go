@@ -525,10 +525,10 @@ func TestAttackPaths(t *testing.T) {
 	src := "attack-path:" + p.ID
 	w, _ := e.store.Workloads.Get(ctx, "aks-prod-eus", ws[0].ID)
 	want := []model.Risk{
-		{Factor: model.RiskInternetExposed, Source: src},
+		{Factor: model.RiskInternetExposed, Source: src, SourceName: p.DisplayName},
 		{Factor: model.RiskInternetExposed, Source: "deployment-record"},
-		{Factor: model.RiskLateralMovement, Source: src},
-		{Factor: model.RiskSensitiveData, Source: src},
+		{Factor: model.RiskLateralMovement, Source: src, SourceName: p.DisplayName},
+		{Factor: model.RiskSensitiveData, Source: src, SourceName: p.DisplayName},
 	}
 	if !reflect.DeepEqual(w.Risks, want) {
 		t.Errorf("risks = %+v", w.Risks)

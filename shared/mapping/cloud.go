@@ -156,7 +156,8 @@ type SourcePart struct {
 // (a Defender assessment, attack path or resource, with or without its
 // risk-source prefix) becomes the resource's name (ResourceName) linked to
 // its page in cloud c; the rest is kept as text. With no cloud known, the
-// names stand without links. A URL is only made from an id of plain
+// names stand without links. A record cited with its display name
+// (model.Risk.Cited) is named by it. A URL is only made from an id of plain
 // characters, so it cannot break out of a Markdown or HTML link.
 func ReadableSource(c Cloud, s string) []SourcePart {
 	var out []SourcePart
@@ -189,9 +190,29 @@ func ReadableSource(c Cloud, s string) []SourcePart {
 		if safeID(id) {
 			part.URL = c.PortalURL(id)
 		}
-		out = append(out, part)
 		s = s[end:]
+		// A display name after the id (model.Risk.Cited) names the
+		// record instead of its id: attack path “Internet exposed …”.
+		if rest, ok := strings.CutPrefix(s, " “"); ok {
+			if name, after, ok := strings.Cut(rest, "”"); ok && name != "" {
+				label := recordKinds[strings.ToLower(secondLast(id))]
+				if label == "" {
+					label = part.Text
+				}
+				part.Text, s = label+" “"+name+"”", after
+			}
+		}
+		out = append(out, part)
 	}
+}
+
+// secondLast is the segment of a path before its last one.
+func secondLast(id string) string {
+	parts := strings.Split(strings.TrimRight(id, "/"), "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[len(parts)-2]
 }
 
 // ReadableSourceText is ReadableSource as plain text, without links.

@@ -235,6 +235,20 @@ type Risk struct {
 	// Source: "deployment-record", "defender-assessment:<assessment id>",
 	// "attack-path:<attack path id>".
 	Source string `json:"source"`
+	// SourceName is the source's display name when it has one (an attack
+	// path's displayName), for explanations people read.
+	SourceName string `json:"sourceName,omitempty"`
+}
+
+// Cited is how an explanation cites the risk's source: the source, then
+// its display name in curly quotes (“…”, which a name cannot contain), so
+// a reader sees what the attack path is and the id still links to it.
+func (r Risk) Cited() string {
+	name := strings.Join(strings.Fields(strings.NewReplacer("“", "", "”", "").Replace(r.SourceName)), " ")
+	if name == "" || r.Source == "" {
+		return r.Source
+	}
+	return r.Source + " “" + name + "”"
 }
 
 // Resource kinds (Resource.Kind).

@@ -421,7 +421,7 @@ func (pl *planner) verifiedBody() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Verified by runtimelink** on %s: no finding of this group is active any more.\n\n", day(pl.now))
 	for _, f := range pl.all[:min(len(pl.all), maxCommentRows)] {
-		fmt.Fprintf(&b, "- %s: %s", findingWhere(&f), resolvedHow(&f))
+		fmt.Fprintf(&b, "- %s: %s", findingWhere(&f, pl.p.Cloud), resolvedHow(&f))
 		if !f.SourceUpdatedAt.IsZero() && !goneImage(&f) {
 			fmt.Fprintf(&b, " (%s)", day(f.SourceUpdatedAt))
 		}
@@ -446,8 +446,8 @@ func (pl *planner) stillRunningBody(running []model.Finding) string {
 	fmt.Fprintf(&b, "**Reopened by runtimelink**: the fix claimed on %s has not reached the running workloads after %s.\n\n",
 		day(pl.g.StatusAt), pl.p.reopenGrace())
 	for _, f := range running[:min(len(running), maxCommentRows)] {
-		fmt.Fprintf(&b, "- %s (%s, score %s): %s", findingWhere(&f), f.Priority, fmtScore(f.Score), runsWhere(&f))
-		if ev := evidence(&f); ev != "" {
+		fmt.Fprintf(&b, "- %s (%s, score %s): %s", findingWhere(&f, pl.p.Cloud), f.Priority, fmtScore(f.Score), runsWhere(&f))
+		if ev := evidence(&f, pl.p.Cloud); ev != "" {
 			b.WriteString("; " + ev)
 		}
 		b.WriteString("\n")
@@ -461,7 +461,7 @@ func (pl *planner) stillRunningBody(running []model.Finding) string {
 func (pl *planner) againBody() string {
 	top := &pl.active[0]
 	return fmt.Sprintf("**Reopened by runtimelink**: %s is active again (%s, score %s): %s.\n",
-		findingWhere(top), top.Priority, fmtScore(top.Score), runsWhere(top))
+		findingWhere(top, pl.p.Cloud), top.Priority, fmtScore(top.Score), runsWhere(top))
 }
 
 func (pl *planner) priorityBody(from, to model.Priority) string {
@@ -471,8 +471,8 @@ func (pl *planner) priorityBody(from, to model.Priority) string {
 		dir = "lowered"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Priority %s from %s to %s** by runtimelink: %s now scores %s.\n\n", dir, from, to, findingWhere(top), fmtScore(top.Score))
-	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score, mapping.Cloud{}))
+	fmt.Fprintf(&b, "**Priority %s from %s to %s** by runtimelink: %s now scores %s.\n\n", dir, from, to, findingWhere(top, pl.p.Cloud), fmtScore(top.Score))
+	b.WriteString(ExplanationMarkdown(top.Explanation, top.Score, pl.p.Cloud))
 	return b.String()
 }
 
@@ -480,20 +480,24 @@ func (pl *planner) riskRoseBody(accepted, now model.Priority) string {
 	top := &pl.active[0]
 	return fmt.Sprintf("**Priority rose from %s to %s** since this risk was accepted: %s now scores %s (%s). "+
 		"runtimelink does not reopen an issue closed as not planned; reopen it to have it tracked again.\n",
-		accepted, now, findingWhere(top), fmtScore(top.Score), runsWhere(top))
+		accepted, now, findingWhere(top, pl.p.Cloud), fmtScore(top.Score), runsWhere(top))
 }
 
 // maxCommentRows bounds the lists of a comment.
 const maxCommentRows = 50
 
-// findingWhere names a finding and what it is on, inert.
-func findingWhere(f *model.Finding) string {
+// findingWhere names a finding and what it is on, inert; a running
+// resource (a Defender alert's cluster) by name, linked to its page in
+// cloud's portal.
+func findingWhere(f *model.Finding, cloud mapping.Cloud) string {
 	name := mdCell(vulnName(f))
 	switch {
 	case f.Image != "":
 		return fmt.Sprintf("%s on `%s`", name, mdCode(f.Image))
 	case f.AlertNumber > 0:
 		return fmt.Sprintf("%s (%s alert `#%d`)", name, SourceName(f.Source), f.AlertNumber)
+	case f.Resource != nil && f.Resource.ResourceID != "":
+		return name + " on " + sourceMarkdown(f.Resource.ResourceID, cloud)
 	}
 	return name
 }
@@ -511,11 +515,12 @@ func runsWhere(f *model.Finding) string {
 	return "not running anywhere"
 }
 
-// evidence is the record that shows a finding still active.
-func evidence(f *model.Finding) string {
+// evidence is the record that shows a finding still active: a Defender
+// record by name, linked to its page in cloud's portal.
+func evidence(f *model.Finding, cloud mapping.Cloud) string {
 	var parts []string
 	if len(f.DefenderIDs) > 0 {
-		parts = append(parts, "Defender for Cloud record `"+mdCode(f.DefenderIDs[0])+"`")
+		parts = append(parts, "Defender for Cloud record "+sourceMarkdown(f.DefenderIDs[0], cloud))
 	}
 	if len(f.Digests) > 0 {
 		parts = append(parts, "digest `"+mdCode(f.Digests[0])+"`")

@@ -9,6 +9,7 @@ package remediation
 import (
 	"time"
 
+	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
 
@@ -74,6 +75,10 @@ type Policy struct {
 	// CopilotAssign hands new Critical issues to Copilot coding agent
 	// (RUNTIMELINK_COPILOT_ASSIGN).
 	CopilotAssign bool
+	// Cloud links the Defender records and resources comments name to its
+	// portal, as the issue body does (RUNTIMELINK_CLOUD); the zero Cloud
+	// names them without a link.
+	Cloud mapping.Cloud
 }
 
 // DefaultReopenGrace covers Defender's daily rescan of a running image

@@ -422,7 +422,7 @@ func describe(prefix string, w *WorkloadContext, count int) string {
 
 // riskSource says which workload a factor comes from and which records
 // report it: "workload aks-prod-eus/shop/checkout-api via
-// defender-assessment:<id>". Several sources are listed sorted, so the
+// defender-assessment:<id>", an attack path with its display name. Several sources are listed sorted, so the
 // order the records arrived in does not change the explanation.
 func riskSource(label string, risks []model.Risk, f model.RiskFactor) string {
 	first, n := "", 0
@@ -430,8 +430,8 @@ func riskSource(label string, risks []model.Risk, f model.RiskFactor) string {
 		if risks[i].Factor != f {
 			continue
 		}
-		if n == 0 || risks[i].Source < first {
-			first = risks[i].Source
+		if c := risks[i].Cited(); n == 0 || c < first {
+			first = c
 		}
 		n++
 	}
@@ -444,7 +444,7 @@ func riskSource(label string, risks []model.Risk, f model.RiskFactor) string {
 	srcs := make([]string, 0, n)
 	for i := range risks {
 		if risks[i].Factor == f && risks[i].Source != "" {
-			srcs = append(srcs, risks[i].Source)
+			srcs = append(srcs, risks[i].Cited())
 		}
 	}
 	sortStrings(srcs)

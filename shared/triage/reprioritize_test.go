@@ -288,7 +288,7 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 	}
 	path := "attack-path:/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/providers/Microsoft.Security/attackPaths/2c4e6f80-1a3b-4c5d-8e9f-0a1b2c3d4e5f"
 	for _, f := range []model.RiskFactor{model.RiskInternetExposed, model.RiskSensitiveData, model.RiskLateralMovement} {
-		if !slices.Contains(got.Risks, model.Risk{Factor: f, Source: path}) {
+		if !slices.ContainsFunc(got.Risks, func(r model.Risk) bool { return r.Factor == f && r.Source == path && r.SourceName != "" }) {
 			t.Errorf("pod lacks %s from the attack path: %v", f, got.Risks)
 		}
 	}
