@@ -90,3 +90,76 @@ func TestBuildSectionNamesTheWorkflowRunAndTheEvidence(t *testing.T) {
 		t.Errorf("Digests = %v", got)
 	}
 }
+
+// The planner's comments (reopen, priority change, verification) name the
+// Defender records and the running resource they speak of as the issue
+// body does: by name, linked to the configured cloud's portal, never as a
+// bare ARM id. The ids are those of testdata/defender (the MDVM CVE, the
+// dashboard alert on aks-prod-eus).
+func TestCommentsLinkWhatTheyName(t *testing.T) {
+	const (
+		sub     = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr/providers/Microsoft.Security/assessments/c0b7cfc6-3172-465a-b378-53c7ff2cc0d5/subassessments/8b7f4d0e-52c1-4e0a-9d1b-3a4f6c2e1d90"
+		cluster = "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourcegroups/rg-octo-prod/providers/microsoft.containerservice/managedclusters/aks-prod-eus"
+	)
+	image := cve("CVE-2023-44487", model.PriorityHigh, true)
+	image.DefenderIDs = []string{sub}
+	dashboard := cve("K8S_ExposedDashboard", model.PriorityHigh, true)
+	dashboard.Source, dashboard.Image, dashboard.CVE, dashboard.Title = model.SourceDefenderAlert, "", "", "Exposed Kubernetes dashboard detected"
+	dashboard.DefenderIDs = []string{"2517538088322968243_5a0d2b3c-4d5e-4f60-9a7b-1c2d3e4f5a6b"}
+	dashboard.Resource = &model.Resource{Kind: model.ResourceCluster, Cluster: "aks-prod-eus", ResourceID: cluster}
+	dashboard.Cluster = "aks-prod-eus"
+
+	reopen := func(w *world) time.Time {
+		w.closeBy(ReasonCompleted, t0.Add(time.Hour))
+		return t0.Add(26 * time.Hour)
+	}
+	raise := func(f model.Finding) func(*world) time.Time {
+		return func(w *world) time.Time {
+			f.Priority, f.Score = model.PriorityCritical, 9.5
+			w.set(f)
+			return t0.Add(time.Hour)
+		}
+	}
+	verify := func(f model.Finding) func(*world) time.Time {
+		return func(w *world) time.Time {
+			w.closeBy(ReasonCompleted, t0.Add(time.Hour))
+			w.set(resolved(f, "healthy"))
+			return t0.Add(2 * time.Hour)
+		}
+	}
+	for _, tt := range []struct {
+		name  string
+		f     model.Finding
+		then  func(*world) time.Time
+		cloud mapping.Cloud
+		want  string
+	}{
+		{"reopen names the CVE's record", image, reopen, mapping.CloudPublic,
+			"Defender for Cloud record [sub-assessment 8b7f4d0e on octoacr](https://portal.azure.com/#resource" + sub + ")"},
+		{"reopen in Azure Government", image, reopen, mapping.CloudUSGov,
+			"[sub-assessment 8b7f4d0e on octoacr](https://portal.azure.us/#resource" + sub + ")"},
+		{"reopen without a cloud: the name, no link", image, reopen, mapping.Cloud{},
+			"Defender for Cloud record sub-assessment 8b7f4d0e on octoacr, digest"},
+		{"reopen names the alert's cluster", dashboard, reopen, mapping.CloudPublic,
+			"Exposed Kubernetes dashboard detected on [aks-prod-eus](https://portal.azure.com/#resource" + cluster + ")"},
+		{"priority change names the cluster", dashboard, raise(dashboard), mapping.CloudPublic,
+			"Exposed Kubernetes dashboard detected on [aks-prod-eus](https://portal.azure.com/#resource" + cluster + ") now scores 9.5"},
+		{"verification names the cluster", dashboard, verify(dashboard), mapping.CloudChina,
+			"- Exposed Kubernetes dashboard detected on [aks-prod-eus](https://portal.azure.cn/#resource" + cluster + "): Healthy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(tt.f)
+			w.step(t, t0, "ensure-labels", "open")
+			now := tt.then(w)
+			p := policy
+			p.Cloud = tt.cloud
+			c := comment(t, Plan(w.g, w.fs, w.is, now, p))
+			if !strings.Contains(c, tt.want) {
+				t.Errorf("comment\n%s\nlacks %q", c, tt.want)
+			}
+			if strings.Contains(c, "`/subscriptions/") {
+				t.Errorf("comment shows an ARM id:\n%s", c)
+			}
+		})
+	}
+}
