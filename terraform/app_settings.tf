@@ -76,9 +76,11 @@ locals {
     RUNTIMELINK_REOPEN_GRACE       = var.reopen_grace
 
     # Findings about clusters: which clusters are production by name, and the
-    # repository that gets the issues of those no repository builds.
+    # repository that gets the issues of those no repository builds and the
+    # team that owns them.
     RUNTIMELINK_PRODUCTION_CLUSTERS         = var.production_clusters
     RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY = var.cluster_findings_repository
+    RUNTIMELINK_CLUSTER_FINDINGS_TEAM       = var.cluster_findings_team
 
     RUNTIMELINK_REPRIORITIZE_MAX_RUNTIME = var.reprioritize_max_runtime
 

@@ -431,3 +431,14 @@ variable "cluster_findings_repository" {
     error_message = "cluster_findings_repository must be owner/name or empty."
   }
 }
+
+variable "cluster_findings_team" {
+  description = "org/team-slug of the team that owns findings about a cluster no repository builds: mentioned in their issues and named as their owner in the report. Empty: off, their owners are unknown."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.cluster_findings_team == "" || can(regex("^@?[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", var.cluster_findings_team))
+    error_message = "cluster_findings_team must be org/team-slug or empty."
+  }
+}

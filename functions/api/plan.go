@@ -48,7 +48,7 @@ func Plan(ctx context.Context, d *app.Deps, limit int) (*groupsync.Preview, erro
 	if d.Config != nil {
 		s.Policy = remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace}
 		s.DryRun = d.Config.DryRun
-		s.Cloud = d.Config.Cloud
+		s.Cloud, s.ClusterFindingsTeam = d.Config.Cloud, d.Config.ClusterFindingsTeam
 	}
 	return s.Preview(ctx, st, limit)
 }

@@ -75,6 +75,7 @@ func BuildReport(ctx context.Context, d *app.Deps) (*Report, error) {
 			return nil, fmt.Errorf("RUNTIMELINK_POLICY: %w", err)
 		}
 		o.Policy, o.Threshold, o.Cloud = p, d.Config.IssueMinPriority, d.Config.Cloud
+		o.ClusterFindingsTeam, o.ClusterFallback = d.Config.ClusterFindingsTeam, d.Config.ClusterFindingsFallback()
 	}
 	rr, err := riskreport.Build(ctx, d.State(), o)
 	if err != nil {

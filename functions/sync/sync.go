@@ -84,12 +84,13 @@ func New(d *app.Deps) (*Handler, error) {
 	s := &artifactsync.Syncer{Store: st, Inventory: inv, Logger: d.Logger, Now: d.Now, DryRun: d.Config.DryRun}
 	h := &Handler{Artifacts: s, Sync: d.Sync, Jobs: st}
 	h.Groups = &groupsync.Syncer{
-		Store:  st,
-		Policy: remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
-		Cloud:  d.Config.Cloud,
-		DryRun: d.Config.DryRun,
-		Logger: d.Logger,
-		Now:    d.Now,
+		Store:               st,
+		Policy:              remediation.Policy{MinPriority: d.Config.IssueMinPriority, ReopenGrace: d.Config.ReopenGrace},
+		Cloud:               d.Config.Cloud,
+		ClusterFindingsTeam: d.Config.ClusterFindingsTeam,
+		DryRun:              d.Config.DryRun,
+		Logger:              d.Logger,
+		Now:                 d.Now,
 	}
 	if d.Governance != nil {
 		h.Groups.Governance = d.Governance

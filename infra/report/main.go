@@ -166,7 +166,7 @@ func printTable(out io.Writer, p scoring.Policy, fs []model.Finding) {
 		case -1:
 			move = "lowered from " + string(bp)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Priority, num(f.Score), num(base), move, mapping.OwnerLabel(&f), title(&f), factors(&f))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Priority, num(f.Score), num(base), move, mapping.OwnerLabel(&f, strings.TrimPrefix(os.Getenv("RUNTIMELINK_CLUSTER_FINDINGS_TEAM"), "@")), title(&f), factors(&f))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(out, "%d findings\n", len(fs))

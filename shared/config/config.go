@@ -87,6 +87,10 @@ type Config struct {
 	// about a cluster no repository builds, so the issue threshold applies
 	// to them (RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY).
 	ClusterFindingsRepository string
+	// ClusterFindingsTeam ("org/team-slug", "" = off) owns those findings:
+	// their issues mention it, the report names it as their owner
+	// (RUNTIMELINK_CLUSTER_FINDINGS_TEAM).
+	ClusterFindingsTeam string
 	// ReopenGrace is how long a finding may stay unhealthy on a running
 	// workload after a fix was claimed before its issue is reopened.
 	ReopenGrace time.Duration
@@ -319,11 +323,7 @@ func (c *Config) Integrations() map[string]string {
 	m["copilot"] = c.gitHubOptIn(c.CopilotAssign, "RUNTIMELINK_COPILOT_ASSIGN",
 		dry+": new Critical issues are assigned to Copilot coding agent with the user token in secret "+c.Secrets.CopilotToken)
 	m["campaigns"] = c.gitHubOptIn(c.Campaigns, "RUNTIMELINK_CAMPAIGNS", dry)
-	if c.ClusterFindingsRepository != "" {
-		m["clusterfindings"] = "on: findings about a cluster no repository builds get issues in " + c.ClusterFindingsRepository
-	} else {
-		m["clusterfindings"] = "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue"
-	}
+	m["clusterfindings"] = c.ClusterFindingsFallback()
 	if n := len(c.ARM.Subscriptions); n > 0 {
 		m["resourcegraph"] = fmt.Sprintf("on: %d subscription(s)", n)
 	} else {
@@ -401,4 +401,27 @@ func LocalOnly() []string {
 		}
 	}
 	return out
+}
+
+// ClusterFindingsFallback says what happens to findings about a cluster no
+// repository builds (kube-system, the dashboard): the fallback repository
+// that gets their issues and the fallback team that owns them, each on or
+// off, for the health answer and the report.
+func (c *Config) ClusterFindingsFallback() string {
+	repo := "repository off (RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set): they get no issue"
+	if c.ClusterFindingsRepository != "" {
+		repo = "repository on: they get issues in " + c.ClusterFindingsRepository
+	}
+	team := "team off (RUNTIMELINK_CLUSTER_FINDINGS_TEAM not set): their owners are unknown"
+	if c.ClusterFindingsTeam != "" {
+		team = "team on: @" + c.ClusterFindingsTeam + " owns them"
+		if c.ClusterFindingsRepository != "" {
+			team += " and is mentioned in their issues"
+		}
+	}
+	state := "off"
+	if c.ClusterFindingsRepository != "" || c.ClusterFindingsTeam != "" {
+		state = "on"
+	}
+	return state + ": findings about a cluster no repository builds are listed per cluster; fallback " + repo + "; fallback " + team
 }

@@ -350,6 +350,13 @@ func TestLoadSettings(t *testing.T) {
 		{name: "cluster findings repository off by default", check: func(t *testing.T, c *Config) { eq(t, c.ClusterFindingsRepository, "") }},
 		{name: "cluster findings repository malformed", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY": "platform"},
 			wantErr: `config: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY="platform" is not a repository (owner/name)`},
+		{name: "cluster findings team", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_TEAM": "@octo-org/platform-sre"},
+			check: func(t *testing.T, c *Config) { eq(t, c.ClusterFindingsTeam, "octo-org/platform-sre") }},
+		{name: "cluster findings team off by default", check: func(t *testing.T, c *Config) { eq(t, c.ClusterFindingsTeam, "") }},
+		{name: "cluster findings team malformed", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_TEAM": "platform-sre"},
+			wantErr: `config: RUNTIMELINK_CLUSTER_FINDINGS_TEAM="platform-sre" is not a team (org/team-slug)`},
+		{name: "cluster findings team with a space", set: map[string]string{"RUNTIMELINK_CLUSTER_FINDINGS_TEAM": "octo-org/platform sre"},
+			wantErr: `config: RUNTIMELINK_CLUSTER_FINDINGS_TEAM="octo-org/platform sre" is not a team (org/team-slug)`},
 		{name: "arm endpoint malformed", set: map[string]string{"ARM_ENDPOINT": "management.azure.com"},
 			wantErr: `config: ARM_ENDPOINT="management.azure.com" is not an absolute https or http URL`},
 		{name: "subscriptions parsed, lower-cased, deduplicated", set: map[string]string{"RUNTIMELINK_SUBSCRIPTIONS": " 0B1F6471-1BF0-4DDA-AEC3-CB9272F09590, ,0b1f6471-1bf0-4dda-aec3-cb9272f09590,9a7c3f00-0000-4000-8000-000000000001,"},
@@ -605,7 +612,7 @@ func TestIntegrations(t *testing.T) {
 		"resourcegraph":   "off: RUNTIMELINK_SUBSCRIPTIONS not set",
 		"copilot":         "off: RUNTIMELINK_COPILOT_ASSIGN not true",
 		"campaigns":       "off: RUNTIMELINK_CAMPAIGNS not true",
-		"clusterfindings": "off: RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set, findings about a cluster no repository builds are listed per cluster with owners unknown and get no issue",
+		"clusterfindings": "off: findings about a cluster no repository builds are listed per cluster; fallback repository off (RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set): they get no issue; fallback team off (RUNTIMELINK_CLUSTER_FINDINGS_TEAM not set): their owners are unknown",
 	}
 	but := func(changes map[string]string) map[string]string {
 		out := maps.Clone(local)
@@ -629,7 +636,13 @@ func TestIntegrations(t *testing.T) {
 			"campaigns":  "on",
 		})},
 		{"cluster findings to a fallback repository", with(minimal(), "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY", "octo-org/platform"), but(map[string]string{
-			"clusterfindings": "on: findings about a cluster no repository builds get issues in octo-org/platform",
+			"clusterfindings": "on: findings about a cluster no repository builds are listed per cluster; fallback repository on: they get issues in octo-org/platform; fallback team off (RUNTIMELINK_CLUSTER_FINDINGS_TEAM not set): their owners are unknown",
+		})},
+		{"cluster findings owned by a fallback team", with(minimal(), "RUNTIMELINK_CLUSTER_FINDINGS_TEAM", "octo-org/platform-sre"), but(map[string]string{
+			"clusterfindings": "on: findings about a cluster no repository builds are listed per cluster; fallback repository off (RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY not set): they get no issue; fallback team on: @octo-org/platform-sre owns them",
+		})},
+		{"cluster findings to a fallback repository and team", with(with(minimal(), "RUNTIMELINK_CLUSTER_FINDINGS_TEAM", "octo-org/platform-sre"), "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY", "octo-org/platform"), but(map[string]string{
+			"clusterfindings": "on: findings about a cluster no repository builds are listed per cluster; fallback repository on: they get issues in octo-org/platform; fallback team on: @octo-org/platform-sre owns them and is mentioned in their issues",
 		})},
 		{"governance switched off", with(azure(), "RUNTIMELINK_GOVERNANCE", "false"), but(map[string]string{
 			"github": "on", "keyvault": "on", "governance": "off: RUNTIMELINK_GOVERNANCE=false",

@@ -43,6 +43,9 @@ var appSlug = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // (and the dev host) parse the values.
 var timerSchedule = regexp.MustCompile(`^[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){5}$`)
 
+// teamRE is an org login and a team slug, as GitHub spells a team mention.
+var teamRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
 // errRequired is the problem of a required setting that is unset.
 var errRequired = errors.New("is required")
 
@@ -497,6 +500,23 @@ var table = []setting{
 			return nil
 		},
 		show: func(c *Config) string { return c.ClusterFindingsRepository },
+	},
+	{
+		name: "RUNTIMELINK_CLUSTER_FINDINGS_TEAM",
+		doc: "org/team-slug of the team that owns findings about a cluster no repository builds: mentioned in their issues " +
+			"and named as their owner in the report; unset: off, their owners are unknown",
+		load: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			t := strings.TrimPrefix(strings.TrimSpace(v), "@")
+			if !teamRE.MatchString(t) {
+				return errors.New("is not a team (org/team-slug)")
+			}
+			c.ClusterFindingsTeam = t
+			return nil
+		},
+		show: func(c *Config) string { return c.ClusterFindingsTeam },
 	},
 	{
 		name: "RUNTIMELINK_REOPEN_GRACE", def: "24h",

@@ -71,8 +71,13 @@ type Syncer struct {
 	Policy remediation.Policy
 	// Cloud links Defender for Cloud records in issue bodies, as triage
 	// renders them (RUNTIMELINK_CLOUD).
-	Cloud  mapping.Cloud
-	Limits Limits
+	Cloud mapping.Cloud
+	// ClusterFindingsTeam ("org/team"; "" = off) owns the groups of
+	// findings about a cluster no repository builds: their issues mention
+	// it instead of the fallback repository's CODEOWNERS
+	// (RUNTIMELINK_CLUSTER_FINDINGS_TEAM).
+	ClusterFindingsTeam string
+	Limits              Limits
 	// DryRun plans every write and makes none (RUNTIMELINK_DRY_RUN).
 	DryRun bool
 	// Governance is Defender's side of the groups (*arm.Client); nil when
@@ -258,6 +263,9 @@ func (s *Syncer) render(ctx context.Context, g *model.Group, fs []model.Finding,
 	}
 	if owners == nil {
 		owners = []string{}
+	}
+	if s.ClusterFindingsTeam != "" && len(fs) > 0 && !slices.ContainsFunc(fs, func(f model.Finding) bool { return !mapping.ClusterFinding(&f) }) {
+		owners = []string{"@" + s.ClusterFindingsTeam}
 	}
 	if !force && (slices.Equal(owners, g.Owners) || (len(owners) == 0 && len(g.Owners) == 0)) {
 		return nil

@@ -107,7 +107,11 @@ func cve(id string, p model.Priority, running bool) *model.Finding {
 // seed writes findings and their group, rendered as triage renders it.
 func (e *env) seed(repository string, fs ...*model.Finding) *model.Group {
 	e.t.Helper()
-	g := &model.Group{ID: fs[0].GroupID, Repository: repository, Kind: model.GroupKindImage, Image: fs[0].Image,
+	kind := model.GroupKindImage
+	if fs[0].Image == "" {
+		kind = model.GroupKindAlert
+	}
+	g := &model.Group{ID: fs[0].GroupID, Repository: repository, Kind: kind, Image: fs[0].Image,
 		Status: model.GroupActive, StatusAt: e.clock.Now().Add(-time.Hour)}
 	var plain []model.Finding
 	for _, f := range fs {

@@ -193,11 +193,27 @@ func alnum(s string) bool {
 
 // OwnerLabel names, for people, where a finding belongs: its repository;
 // for a finding about a cluster's own resources that no repository builds
-// (kube-system, the dashboard), its cluster, with owners unknown, not
-// "unmapped" as if it were orphaned.
-func OwnerLabel(f *model.Finding) string {
+// (kube-system, the dashboard), its cluster, with the fallback team that
+// owns such findings (RUNTIMELINK_CLUSTER_FINDINGS_TEAM, "org/team") or
+// owners unknown, not "unmapped" as if it were orphaned.
+func OwnerLabel(f *model.Finding, team string) string {
 	if f.Cluster != "" && (f.Repository == "" || f.Repository == model.UnmappedRepository) {
-		return "cluster " + f.Cluster + " (owners unknown)"
+		return "cluster " + f.Cluster + " (" + ClusterOwner(team) + ")"
 	}
 	return f.Repository
+}
+
+// ClusterOwner says who owns the findings about a cluster no repository
+// builds: the fallback team, else "owners unknown".
+func ClusterOwner(team string) string {
+	if team == "" {
+		return "owners unknown"
+	}
+	return "owner @" + team
+}
+
+// ClusterFinding reports whether a finding is about a cluster's own
+// resource that no repository builds: a Defender alert naming no image.
+func ClusterFinding(f *model.Finding) bool {
+	return f.Resource != nil && f.Image == "" && len(f.Digests) == 0
 }

@@ -278,7 +278,11 @@ func issueBody(in IssueInput, all, active, shown []model.Finding, threshold mode
 	}
 	if teams := teamsOf(g.Owners); len(teams) > 0 {
 		b.WriteString("\n### Owners\n\n")
-		b.WriteString("CODEOWNERS of `" + mdCode(AffectedPath(g, shown)) + "`: " + strings.Join(teams, ", ") + "\n")
+		if c := shown[0].Cluster; c != "" && !slices.ContainsFunc(shown, func(f model.Finding) bool { return !mapping.ClusterFinding(&f) }) {
+			b.WriteString("Owners of the findings about cluster `" + mdCode(c) + "`, which no repository builds: " + strings.Join(teams, ", ") + "\n")
+		} else {
+			b.WriteString("CODEOWNERS of `" + mdCode(AffectedPath(g, shown)) + "`: " + strings.Join(teams, ", ") + "\n")
+		}
 	}
 	if side := DefenderSide(g); len(side) > 0 {
 		b.WriteString("\n### Microsoft Defender for Cloud\n\n")

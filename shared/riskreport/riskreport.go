@@ -36,6 +36,12 @@ type Options struct {
 	// Cloud links the Defender records explanations name to its portal
 	// (RUNTIMELINK_CLOUD); the zero Cloud names them without a link.
 	Cloud mapping.Cloud
+	// ClusterFindingsTeam ("org/team"; "" = off) owns the findings about a
+	// cluster no repository builds (RUNTIMELINK_CLUSTER_FINDINGS_TEAM);
+	// ClusterFallback says what becomes of them, fallback on or off
+	// (config.Config.ClusterFindingsFallback), shown with them.
+	ClusterFindingsTeam string
+	ClusterFallback     string
 }
 
 // topFindings is how many findings the report explains.
@@ -63,11 +69,16 @@ type Report struct {
 	// resources that no repository builds (an alert on kube-system): their
 	// owners are unknown, but they run there.
 	Clusters []ClusterFindings
+	// ClusterFallback says whether such findings have a fallback
+	// repository and team, each on or off (Options.ClusterFallback).
+	ClusterFallback string
 }
 
 // ClusterFindings are the open findings about one cluster's own resources.
 type ClusterFindings struct {
-	Cluster  string
+	Cluster string
+	// Owner is the fallback team ("owner @org/team") or "owners unknown".
+	Owner    string
 	Counts   []PriorityCount
 	Findings []ClusterFinding
 }
@@ -93,7 +104,7 @@ type TopFinding struct {
 	Base         float64
 	BasePriority model.Priority
 	Move         string // "raised", "lowered" or ""
-	Owner        string // the repository, or the cluster with owners unknown (mapping.OwnerLabel)
+	Owner        string // the repository, or the cluster with its fallback team or owners unknown (mapping.OwnerLabel)
 	Where        string // image, manifest or code location
 	Factors      []FactorRow
 	Capped       bool
@@ -149,7 +160,7 @@ func Build(ctx context.Context, src Source, o Options) (*Report, error) {
 	if threshold.Rank() == 0 {
 		threshold = model.PriorityHigh
 	}
-	rep := &Report{Generated: o.Generated.UTC().Format("2006-01-02 15:04 UTC"), Version: o.Version, Threshold: threshold}
+	rep := &Report{Generated: o.Generated.UTC().Format("2006-01-02 15:04 UTC"), Version: o.Version, Threshold: threshold, ClusterFallback: o.ClusterFallback}
 
 	counts := map[model.Priority]int{}
 	repoCounts := map[string]map[model.Priority]int{}
@@ -160,7 +171,7 @@ func Build(ctx context.Context, src Source, o Options) (*Report, error) {
 		if f.Cluster != "" && (f.Repository == "" || f.Repository == model.UnmappedRepository) {
 			c := clusters[f.Cluster]
 			if c == nil {
-				c = &ClusterFindings{Cluster: f.Cluster}
+				c = &ClusterFindings{Cluster: f.Cluster, Owner: mapping.ClusterOwner(o.ClusterFindingsTeam)}
 				clusters[f.Cluster] = c
 			}
 			cf := ClusterFinding{Title: f.Title, Priority: f.Priority, Score: f.Score}
@@ -201,7 +212,7 @@ func Build(ctx context.Context, src Source, o Options) (*Report, error) {
 	}
 	rep.Counts = priorityCounts(counts, rep.Open)
 	for i, f := range top {
-		rep.Top = append(rep.Top, topFinding(policy, o.Cloud, i+1, f))
+		rep.Top = append(rep.Top, topFinding(policy, o, i+1, f))
 	}
 	for _, c := range clusters {
 		slices.SortFunc(c.Findings, func(a, b ClusterFinding) int {
@@ -261,8 +272,9 @@ func deployFactor(f *model.Finding) float64 {
 	return 0
 }
 
-func topFinding(p scoring.Policy, cloud mapping.Cloud, rank int, f model.Finding) TopFinding {
-	t := TopFinding{Rank: rank, F: f, Base: scoring.BaseOf(&f), Capped: f.Explanation.Capped, Owner: mapping.OwnerLabel(&f)}
+func topFinding(p scoring.Policy, o Options, rank int, f model.Finding) TopFinding {
+	cloud := o.Cloud
+	t := TopFinding{Rank: rank, F: f, Base: scoring.BaseOf(&f), Capped: f.Explanation.Capped, Owner: mapping.OwnerLabel(&f, o.ClusterFindingsTeam)}
 	var moved int
 	t.BasePriority, moved = p.Movement(&f)
 	switch moved {

@@ -192,3 +192,26 @@ func TestClusterFindingsAndReadableEvidence(t *testing.T) {
 		t.Errorf("risk source = %q, parts %+v", risk.Source, risk.Parts)
 	}
 }
+
+// The fallback team, when configured, owns the findings about a cluster no
+// repository builds in the report; the report says whether the fallback is
+// on or off.
+func TestClusterFindingsFallbackTeam(t *testing.T) {
+	dashboard := model.Finding{ID: "defender_alert:d", Repository: model.UnmappedRepository, Source: model.SourceDefenderAlert, State: model.StateOpen,
+		Title: "Exposed Kubernetes dashboard detected", Score: 7.5, Priority: model.PriorityHigh, Deployed: true, Cluster: "aks-prod-eus",
+		Resource: &model.Resource{Kind: model.ResourceWorkload, Cluster: "aks-prod-eus", Namespace: "kube-system", Name: "kubernetes-dashboard"}}
+	for _, tt := range []struct {
+		team, fallback, owner, top string
+	}{
+		{"", "off: … fallback team off", "owners unknown", "cluster aks-prod-eus (owners unknown)"},
+		{"octo-org/platform-sre", "on: … fallback team on", "owner @octo-org/platform-sre", "cluster aks-prod-eus (owner @octo-org/platform-sre)"},
+	} {
+		rep, err := Build(context.Background(), &fakeSource{findings: []model.Finding{dashboard}}, Options{ClusterFindingsTeam: tt.team, ClusterFallback: tt.fallback})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Clusters) != 1 || rep.Clusters[0].Owner != tt.owner || rep.Top[0].Owner != tt.top || rep.ClusterFallback != tt.fallback {
+			t.Errorf("team %q: clusters %+v, top owner %q, fallback %q", tt.team, rep.Clusters, rep.Top[0].Owner, rep.ClusterFallback)
+		}
+	}
+}
