@@ -16,8 +16,9 @@ import (
 // nightly pull from Resource Graph). A path gives its risk factors (source
 // "attack-path:<path id>") where its entities point: to the workloads a
 // pod or workload entity names, to the workloads running an image an image
-// entity names, and to every workload of a cluster only when the entity is
-// the cluster itself. Attack-path risks of paths no longer reported are
+// entity names (in the path's clusters; wherever they run when the path
+// names no cluster), and to every workload of a cluster only when the
+// entity is the cluster itself. Attack-path risks of paths no longer reported are
 // removed. Only changed workloads are written, and returned; the caller
 // re-scores their findings and enqueues their deployment sync, or uses Inventory.ApplyAttackPaths, which does
 // both and also keeps each cluster's paths for workloads reported later.
@@ -82,10 +83,28 @@ func (p *pathPlan) clusters() []string {
 	return out
 }
 
+// AnyCluster keys the attack-path targets that name an image and no
+// cluster: they apply to the workloads running the image wherever they
+// run, and are kept on a cluster document of this id for workloads
+// reported later.
+const AnyCluster = "*"
+
 // desired is the attack-path risk w carries under the plan.
 func (p *pathPlan) desired(w *model.Workload) []model.Risk {
 	c := strings.ToLower(w.Cluster)
-	return mapping.MergeRisks(p.wide[c], mapping.TargetedRisks(p.targeted[c], w))
+	return mapping.MergeRisks(p.wide[c], mapping.TargetedRisks(p.targeted[c], w), mapping.TargetedRisks(p.targeted[AnyCluster], w))
+}
+
+// anyClusterImages are the images of the targets that name no cluster.
+func (p *pathPlan) anyClusterImages() []string {
+	var out []string
+	for _, t := range p.targeted[AnyCluster] {
+		if t.Image != "" && !slices.Contains(out, t.Image) {
+			out = append(out, t.Image)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func planAttackPaths(paths []defender.AttackPath) *pathPlan {
@@ -119,6 +138,11 @@ func planAttackPaths(paths []defender.AttackPath) *pathPlan {
 					clusters := pathClusters
 					if t.Cluster != "" {
 						clusters = []string{t.Cluster}
+					}
+					if len(clusters) == 0 {
+						// The path names no cluster: the image's workloads
+						// wherever they run.
+						clusters = []string{AnyCluster}
 					}
 					for _, c := range clusters {
 						plan.targeted[c] = addTarget(plan.targeted[c], model.TargetedRisk{Risk: r, Image: t.Image, Entity: t.Entity})
@@ -225,6 +249,15 @@ func applyAttackPaths(ctx context.Context, store Workloads, plan *pathPlan) ([]m
 	}
 	if err := store.WorkloadsWithRiskFrom(ctx, mapping.RiskSourceAttackPathPrefix, add); err != nil {
 		return nil, fmt.Errorf("find workloads with attack-path risk: %w", err)
+	}
+	for _, image := range plan.anyClusterImages() {
+		ws, err := store.WorkloadsRunningImage(ctx, image, nil)
+		if err != nil {
+			return nil, fmt.Errorf("find workloads running %s of an attack path: %w", image, err)
+		}
+		for k := range ws {
+			_ = add(&ws[k])
+		}
 	}
 
 	keys := make([]string, 0, len(refs))

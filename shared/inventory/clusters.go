@@ -75,21 +75,20 @@ func (i *Inventory) clusterChanged(ctx context.Context, cluster string) error {
 }
 
 // definedRisks are the Defender risks a workload gets from its cluster's
-// document: the cluster-wide ones and the attack-path risks aimed at it.
-// A workload reported after the assessment or attack path that concerns
-// it gets them at once, not at the next export.
-func (i *Inventory) definedRisks(ctx context.Context, w *model.Workload) ([]model.Risk, error) {
-	if i.Clusters == nil || w.Cluster == "" {
-		return nil, nil
+// document c: the cluster-wide ones and the attack-path risks aimed at it,
+// also those aimed at its image by paths that name no cluster (the
+// AnyCluster document anyDoc). Either may be nil. A workload reported after
+// the assessment or attack path that concerns it gets them at once, not
+// at the next export.
+func definedRisks(c, anyDoc *model.Cluster, w *model.Workload) []model.Risk {
+	var out []model.Risk
+	if c != nil {
+		out = mapping.MergeRisks(c.Risks, mapping.TargetedRisks(c.Targeted, w))
 	}
-	c, err := i.Clusters.Cluster(ctx, w.Cluster)
-	if err != nil {
-		return nil, err
+	if anyDoc != nil {
+		out = mapping.MergeRisks(out, mapping.TargetedRisks(anyDoc.Targeted, w))
 	}
-	if c == nil {
-		return nil, nil
-	}
-	return mapping.MergeRisks(c.Risks, mapping.TargetedRisks(c.Targeted, w)), nil
+	return out
 }
 
 // defenderRisk reports whether a risk came from Defender about the

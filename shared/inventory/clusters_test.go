@@ -321,3 +321,72 @@ func TestSnapshotWithoutAnAssessmentExpiresItsRisk(t *testing.T) {
 		t.Errorf("SnapshotRound %v must be shorter than the weekly snapshot's period", inventory.SnapshotRound)
 	}
 }
+
+// An attack path whose image entity names no cluster (a container image
+// in a registry, as Defender's graph gives one) applies to the workloads
+// running that image wherever they run, whichever comes first: the path or
+// the workloads; a workload of another image gets nothing, and when the
+// path is gone its risk goes from all of them.
+func TestImageAttackPathWithoutClusterAppliesWhereverTheImageRuns(t *testing.T) {
+	imageEntity := func(m map[string]any) {
+		gc := m["properties"].(map[string]any)["graphComponent"].(map[string]any)
+		gc["entities"] = []any{
+			map[string]any{"entityInternalID": "octoacr.azurecr.io/checkout-api", "entityName": "octoacr.azurecr.io/checkout-api:1.4.2", "entityType": "ContainerImage",
+				"entityIdentifiers": map[string]any{"azureResourceId": "/subscriptions/6a1e2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b/resourceGroups/rg-octo-shared/providers/Microsoft.ContainerRegistry/registries/octoacr"}},
+			gc["entities"].([]any)[1], // the storage account
+		}
+	}
+	all := []model.RiskFactor{model.RiskInternetExposed, model.RiskLateralMovement, model.RiskSensitiveData}
+	// The same image in a staging cluster of another region.
+	elsewhere := func() deployrecord.DeploymentRecord {
+		r := sampleRecord(t)
+		r.Cluster, r.LogicalEnvironment, r.PhysicalEnvironment = "aks-stg-weu", "staging", "westeurope"
+		return r
+	}
+	for _, pathFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "workloads first", true: "path first"}[pathFirst], func(t *testing.T) {
+			e := newEnv(t)
+			ctx := ctxT(t)
+			deploy := func() {
+				if _, err := e.inv.ApplyDeployments(ctx, "octo-org", []deployrecord.DeploymentRecord{sampleRecord(t), neighbour(t), elsewhere()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !pathFirst {
+				deploy()
+			}
+			if _, err := e.inv.ApplyAttackPaths(ctx, []defender.AttackPath{samplePath(t, imageEntity)}); err != nil {
+				t.Fatal(err)
+			}
+			if pathFirst {
+				deploy()
+			}
+			byCluster := func() map[string][]model.RiskFactor {
+				out := map[string][]model.RiskFactor{}
+				for _, c := range []string{"aks-prod-eus", "aks-stg-weu"} {
+					ws, err := store.New(e.store).ClusterWorkloadsRunning(ctx, c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for k, v := range riskFactorsBy(ws, mapping.RiskSourceAttackPathPrefix) {
+						out[c+"/"+k] = v
+					}
+				}
+				return out
+			}
+			got := byCluster()
+			if !slices.Equal(got["aks-prod-eus/shop-checkout-api-api"], all) || !slices.Equal(got["aks-stg-weu/shop-checkout-api-api"], all) ||
+				len(got["aks-prod-eus/shop-cart-api"]) > 0 {
+				t.Errorf("attack-path risks = %v, want %v on the image's workloads in both clusters, none on the neighbour", got, all)
+			}
+			if _, err := e.inv.ApplyAttackPaths(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range byCluster() {
+				if len(v) > 0 {
+					t.Errorf("%s keeps %v from a path that is gone", k, v)
+				}
+			}
+		})
+	}
+}

@@ -215,6 +215,7 @@ type partition struct {
 	stored    map[string]*model.Workload
 	inherited []model.Risk   // cluster-level risks of its other workloads (no ClusterState)
 	doc       *model.Cluster // the cluster's document (ClusterState)
+	anyDoc    *model.Cluster // the AnyCluster document: paths naming an image and no cluster
 	// legacy are its documents under model.WorkloadID ids, by id, when
 	// complete; otherwise each new workload looks its own up.
 	legacy   map[string]*model.Workload
@@ -243,6 +244,9 @@ func (i *Inventory) readPartition(ctx context.Context, cluster string, ids []str
 			return nil, fmt.Errorf("read risks of cluster %s: %w", cluster, err)
 		}
 		p.doc = c
+		if p.anyDoc, err = i.Clusters.Cluster(ctx, AnyCluster); err != nil {
+			return nil, fmt.Errorf("read attack paths of images in any cluster: %w", err)
+		}
 	} else {
 		risks, err := i.clusterRisks(ctx, cluster)
 		if err != nil {
@@ -318,11 +322,7 @@ func (i *Inventory) applyRecord(ctx context.Context, org string, rec *deployreco
 		w.Tags = tags
 		w.Risks = mapping.MergeRisks(withoutSource(w.Risks, mapping.RiskSourceDeploymentRecord), own)
 		if i.Clusters != nil {
-			var defined []model.Risk
-			if c != nil {
-				defined = mapping.MergeRisks(c.Risks, mapping.TargetedRisks(c.Targeted, w))
-			}
-			w.Risks = withClusterRisks(w.Risks, defined)
+			w.Risks = withClusterRisks(w.Risks, definedRisks(c, part.anyDoc, w))
 		}
 		w.Repository = repository
 		w.Status = status

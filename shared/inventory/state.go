@@ -35,6 +35,9 @@ type Workloads interface {
 	WorkloadsWithRisksIn(ctx context.Context, cluster string, limit int) ([]model.Workload, bool, error)
 	WorkloadsOnClusters(ctx context.Context, clusters, resourceIDs []string, fn func(w *model.Workload) error) error
 	WorkloadsWithRiskFrom(ctx context.Context, prefix string, fn func(w *model.Workload) error) error
+	// WorkloadsRunningImage lists the workloads not gone that run an
+	// image (normalized name) or one of digests, in any cluster.
+	WorkloadsRunningImage(ctx context.Context, image string, digests []string) ([]model.Workload, error)
 	DeleteWorkload(ctx context.Context, cluster, id string) error
 	// WorkloadsWithLegacyIDIn lists a partition's workloads stored under
 	// model.WorkloadID ids (before deployment records had
