@@ -75,10 +75,11 @@ locals {
     RUNTIMELINK_ISSUE_MIN_PRIORITY = var.issue_min_priority
     RUNTIMELINK_REOPEN_GRACE       = var.reopen_grace
 
-    # Findings about clusters: which clusters are production by name, and the
+    # Findings about clusters: which clusters are production by name or tag, and the
     # repository that gets the issues of those no repository builds and the
     # team that owns them.
     RUNTIMELINK_PRODUCTION_CLUSTERS         = var.production_clusters
+    RUNTIMELINK_PRODUCTION_CLUSTER_TAGS     = var.production_cluster_tags
     RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY = var.cluster_findings_repository
     RUNTIMELINK_CLUSTER_FINDINGS_TEAM       = var.cluster_findings_team
 

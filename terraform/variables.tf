@@ -421,6 +421,17 @@ variable "production_clusters" {
   default     = ""
 }
 
+variable "production_cluster_tags" {
+  description = "Comma-separated ARM tags key=value (case-insensitive) naming production clusters besides those running a production workload, e.g. env=prod,environment=production; read nightly from Resource Graph. Empty: none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = alltrue([for p in split(",", var.production_cluster_tags) : trimspace(p) == "" || can(regex("^[^=]+=[^=]+$", trimspace(p)))])
+    error_message = "production_cluster_tags must be comma-separated key=value pairs or empty."
+  }
+}
+
 variable "cluster_findings_repository" {
   description = "owner/name of the repository that gets the issues of findings about a cluster no repository builds (kube-system, the dashboard). Empty: off, such findings are listed per cluster with owners unknown."
   type        = string

@@ -342,6 +342,13 @@ func TestLoadSettings(t *testing.T) {
 			check: func(t *testing.T, c *Config) {
 				want(t, c.ProductionClusters.Matches("AKS-PROD-EUS") && !c.ProductionClusters.Matches("aks-product-stg"), "rule "+c.ProductionClusters.String())
 			}},
+		{name: "production cluster tags", set: map[string]string{"RUNTIMELINK_PRODUCTION_CLUSTERS": "prod$", "RUNTIMELINK_PRODUCTION_CLUSTER_TAGS": "Env=Prod, environment=production"},
+			check: func(t *testing.T, c *Config) {
+				want(t, c.ProductionClusters.MatchesTags(map[string]string{"ENV": "prod"}) != "" && c.ProductionClusters.Matches("aks-prod") &&
+					c.ProductionClusters.MatchesTags(map[string]string{"env": "production"}) == "", "rule "+c.ProductionClusters.TagsString())
+			}},
+		{name: "production cluster tags malformed", set: map[string]string{"RUNTIMELINK_PRODUCTION_CLUSTER_TAGS": "env"},
+			wantErr: `config: RUNTIMELINK_PRODUCTION_CLUSTER_TAGS="env" has "env", which is not a tag key=value`},
 		{name: "production clusters off by default", check: func(t *testing.T, c *Config) { want(t, !c.ProductionClusters.Matches("prod"), "rule matches") }},
 		{name: "production clusters malformed", set: map[string]string{"RUNTIMELINK_PRODUCTION_CLUSTERS": "prod("},
 			wantErr: "config: RUNTIMELINK_PRODUCTION_CLUSTERS=\"prod(\" is not a regular expression: error parsing regexp: missing closing ): `(?i)prod(`"},

@@ -485,6 +485,17 @@ var table = []setting{
 		show: func(c *Config) string { return c.ProductionClusters.String() },
 	},
 	{
+		// After RUNTIMELINK_PRODUCTION_CLUSTERS: it adds to that rule.
+		name: "RUNTIMELINK_PRODUCTION_CLUSTER_TAGS",
+		doc: "comma-separated ARM tags key=value (case-insensitive) naming production clusters besides those running a production " +
+			"workload, e.g. env=prod,environment=production; read nightly from Resource Graph (RUNTIMELINK_SUBSCRIPTIONS); unset: none",
+		load: func(c *Config, v string) (err error) {
+			c.ProductionClusters, err = c.ProductionClusters.WithTags(v)
+			return err
+		},
+		show: func(c *Config) string { return c.ProductionClusters.TagsString() },
+	},
+	{
 		name: "RUNTIMELINK_CLUSTER_FINDINGS_REPOSITORY",
 		doc: "owner/name of the repository that gets the issues of findings about a cluster no repository builds " +
 			"(kube-system, the dashboard); unset: off, such findings are listed per cluster with owners unknown",

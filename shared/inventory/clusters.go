@@ -3,9 +3,11 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 )
@@ -103,4 +105,57 @@ func defenderRisk(r model.Risk) bool {
 func withClusterRisks(own, defined []model.Risk) []model.Risk {
 	kept := slices.DeleteFunc(slices.Clone(own), defenderRisk)
 	return mapping.MergeRisks(kept, defined)
+}
+
+// ApplyClusterTags keeps each cluster's ARM tags on its document, from
+// the complete list of clusters Resource Graph reports (the nightly pull):
+// the production rule may name a cluster by tag, and Defender's records
+// never carry them. A cluster no longer listed loses its tags. The
+// findings about a cluster whose tags changed are re-scored. It returns
+// how many clusters' tags changed.
+func (i *Inventory) ApplyClusterTags(ctx context.Context, clusters []defender.ClusterResource) (int, error) {
+	if i.Clusters == nil {
+		return 0, nil
+	}
+	want := map[string]defender.ClusterResource{}
+	for _, c := range clusters {
+		want[c.Name] = c
+	}
+	known, err := i.Clusters.Clusters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	names := slices.Sorted(maps.Keys(want))
+	for _, c := range known {
+		if _, ok := want[c.ID]; !ok && len(c.Tags) > 0 {
+			names = append(names, c.ID)
+		}
+	}
+	n := 0
+	for _, name := range names {
+		r := want[name]
+		_, changed, err := i.Clusters.UpdateCluster(ctx, name, func(c *model.Cluster, exists bool) error {
+			if !exists && len(r.Tags) == 0 {
+				return model.ErrSkip
+			}
+			if c.ResourceID == "" {
+				c.ResourceID = r.ResourceID
+			}
+			if maps.Equal(c.Tags, r.Tags) {
+				return model.ErrSkip
+			}
+			c.Tags = maps.Clone(r.Tags)
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("keep tags of cluster %s: %w", name, err)
+		}
+		if changed {
+			n++
+			if err := i.clusterChanged(ctx, name); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
 }

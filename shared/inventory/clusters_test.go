@@ -390,3 +390,80 @@ func TestImageAttackPathWithoutClusterAppliesWhereverTheImageRuns(t *testing.T) 
 		})
 	}
 }
+
+// sampleClusters are the rows of testdata/defender/clusters-resourcegraph.json.
+func sampleClusters(t *testing.T) []defender.ClusterResource {
+	t.Helper()
+	var answer struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "clusters-resourcegraph.json"), &answer); err != nil {
+		t.Fatal(err)
+	}
+	var out []defender.ClusterResource
+	for _, row := range answer.Data {
+		c, err := defender.ParseClusterResource(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// A cluster tagged production by the configured rule is production: the
+// dashboard alert (testdata/defender/alert-pascal.json, moved to each
+// cluster) is scored as running in production there although no
+// production workload is reported, by its ARM tags as Resource Graph lists
+// them; a cluster whose tags no longer say so is not.
+func TestClusterTaggedProductionIsProduction(t *testing.T) {
+	rule, err := mapping.NewClusterRule("^edge-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rule, err = rule.WithTags("Env=Prod,environment=production"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cluster string
+		drop    bool // the next pull no longer lists it
+		prod    bool
+		why     string
+	}{
+		{"aks-prod-eus", false, true, "tagged production: env=prod"},
+		{"aks-stg-weu", false, false, ""},
+		{"edge-store-17", false, true, "named production by rule ^edge-"}, // tags null: the name rule still applies
+		{"aks-prod-eus", true, false, ""},
+	} {
+		t.Run(tt.cluster+map[bool]string{true: " dropped"}[tt.drop], func(t *testing.T) {
+			e := newEnv(t)
+			ctx := ctxT(t)
+			cs := sampleClusters(t)
+			n, err := e.inv.ApplyClusterTags(ctx, cs)
+			if err != nil || n != 2 {
+				t.Fatalf("apply tags: %d changed, %v; want the 2 tagged clusters", n, err)
+			}
+			if tt.drop {
+				if _, err := e.inv.ApplyClusterTags(ctx, slices.DeleteFunc(cs, func(c defender.ClusterResource) bool { return c.Name == tt.cluster })); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := records(t, "alert-pascal.json", func(m map[string]any) {
+				m["AzureResourceId"] = strings.ReplaceAll(m["AzureResourceId"].(string), "aks-prod-eus", tt.cluster)
+				m["ResourceIdentifiers"].([]any)[0].(map[string]any)["AzureResourceId"] = m["AzureResourceId"]
+			})[0].Alert.Resource()
+			if res == nil || res.Cluster != tt.cluster {
+				t.Fatalf("alert resource = %+v", res)
+			}
+			c, err := store.New(e.store).Cluster(ctx, tt.cluster)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prod, why := mapping.ClusterProduction(tt.cluster, c, nil, rule)
+			ws := mapping.ResourceWorkloads(*res, c, nil, rule)
+			if prod != tt.prod || why != tt.why || len(ws) != 1 || ws[0].Production != tt.prod {
+				t.Errorf("production = %v (%q), resource workload %+v; want %v (%q)", prod, why, ws, tt.prod, tt.why)
+			}
+		})
+	}
+}

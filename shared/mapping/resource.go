@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -8,8 +9,13 @@ import (
 )
 
 // ClusterRule names production clusters by their name (a configurable
-// regular expression, RUNTIMELINK_PRODUCTION_CLUSTERS); nil names none.
-type ClusterRule struct{ re *regexp.Regexp }
+// regular expression, RUNTIMELINK_PRODUCTION_CLUSTERS) or by their ARM
+// tags (key=value pairs, RUNTIMELINK_PRODUCTION_CLUSTER_TAGS); the zero
+// rule names none.
+type ClusterRule struct {
+	re   *regexp.Regexp
+	tags [][2]string // lower-case key and value; any one matching names the cluster
+}
 
 // NewClusterRule compiles a rule; "" is the rule that names no cluster.
 // The match is case-insensitive and over the whole name unless the
@@ -25,8 +31,40 @@ func NewClusterRule(expr string) (ClusterRule, error) {
 	return ClusterRule{re: re}, nil
 }
 
-// Matches reports whether the rule names cluster as production.
+// WithTags is the rule that also names a cluster production when one of
+// its ARM tags is one of spec's pairs: "env=prod,environment=production"
+// (keys and values case-insensitive, compared whole; "" adds none).
+func (r ClusterRule) WithTags(spec string) (ClusterRule, error) {
+	r.tags = nil
+	for _, pair := range strings.Split(spec, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return ClusterRule{}, fmt.Errorf("has %q, which is not a tag key=value", pair)
+		}
+		r.tags = append(r.tags, [2]string{strings.ToLower(k), strings.ToLower(v)})
+	}
+	return r, nil
+}
+
+// Matches reports whether the rule names cluster as production by name.
 func (r ClusterRule) Matches(cluster string) bool { return r.re != nil && r.re.MatchString(cluster) }
+
+// MatchesTags reports which of the rule's tags a cluster's ARM tags carry
+// ("env=prod"), "" when none.
+func (r ClusterRule) MatchesTags(tags map[string]string) string {
+	for _, t := range r.tags {
+		for k, v := range tags {
+			if strings.ToLower(strings.TrimSpace(k)) == t[0] && strings.ToLower(strings.TrimSpace(v)) == t[1] {
+				return k + "=" + v
+			}
+		}
+	}
+	return ""
+}
 
 // String is the rule's expression ("" when off).
 func (r ClusterRule) String() string {
@@ -36,10 +74,19 @@ func (r ClusterRule) String() string {
 	return strings.TrimPrefix(r.re.String(), "(?i)")
 }
 
+// TagsString is the rule's tag pairs ("" when none).
+func (r ClusterRule) TagsString() string {
+	parts := make([]string, len(r.tags))
+	for i, t := range r.tags {
+		parts[i] = t[0] + "=" + t[1]
+	}
+	return strings.Join(parts, ",")
+}
+
 // ClusterProduction says whether a cluster is production and why: it runs
 // a production workload (one of workloads, the cluster's running ones), or
-// the rule names it.
-func ClusterProduction(cluster string, workloads []model.Workload, rule ClusterRule) (bool, string) {
+// the rule names it by name or by one of its ARM tags (c's, when known).
+func ClusterProduction(cluster string, c *model.Cluster, workloads []model.Workload, rule ClusterRule) (bool, string) {
 	for i := range workloads {
 		w := &workloads[i]
 		if w.Production && w.Status != model.WorkloadGone && strings.EqualFold(w.Cluster, cluster) {
@@ -48,6 +95,11 @@ func ClusterProduction(cluster string, workloads []model.Workload, rule ClusterR
 	}
 	if rule.Matches(cluster) {
 		return true, "named production by rule " + rule.String()
+	}
+	if c != nil {
+		if tag := rule.MatchesTags(c.Tags); tag != "" {
+			return true, "tagged production: " + tag
+		}
 	}
 	return false, ""
 }
@@ -77,7 +129,7 @@ func ResourceWorkloads(r model.Resource, c *model.Cluster, clusterWorkloads []mo
 			return out
 		}
 	}
-	prod, _ := ClusterProduction(cluster, clusterWorkloads, rule)
+	prod, _ := ClusterProduction(cluster, c, clusterWorkloads, rule)
 	name := r.Name
 	if name == "" {
 		name = "(" + r.Kind + ")"

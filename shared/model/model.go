@@ -285,6 +285,9 @@ type Cluster struct {
 	// the cluster began arriving; Reported, per assessment risk source,
 	// when it last said so (a snapshot's SnapshotStart, a streaming
 	// record's time). A source a complete later snapshot left out expires.
+	// Tags are the cluster's ARM tags as Resource Graph lists them, for
+	// the rule that calls a cluster production by tag.
+	Tags          map[string]string    `json:"tags,omitempty"`
 	SnapshotStart time.Time            `json:"snapshotStart,omitzero"`
 	Reported      map[string]time.Time `json:"reported,omitempty"`
 }

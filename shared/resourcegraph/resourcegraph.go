@@ -169,17 +169,29 @@ func (c *Client) page(ctx context.Context, query, skip string) (*graphResponse, 
 // cannot be read fails the call: the nightly run must not drop risk
 // silently.
 func (c *Client) AttackPaths(ctx context.Context) ([]defender.AttackPath, error) {
-	var out []defender.AttackPath
-	err := c.Query(ctx, defender.AttackPathsQuery, func(row json.RawMessage) error {
-		p, err := defender.ParseAttackPath(row)
+	return queryAll(ctx, c, defender.AttackPathsQuery, defender.ParseAttackPath, "attack paths")
+}
+
+// Clusters lists the Kubernetes clusters in scope with their ARM tags,
+// for the rule that calls a cluster production by tag. A row that cannot
+// be read fails the call.
+func (c *Client) Clusters(ctx context.Context) ([]defender.ClusterResource, error) {
+	return queryAll(ctx, c, defender.ClustersQuery, defender.ParseClusterResource, "clusters")
+}
+
+// queryAll reads every row of a query's answer with parse.
+func queryAll[T any](ctx context.Context, c *Client, query string, parse func([]byte) (T, error), what string) ([]T, error) {
+	var out []T
+	err := c.Query(ctx, query, func(row json.RawMessage) error {
+		v, err := parse(row)
 		if err != nil {
 			return err
 		}
-		out = append(out, p)
+		out = append(out, v)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pull attack paths: %w", err)
+		return nil, fmt.Errorf("pull %s: %w", what, err)
 	}
 	return out, nil
 }

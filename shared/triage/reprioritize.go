@@ -33,6 +33,19 @@ type AttackPathApplier interface {
 	ApplyAttackPaths(ctx context.Context, paths []defender.AttackPath) ([]model.Workload, error)
 }
 
+// ClusterTagSource lists the clusters in scope with their ARM tags
+// (resourcegraph.Client); ClusterTagApplier keeps them (inventory.Inventory).
+// An AttackPathSource and AttackPathApplier that are these too have the
+// nightly run read the tags the production rule may name clusters by.
+type ClusterTagSource interface {
+	Clusters(ctx context.Context) ([]defender.ClusterResource, error)
+}
+
+// ClusterTagApplier: see ClusterTagSource.
+type ClusterTagApplier interface {
+	ApplyClusterTags(ctx context.Context, clusters []defender.ClusterResource) (int, error)
+}
+
 // SnapshotExpirer drops the risk factors a complete Defender snapshot
 // left out (inventory.Inventory).
 type SnapshotExpirer interface {
@@ -415,6 +428,20 @@ func (r *sweep) attackPaths(ctx context.Context) error {
 		return fmt.Errorf("apply attack paths: %w", err)
 	}
 	r.log.Info("resource graph: attack paths applied", "paths", len(paths), "workloadsUpdated", len(changed))
+	src, ok1 := r.o.AttackPaths.(ClusterTagSource)
+	app, ok2 := r.o.Applier.(ClusterTagApplier)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	clusters, err := src.Clusters(ctx)
+	if err != nil {
+		return fmt.Errorf("resource graph: %w", err)
+	}
+	n, err := app.ApplyClusterTags(ctx, clusters)
+	if err != nil {
+		return fmt.Errorf("apply cluster tags: %w", err)
+	}
+	r.log.Info("resource graph: cluster tags applied", "clusters", len(clusters), "clustersChanged", n)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/runtimelink/runtimelink/shared/clocktest"
+	"github.com/runtimelink/runtimelink/shared/defender"
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
@@ -217,9 +218,10 @@ func TestReprioritizeReenqueuesDrift(t *testing.T) {
 
 // resourceGraph is a Resource Graph endpoint speaking the wire format:
 // POST /providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01
-// with a bearer token, answering the sample attack path.
+// with a bearer token, answering the sample attack path and the sample
+// clusters with their tags.
 func resourceGraph(t *testing.T) *httptest.Server {
-	body := testdata(t, "defender/attackpaths-resourcegraph.json")
+	paths, clusters := testdata(t, "defender/attackpaths-resourcegraph.json"), testdata(t, "defender/clusters-resourcegraph.json")
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/providers/Microsoft.ResourceGraph/resources" || r.URL.Query().Get("api-version") != resourcegraph.APIVersion {
 			t.Errorf("unexpected request %s %s", r.Method, r.URL)
@@ -235,7 +237,13 @@ func resourceGraph(t *testing.T) *httptest.Server {
 			Query         string   `json:"query"`
 		}
 		b, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(b, &req); err != nil || !strings.Contains(req.Query, "microsoft.security/attackpaths") {
+		body := paths
+		switch {
+		case json.Unmarshal(b, &req) != nil:
+			t.Errorf("request body %s", b)
+		case req.Query == defender.ClustersQuery:
+			body = clusters
+		case !strings.Contains(req.Query, "microsoft.security/attackpaths"):
 			t.Errorf("request body %s", b)
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -275,9 +283,14 @@ func TestReprioritizeAppliesAttackPaths(t *testing.T) {
 	}
 
 	applier := inventory.New(tr.Store.(*store.Store), tr, queue.RecordSyncs{Sync: tr.Sync.(*syncRecorder)}, nil, nil)
+	applier.Clusters = tr.Store.(*store.Store)
 	st, err := tr.Reprioritize(ctx, SweepOptions{AttackPaths: graph, Applier: applier})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The clusters' ARM tags, for the production rule.
+	if c, err := tr.Store.(*store.Store).Cluster(ctx, "aks-prod-eus"); err != nil || c == nil || c.Tags["env"] != "prod" {
+		t.Errorf("cluster aks-prod-eus after the run: %+v, %v; want its tags from Resource Graph", c, err)
 	}
 	if st.WorkloadsUpdated != 2 {
 		t.Errorf("workloads updated = %d, want 2 (%+v)", st.WorkloadsUpdated, st)
