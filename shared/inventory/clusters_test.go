@@ -397,7 +397,7 @@ func sampleClusters(t *testing.T) []defender.ClusterResource {
 	var answer struct {
 		Data []json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(inventorytest.Testdata(t, "defender", "clusters-resourcegraph.json"), &answer); err != nil {
+	if err := json.Unmarshal(sampletest.Testdata(t, "defender", "clusters-resourcegraph.json"), &answer); err != nil {
 		t.Fatal(err)
 	}
 	var out []defender.ClusterResource
