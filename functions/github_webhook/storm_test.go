@@ -2,7 +2,6 @@ package githubwebhook_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
@@ -108,22 +106,9 @@ var _ policy.Transporter = (*writeCounter)(nil)
 // countingStore is a fresh emulator database whose writes are counted.
 func countingStore(t testing.TB) (*cosmos.Store, *writeCounter) {
 	t.Helper()
-	st := localstack.ForTest(t)
 	// The app's own pool (cosmos.HTTPClient), so load tests see its bounds.
 	wc := &writeCounter{n: map[string]int{}, base: cosmos.HTTPClient(true)}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := cosmos.Open(ctx, cosmos.Options{Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey,
-		Database: localstack.DatabaseName(t), Emulator: true, CreateIfMissing: true, Transport: wc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = s.DropDatabase(ctx)
-	})
-	return s, wc
+	return localstack.StoreThrough(t, wc), wc
 }
 
 // alertDeliveries makes n distinct Dependabot alert deliveries (alert

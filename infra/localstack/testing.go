@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
 	"github.com/runtimelink/runtimelink/shared/cosmos"
 )
 
@@ -66,15 +68,28 @@ func DatabaseName(t testing.TB) string {
 	return fmt.Sprintf("t%d-%d-%s", os.Getpid(), dbSeq.Add(1), hex.EncodeToString(sum[:4]))
 }
 
+// StoreThrough is Store with every request to the emulator sent through
+// transport: a counter, or a transport that fails or alters requests.
+func StoreThrough(t testing.TB, transport policy.Transporter) *cosmos.Store {
+	t.Helper()
+	st := ForTest(t)
+	return openStore(t, st.CosmosEndpoint, DatabaseName(t), transport)
+}
+
 // OpenStore opens (creating) a database on the emulator at endpoint and
 // drops it at the end of the test.
 func OpenStore(t testing.TB, endpoint, database string) *cosmos.Store {
+	t.Helper()
+	return openStore(t, endpoint, database, nil)
+}
+
+func openStore(t testing.TB, endpoint, database string, transport policy.Transporter) *cosmos.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := cosmos.Open(ctx, cosmos.Options{
 		Endpoint: endpoint, Key: CosmosKey, Database: database,
-		Emulator: true, CreateIfMissing: true,
+		Emulator: true, CreateIfMissing: true, Transport: transport,
 	})
 	if err != nil {
 		t.Fatalf("open store: %v", err)

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/runtimelink/runtimelink/infra/localstack"
-	"github.com/runtimelink/runtimelink/shared/cosmos"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/store"
 )
@@ -193,16 +191,9 @@ func (r refuseContinuation) Do(req *http.Request) (*http.Response, error) {
 }
 
 func TestFindingsMatchingRefusedCursor(t *testing.T) {
-	st := localstack.ForTest(t)
 	ctx := newFixture(t).ctx
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the emulator's self-signed certificate
-	db, err := cosmos.Open(ctx, cosmos.Options{Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey, Database: localstack.DatabaseName(t),
-		Emulator: true, CreateIfMissing: true, Transport: refuseContinuation{next: insecure}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.DropDatabase(context.Background()) })
-	s := store.New(db)
+	s := store.New(localstack.StoreThrough(t, refuseContinuation{next: insecure}))
 	if _, _, err := s.FindingsMatching(ctx, store.FindingsFilter{}, 10, ""); err != nil {
 		t.Fatalf("first page: %v", err)
 	}

@@ -51,24 +51,11 @@ func (c *countingTransport) Do(req *http.Request) (*http.Response, error) {
 func (c *countingTransport) reset() { c.writes.Store(0); c.reads.Store(0); c.queries.Store(0) }
 
 func benchStore(b *testing.B) (*cosmos.Store, *countingTransport) {
-	st := localstack.ForTest(b)
 	ct := &countingTransport{next: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the local emulator's self-signed certificate
 		MaxIdleConnsPerHost: 32,
 	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := cosmos.Open(ctx, cosmos.Options{Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey, Database: localstack.DatabaseName(b),
-		Emulator: true, CreateIfMissing: true, Transport: ct})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		_ = s.DropDatabase(ctx)
-	})
-	return s, ct
+	return localstack.StoreThrough(b, ct), ct
 }
 
 const benchImages = 100

@@ -134,27 +134,13 @@ func (c *Counter) Fail(on bool) { c.fail.Store(on) }
 // Counter. The database is dropped when the test ends.
 func Store(t testing.TB) (*cosmos.Store, *Counter) {
 	t.Helper()
-	st := localstack.ForTest(t)
 	// The app's own client to the emulator (its connection pool), with
 	// more patience for a loaded machine.
 	base := cosmos.HTTPClient(true)
 	base.Timeout = 60 * time.Second
 	c := &Counter{base: base}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := cosmos.Open(ctx, cosmos.Options{
-		Endpoint: st.CosmosEndpoint, Key: localstack.CosmosKey, Database: localstack.DatabaseName(t),
-		Emulator: true, CreateIfMissing: true, Transport: c,
-	})
-	if err != nil {
-		t.Fatalf("open counted store: %v", err)
-	}
-	t.Cleanup(func() {
-		c.Fail(false)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = s.DropDatabase(ctx)
-	})
+	s := localstack.StoreThrough(t, c)
+	t.Cleanup(func() { c.Fail(false) }) // before the database is dropped
 	return s, c
 }
 
