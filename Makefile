@@ -53,17 +53,9 @@ test-go: deps
 storm: deps
 	RUNTIMELINK_STORM_GROUPS=2000 $(GO) test -count=1 -timeout 30m -run TestStorm -v ./shared/groupsync/
 
-## bench: the benchmarks of BENCHMARKS.md, each printing its figures and the load (tens of minutes; not part of make test)
+## bench: the benchmarks of BENCHMARKS.md, each headed by the machine's load (tens of minutes; not part of make test)
 bench: deps
-	@echo "bench on $$(nproc) CPUs ($$(uname -m)), $$(date -u +%FT%TZ), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
-	# One process per rate: each peak RSS is that rate's alone.
-	for rate in 100 300 1000; do \
-		$(GO) test -count=1 -timeout 30m -run TestWebhookLoad -v ./functions/github_webhook/ -args -load -load.rate=$$rate -load.duration=30s; \
-	done
-	$(GO) test -count=1 -timeout 10m -run '^$$' -bench BenchmarkUnsignedFlood -benchtime 3x ./functions/github_webhook/
-	# Defender export: 100,000 records in batches of 500 per kind, direct and 5 ms away.
-	$(GO) test -count=1 -timeout 120m -run '^$$' -bench BenchmarkDefenderExport -benchtime=200x ./functions/defender_export/
-	@echo "load average after: $$(cut -d' ' -f1-3 /proc/loadavg)"
+	scripts/bench.sh
 
 ## lint: go vet and gofmt
 lint:

@@ -256,6 +256,9 @@ func (c *Container[T]) Save(ctx context.Context, doc *T, exists bool) (written b
 		return created, err
 	}
 	id, _ := c.keys(doc)
+	if err := c.limit(ctx, doc); err != nil {
+		return false, err
+	}
 	h, err := ContentHash(doc)
 	if err != nil {
 		return false, fmt.Errorf("hash %s %s: %w", c.name, id, err)

@@ -86,8 +86,7 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 		}
 		ws = append(ws, w)
 	}
-	sc := &sweepScorer{policy: tr.policy(), ix: mapping.NewIndex(nil, ws), prepared: map[string]preparedContext{}, start: 1 << 62}
-	severities := []string{"critical", "high", "medium", "low"}
+	ix := mapping.NewIndex(nil, ws)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
@@ -95,14 +94,11 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A scorer per writer: its cache of prepared contexts is not
+			// safe for concurrent use.
+			sc := &sweepScorer{policy: tr.policy(), ix: ix, prepared: map[string]preparedContext{}, start: 1 << 62}
 			for i := range jobs {
-				img := i % benchImages
-				f := model.Finding{
-					ID: model.ImageCVEFindingID(ws[img].Image, fmt.Sprintf("CVE-2024-%06d", i)), Repository: ws[img].Repository,
-					Source: model.SourceDefenderCVE, State: model.StateOpen, CVE: fmt.Sprintf("CVE-2024-%06d", i), Title: "bench",
-					Severity: severities[i%4], Image: ws[img].Image, Digests: []string{ws[img].Digest},
-					Package: &model.Package{Name: "pkg" + strconv.Itoa(i%37), Version: "1.0.0", FixedVersion: "1.0.1"},
-				}
+				f := benchFinding(ws, i)
 				r, dep, _ := sc.score(ctx, &f)
 				applyResult(&f, r, dep, time.Time{})
 				_, f.GroupID = GroupOf(&f)
@@ -128,6 +124,34 @@ func loadBench(b *testing.B, tr *Triage, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchFinding is the i-th benchmark CVE, on the image of ws[i % len(ws)].
+func benchFinding(ws []model.Workload, i int) model.Finding {
+	img := i % len(ws)
+	return model.Finding{
+		ID: model.ImageCVEFindingID(ws[img].Image, fmt.Sprintf("CVE-2024-%06d", i)), Repository: ws[img].Repository,
+		Source: model.SourceDefenderCVE, State: model.StateOpen, CVE: fmt.Sprintf("CVE-2024-%06d", i), Title: "bench",
+		Severity: [...]string{"critical", "high", "medium", "low"}[i%4], Image: ws[img].Image, Digests: []string{ws[img].Digest},
+		Package: &model.Package{Name: "pkg" + strconv.Itoa(i%37), Version: "1.0.0", FixedVersion: "1.0.1"},
+	}
+}
+
+// benchSizes reads a comma-separated list of sizes from env, or def.
+func benchSizes(b *testing.B, env string, def []int) []int {
+	s := os.Getenv(env)
+	if s == "" {
+		return def
+	}
+	var sizes []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			b.Fatalf("%s: %v", env, err)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -172,17 +196,7 @@ func (h *heapSampler) Stop() (peak, live uint64) { close(h.stop); <-h.done; retu
 // RUNTIMELINK_BENCH_SIZES=10000,30000,100000 for more (loading 100k
 // documents into the emulator takes a while). Run with -benchtime=3x.
 func BenchmarkReprioritize(b *testing.B) {
-	sizes := []int{10000}
-	if s := os.Getenv("RUNTIMELINK_BENCH_SIZES"); s != "" {
-		sizes = nil
-		for _, part := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(part))
-			if err != nil {
-				b.Fatalf("RUNTIMELINK_BENCH_SIZES: %v", err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := benchSizes(b, "RUNTIMELINK_BENCH_SIZES", []int{10000})
 	for _, n := range sizes {
 		// Load once per size, outside the measured sub-benchmark (which
 		// the testing package may call more than once).
