@@ -153,8 +153,10 @@ func (s *Server) LimitHTTP(n int) { s.httpSlots = make(chan struct{}, max(n, 1))
 // At most LimitHTTP requests are handled at once across every HTTP route;
 // one more is answered 429 with Retry-After at once, the answer the
 // Functions host itself gives past maxOutstandingRequests, rather than
-// queued: queued work only makes every admitted request slower, and
-// GitHub (which waits 10 s at most) and the API's clients retry a 429.
+// queued: queued work only makes every admitted request slower. A client
+// can retry a 429; GitHub never retries a webhook delivery (it waits 10 s
+// at most), so a refused one comes back through the redeliver function,
+// which finds it unrecorded.
 // Triggers are not bounded here: the host paces them (batch sizes in
 // host.json), and refusing one would spend a queue message's dequeue count.
 func (s *Server) HandleHTTP(pattern string, h http.Handler) {
