@@ -493,23 +493,20 @@ func (s *Server) lockRepo(r *http.Request) *repoIssues {
 	return s.repoLocked(repoOf(r))
 }
 
-// lockIssue takes s.mu and finds the issue of the request
-// (findIssueLocked). When there is none it has answered and released the
-// lock; otherwise the caller releases it.
-func (s *Server) lockIssue(w http.ResponseWriter, r *http.Request) (*repoIssues, *FakeIssue, bool) {
+// withIssue runs fn under s.mu with the issue of the request
+// (findIssueLocked answers when there is none).
+func (s *Server) withIssue(w http.ResponseWriter, r *http.Request, fn func(rs *repoIssues, i *FakeIssue)) {
 	s.mu.Lock()
-	rs, i, ok := s.findIssueLocked(w, r, repoOf(r))
-	if !ok {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if rs, i, ok := s.findIssueLocked(w, r, repoOf(r)); ok {
+		fn(rs, i)
 	}
-	return rs, i, ok
 }
 
 func (s *Server) handleGetIssue(w http.ResponseWriter, r *http.Request) {
-	if rs, i, ok := s.lockIssue(w, r); ok {
-		defer s.mu.Unlock()
+	s.withIssue(w, r, func(rs *repoIssues, i *FakeIssue) {
 		writeJSON(w, http.StatusOK, s.issueJSONLocked(rs.name, i))
-	}
+	})
 }
 
 func (s *Server) handleGetIssueByRepoID(w http.ResponseWriter, r *http.Request) {
@@ -541,29 +538,26 @@ func (s *Server) handleUpdateIssue(w http.ResponseWriter, r *http.Request) {
 	if !f.ok {
 		return
 	}
-	rs, i, ok := s.lockIssue(w, r)
-	if !ok {
-		return
-	}
-	defer s.mu.Unlock()
-	if !s.editIssueLocked(w, rs, i, title, body, labels, assignees) {
-		return
-	}
-	now := s.now()
-	switch {
-	case state != nil && *state == "closed" && i.State != "closed":
-		i.State, i.ClosedAt, i.ClosedBy = "closed", now, actor(r)
-		i.StateReason = "completed"
-		if reason != nil && *reason != "" && *reason != "reopened" {
-			i.StateReason = *reason
+	s.withIssue(w, r, func(rs *repoIssues, i *FakeIssue) {
+		if !s.editIssueLocked(w, rs, i, title, body, labels, assignees) {
+			return
 		}
-	case state != nil && *state == "open" && i.State != "open":
-		i.State, i.StateReason, i.ClosedAt, i.ClosedBy = "open", "reopened", time.Time{}, ""
-	case reason != nil && *reason != "" && i.State == "closed" && *reason != "reopened":
-		i.StateReason = *reason // a closed issue's reason can be changed
-	}
-	i.UpdatedAt = now
-	writeJSON(w, http.StatusOK, s.issueJSONLocked(rs.name, i))
+		now := s.now()
+		switch {
+		case state != nil && *state == "closed" && i.State != "closed":
+			i.State, i.ClosedAt, i.ClosedBy = "closed", now, actor(r)
+			i.StateReason = "completed"
+			if reason != nil && *reason != "" && *reason != "reopened" {
+				i.StateReason = *reason
+			}
+		case state != nil && *state == "open" && i.State != "open":
+			i.State, i.StateReason, i.ClosedAt, i.ClosedBy = "open", "reopened", time.Time{}, ""
+		case reason != nil && *reason != "" && i.State == "closed" && *reason != "reopened":
+			i.StateReason = *reason // a closed issue's reason can be changed
+		}
+		i.UpdatedAt = now
+		writeJSON(w, http.StatusOK, s.issueJSONLocked(rs.name, i))
+	})
 }
 
 func (s *Server) handleListIssues(w http.ResponseWriter, r *http.Request) {
@@ -637,30 +631,24 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("body is too long (maximum is %d characters)", maxBody)})
 		return
 	}
-	rs, i, ok := s.lockIssue(w, r)
-	if !ok {
-		return
-	}
-	defer s.mu.Unlock()
-	s.nextID++
-	c := FakeComment{ID: s.nextID, Body: *body, Author: actor(r), At: s.now()}
-	i.Comments = append(i.Comments, c)
-	i.UpdatedAt = c.At
-	writeJSON(w, http.StatusCreated, s.commentJSON(rs.name, i, c))
+	s.withIssue(w, r, func(rs *repoIssues, i *FakeIssue) {
+		s.nextID++
+		c := FakeComment{ID: s.nextID, Body: *body, Author: actor(r), At: s.now()}
+		i.Comments = append(i.Comments, c)
+		i.UpdatedAt = c.At
+		writeJSON(w, http.StatusCreated, s.commentJSON(rs.name, i, c))
+	})
 }
 
 func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
-	rs, i, ok := s.lockIssue(w, r)
-	if !ok {
-		return
-	}
-	defer s.mu.Unlock()
-	start, end := s.paginate(w, r, len(i.Comments))
-	out := make([]map[string]any, 0, end-start)
-	for _, c := range i.Comments[start:end] {
-		out = append(out, s.commentJSON(rs.name, i, c))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.withIssue(w, r, func(rs *repoIssues, i *FakeIssue) {
+		start, end := s.paginate(w, r, len(i.Comments))
+		out := make([]map[string]any, 0, end-start)
+		for _, c := range i.Comments[start:end] {
+			out = append(out, s.commentJSON(rs.name, i, c))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 // handleAddAssignees adds assignees; logins that cannot be assigned are
@@ -671,25 +659,22 @@ func (s *Server) handleAddAssignees(w http.ResponseWriter, r *http.Request) {
 	if !f.ok {
 		return
 	}
-	rs, i, ok := s.lockIssue(w, r)
-	if !ok {
-		return
-	}
-	defer s.mu.Unlock()
-	if logins != nil {
-		// Copilot coding agent is assigned on its own terms (copilot.go).
-		rest, ok := s.assignCopilotLocked(w, r, f.obj, rs.name, i, *logins)
-		if !ok {
-			return
-		}
-		for _, l := range canonicalLogins(rs, rest) {
-			if !slices.Contains(i.Assignees, l) && len(i.Assignees) < maxAssignees {
-				i.Assignees = append(i.Assignees, l)
+	s.withIssue(w, r, func(rs *repoIssues, i *FakeIssue) {
+		if logins != nil {
+			// Copilot coding agent is assigned on its own terms (copilot.go).
+			rest, ok := s.assignCopilotLocked(w, r, f.obj, rs.name, i, *logins)
+			if !ok {
+				return
 			}
+			for _, l := range canonicalLogins(rs, rest) {
+				if !slices.Contains(i.Assignees, l) && len(i.Assignees) < maxAssignees {
+					i.Assignees = append(i.Assignees, l)
+				}
+			}
+			i.UpdatedAt = s.now()
 		}
-		i.UpdatedAt = s.now()
-	}
-	writeJSON(w, http.StatusCreated, s.issueJSONLocked(rs.name, i))
+		writeJSON(w, http.StatusCreated, s.issueJSONLocked(rs.name, i))
+	})
 }
 
 func (s *Server) handleCheckAssignee(w http.ResponseWriter, r *http.Request) {
