@@ -10,6 +10,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/alerts"
 	"github.com/runtimelink/runtimelink/shared/defender"
+	"github.com/runtimelink/runtimelink/shared/deployrecord"
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
 	"github.com/runtimelink/runtimelink/shared/queue"
@@ -79,40 +80,27 @@ func cveFindings(t testing.TB, rel, repository string) []model.Finding {
 	return out
 }
 
-// deploymentRecord is the part of a deployment-record body a workload needs.
-type deploymentRecord struct {
-	Name         string   `json:"name"`
-	Digest       string   `json:"digest"`
-	LogicalEnv   string   `json:"logical_environment"`
-	PhysicalEnv  string   `json:"physical_environment"`
-	Cluster      string   `json:"cluster"`
-	Deployment   string   `json:"deployment_name"`
-	RuntimeRisks []string `json:"runtime_risks"`
-	Repository   string   `json:"github_repository"`
-}
-
 // checkoutWorkload is the workload of the sample's single deployment
 // record, placed in namespace "shop" under the name the attack path sample
 // gives its pod, with the assessment's sensitive-data risk when asked.
 func checkoutWorkload(t testing.TB, sensitive bool) model.Workload {
 	t.Helper()
-	var recs struct{ Single deploymentRecord }
-	if err := json.Unmarshal(testdata(t, "defender/deployment-records.json"), &recs); err != nil {
+	var r deployrecord.DeploymentRecord
+	if err := json.Unmarshal(sampletest.DeploymentRecords(t)["single"], &r); err != nil {
 		t.Fatal(err)
 	}
-	r := recs.Single
 	image, err := mapping.NormalizeImage(r.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := model.Workload{
 		ID: model.WorkloadID(r.Cluster, "shop", "checkout-api"), Cluster: r.Cluster, Namespace: "shop", Name: "checkout-api",
-		Org: "octo-org", Image: image, Digest: r.Digest, Environment: r.LogicalEnv, Production: r.LogicalEnv == "production",
-		Region: r.PhysicalEnv, ResourceID: clusterResource, Repository: mapping.NormalizeRepository(r.Repository, "octo-org"),
+		Org: "octo-org", Image: image, Digest: r.Digest, Environment: r.LogicalEnvironment, Production: r.LogicalEnvironment == "production",
+		Region: r.PhysicalEnvironment, ResourceID: clusterResource, Repository: mapping.NormalizeRepository(r.GitHubRepository, "octo-org"),
 		Status: model.WorkloadRunning, FirstSeen: time.Unix(1_790_000_000, 0).UTC(), LastSeen: time.Unix(1_790_000_000, 0).UTC(),
 	}
 	for _, name := range r.RuntimeRisks {
-		f, ok := mapping.RiskFromDefender(name)
+		f, ok := mapping.RiskFromDefender(string(name))
 		if !ok {
 			t.Fatalf("risk %q", name)
 		}
