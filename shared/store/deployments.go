@@ -12,7 +12,7 @@ import (
 const (
 	sqlWorkloadsNamed    = "SELECT * FROM c WHERE c.name = @name"
 	sqlWorkloadsLegacyID = "SELECT * FROM c WHERE CONTAINS(c.id, @mark)"
-	sqlWorkloadsIn       = "SELECT * FROM c WHERE c.cluster = @repo AND ARRAY_CONTAINS(@ids, c.id)"
+	sqlWorkloadsIn       = "SELECT * FROM c WHERE c.cluster = @partition AND ARRAY_CONTAINS(@ids, c.id)"
 )
 
 // WorkloadsIn reads the workloads of one partition with one of ids (those

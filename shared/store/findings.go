@@ -17,7 +17,7 @@ const (
 	sqlFindingsOfGroup      = "SELECT * FROM c WHERE c.repository = @repo AND c.groupId = @group"
 	sqlFindingsByID         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)"
 	sqlFindingsOfRepository = "SELECT * FROM c WHERE c.repository = @repo"
-	sqlFindingsIn           = "SELECT * FROM c WHERE c.repository = @repo AND ARRAY_CONTAINS(@ids, c.id)"
+	sqlFindingsIn           = "SELECT * FROM c WHERE c.repository = @partition AND ARRAY_CONTAINS(@ids, c.id)"
 	sqlOpenFindings         = "SELECT * FROM c WHERE ARRAY_CONTAINS(@states, c.state)"
 	sqlFindingsOfImages     = "SELECT * FROM c WHERE ARRAY_CONTAINS(@images, c.image) " +
 		"OR EXISTS(SELECT VALUE d FROM d IN c.digests WHERE ARRAY_CONTAINS(@digests, d))"
@@ -54,13 +54,13 @@ func (s *Store) FindingsIn(ctx context.Context, repository string, ids []string)
 	return in(ctx, s.db.Findings, sqlFindingsIn, repository, ids)
 }
 
-// in runs a batch read (sql with @repo and @ids) on one partition, a query
-// per batchChunk ids.
+// in runs a batch read (sql with @partition, the partition key value,
+// and @ids) on one partition, a query per batchChunk ids.
 func in[T any](ctx context.Context, c *cosmos.Container[T], sql, partition string, ids []string) ([]T, error) {
 	var out []T
 	for chunk := range slices.Chunk(ids, batchChunk) {
 		q := cosmos.Query{SQL: sql, PartitionKey: partition, PageSize: len(chunk),
-			Params: map[string]any{"@repo": partition, "@ids": chunk}}
+			Params: map[string]any{"@partition": partition, "@ids": chunk}}
 		docs, err := collect(ctx, c, q)
 		if err != nil {
 			return nil, fmt.Errorf("read %d %s of %s: %w", len(chunk), c.Name(), partition, err)

@@ -23,7 +23,7 @@ const (
 		"FROM c WHERE NOT IS_DEFINED(c.synced.hash) OR c.desired.hash != c.synced.hash OR c.synced.at < @stale"
 	// Only what says whether a group is behind its findings: the rendered
 	// body of a group of thousands of CVEs is large.
-	sqlGroupMembers = "SELECT c.id, c.repository, c.findingIds, c._ts FROM c WHERE c.repository = @repo AND ARRAY_CONTAINS(@ids, c.id)"
+	sqlGroupMembers = "SELECT c.id, c.repository, c.findingIds, c._ts FROM c WHERE c.repository = @partition AND ARRAY_CONTAINS(@ids, c.id)"
 )
 
 // GroupMembers reads the groups of repository whose id is one of ids
