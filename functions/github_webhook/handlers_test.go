@@ -71,27 +71,28 @@ func TestInstallationLifecycle(t *testing.T) {
 	}
 
 	// Repositories added and removed; selection switched to all.
-	added := variant(t, "installation_repositories/added.json", func(m map[string]any) { obj(m, "installation")["id"] = 200 })
-	expectStatus(t, "added", e.post(delivery{event: "installation_repositories", id: deliveryID("added"), body: added}), 200)
-	if in := get(); strings.Join(in.Repositories, ",") != "codertocat/hello-world,codertocat/space" {
-		t.Errorf("after added: %v", in.Repositories)
-	}
-	removed := variant(t, "installation_repositories/added.json", func(m map[string]any) {
-		obj(m, "installation")["id"] = 200
-		m["action"] = "removed"
-		m["repositories_removed"], m["repositories_added"] = m["repositories_added"], []any{}
-	})
-	expectStatus(t, "removed", e.post(delivery{event: "installation_repositories", id: deliveryID("removed"), body: removed}), 200)
-	if in := get(); strings.Join(in.Repositories, ",") != "codertocat/hello-world" {
-		t.Errorf("after removed: %v", in.Repositories)
-	}
-	all := variant(t, "installation_repositories/added.json", func(m map[string]any) {
-		obj(m, "installation")["id"] = 200
-		m["repository_selection"] = "all"
-	})
-	expectStatus(t, "all", e.post(delivery{event: "installation_repositories", id: deliveryID("all"), body: all}), 200)
-	if in := get(); in.RepositorySelection != "all" || in.Repositories != nil {
-		t.Errorf("after all: %s %v", in.RepositorySelection, in.Repositories)
+	for _, c := range []struct {
+		name      string
+		edit      func(m map[string]any)
+		selection string
+		repos     string // joined with ","; "" for none kept
+	}{
+		{"added", func(map[string]any) {}, "selected", "codertocat/hello-world,codertocat/space"},
+		{"removed", func(m map[string]any) {
+			m["action"] = "removed"
+			m["repositories_removed"], m["repositories_added"] = m["repositories_added"], []any{}
+		}, "selected", "codertocat/hello-world"},
+		{"all", func(m map[string]any) { m["repository_selection"] = "all" }, "all", ""},
+	} {
+		body := variant(t, "installation_repositories/added.json", func(m map[string]any) {
+			obj(m, "installation")["id"] = 200
+			c.edit(m)
+		})
+		expectStatus(t, c.name, e.post(delivery{event: "installation_repositories", id: deliveryID(c.name), body: body}), 200)
+		in := get()
+		if in.RepositorySelection != c.selection || strings.Join(in.Repositories, ",") != c.repos || (c.repos == "" && in.Repositories != nil) {
+			t.Errorf("after %s: %s %v", c.name, in.RepositorySelection, in.Repositories)
+		}
 	}
 }
 
