@@ -14,12 +14,20 @@ import (
 	"github.com/runtimelink/runtimelink/shared/github/githubtest"
 )
 
+// newLimitedEnv is an env and a client of the test installation with
+// remaining requests left in a window that resets after reset.
+func newLimitedEnv(t *testing.T, remaining int, reset time.Duration) (*env, *gh.Client) {
+	t.Helper()
+	e := newEnv(t, Limits{})
+	c := e.client(t, testInstallation)
+	e.srv.SetRateLimit(testInstallation, remaining, e.clock.Now().Add(reset))
+	return e, c
+}
+
 // The answer that spends the last request makes the next one wait for the
 // reset (go-github must not refuse it on its own), then it goes through.
 func TestPrimaryLimitWaitsForReset(t *testing.T) {
-	e := newEnv(t, Limits{})
-	c := e.client(t, testInstallation)
-	e.srv.SetRateLimit(testInstallation, 1, e.clock.Now().Add(30*time.Second))
+	e, c := newLimitedEnv(t, 1, 30*time.Second)
 	if err := getRepo(t, c); err != nil {
 		t.Fatalf("last request of the window: %v", err)
 	}
@@ -64,9 +72,7 @@ func TestPrimaryLimitBeyondMaxWaitIsTypedError(t *testing.T) {
 // GitHub's own 403 for a spent quota (the transport did not know yet): the
 // GET waits for the reset and is sent again.
 func TestPrimaryLimitAnswerIsWaitedOutForGET(t *testing.T) {
-	e := newEnv(t, Limits{})
-	c := e.client(t, testInstallation)
-	e.srv.SetRateLimit(testInstallation, 0, e.clock.Now().Add(20*time.Second))
+	e, c := newLimitedEnv(t, 0, 20*time.Second)
 	if err := getRepo(t, c); err != nil {
 		t.Fatalf("get: %v", err)
 	}
@@ -291,9 +297,7 @@ func TestPacingBeyondMaxWaitIsTypedError(t *testing.T) {
 }
 
 func TestLowHeadroomIsLogged(t *testing.T) {
-	e := newEnv(t, Limits{})
-	c := e.client(t, testInstallation)
-	e.srv.SetRateLimit(testInstallation, 400, e.clock.Now().Add(time.Hour))
+	e, c := newLimitedEnv(t, 400, time.Hour)
 	for range 2 {
 		if err := getRepo(t, c); err != nil { // the second is a 304: same numbers, no second line
 			t.Fatal(err)
