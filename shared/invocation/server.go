@@ -60,14 +60,21 @@ type refusalLog struct {
 	mu      sync.Mutex
 	last    time.Time
 	pending int
+	// clock is time.Now unless a test stops it: whether refusals make
+	// one burst must not depend on how fast the machine serves them.
+	clock func() time.Time
 }
 
 const refusalLogEvery = 10 * time.Second
 
 // note counts a refusal and reports how many to log now (0: not yet).
-func (r *refusalLog) note(now time.Time) int {
+func (r *refusalLog) note() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := time.Now()
+	if r.clock != nil {
+		now = r.clock()
+	}
 	r.pending++
 	if now.Sub(r.last) < refusalLogEvery {
 		return 0
@@ -170,7 +177,7 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler) {
 		case slots <- struct{}{}:
 			defer func() { <-slots }()
 		default:
-			if n := s.refusals.note(time.Now()); n > 0 {
+			if n := s.refusals.note(); n > 0 {
 				l.Warn("HTTP requests refused: the handler is at its in-flight limit",
 					"refusedSinceLastLine", n, "method", r.Method, "path", r.URL.Path, "limit", cap(slots))
 			}

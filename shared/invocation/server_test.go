@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -442,6 +443,9 @@ func TestHTTPInFlightLimit(t *testing.T) {
 	srv, logs := newTestServer()
 	const limit, extra = 4, 60
 	srv.LimitHTTP(limit)
+	// The burst is one burst however long a loaded machine takes for it.
+	stopped := time.Now()
+	srv.refusals.clock = func() time.Time { return stopped }
 	entered, release := make(chan struct{}, limit), make(chan struct{})
 	srv.HandleHTTP("POST /api/github/webhook", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -532,5 +536,21 @@ func TestHTTPInFlightLimit(t *testing.T) {
 	}
 	if after := openFDs(t); after > before {
 		t.Errorf("open file descriptors grew from %d to %d across %d refused requests", before, after, extra)
+	}
+}
+
+// Refusals are logged once per refusalLogEvery, each line counting those
+// since the last one.
+func TestRefusalLogOneLinePerInterval(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	now := t0
+	r := refusalLog{clock: func() time.Time { return now }}
+	var got []int
+	for _, at := range []time.Duration{0, time.Second, 5 * time.Second, refusalLogEvery, refusalLogEvery + time.Second, 3 * refusalLogEvery} {
+		now = t0.Add(at)
+		got = append(got, r.note())
+	}
+	if want := []int{1, 0, 0, 3, 0, 2}; !slices.Equal(got, want) {
+		t.Errorf("lines logged %v, want %v", got, want)
 	}
 }
