@@ -23,14 +23,11 @@ const Name = "reprioritize"
 
 // Register adds the timer trigger to the handler.
 func Register(srv *invocation.Server, d *app.Deps) {
-	srv.HandleTrigger(Name, func(ctx context.Context, inv *invocation.Invocation) error {
-		return run(ctx, inv, d)
-	})
+	app.RegisterTimer(srv, d, Name, run)
 }
 
 func run(ctx context.Context, inv *invocation.Invocation, d *app.Deps) error {
 	log := inv.Logger()
-	inv.LogTimer("timer")
 	t, err := d.Triage()
 	if err != nil {
 		return err
