@@ -132,14 +132,9 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, o *org, so
 			links = append(links, link(map[string]string{"after": encodeCursor(end - 1)}, "next"))
 		}
 	} else {
-		page := 1
-		if v := q.Get("page"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				writeError(w, http.StatusBadRequest, "Invalid page")
-				return
-			}
-			page = n
+		page, ok := pageOf(w, q)
+		if !ok {
+			return
 		}
 		last := max(1, (len(alerts)+perPage-1)/perPage)
 		start = min((page-1)*perPage, len(alerts))

@@ -129,6 +129,19 @@ func (s *Server) knownArtifactLocked(org, digest, githubRepository string) bool 
 	return githubRepository != "" || len(s.attestations[strings.ToLower(org)+"|"+strings.ToLower(digest)]) > 0
 }
 
+// lockKnownArtifact takes s.mu for a single record's write and reports
+// true when the artifact is known (knownArtifactLocked); otherwise it
+// releases s.mu and answers 404 Not Found with the record's docs.
+func (s *Server) lockKnownArtifact(w http.ResponseWriter, org, digest, githubRepository, docs string) bool {
+	s.mu.Lock()
+	if !s.knownArtifactLocked(org, digest, githubRepository) {
+		s.mu.Unlock()
+		writeErrorDoc(w, http.StatusNotFound, "Not Found", docs)
+		return false
+	}
+	return true
+}
+
 func (s *Server) handleDeploymentRecord(w http.ResponseWriter, r *http.Request) {
 	const docs = deployrecord.DocsDeploymentRecord
 	var rec deployrecord.DeploymentRecord
@@ -137,10 +150,7 @@ func (s *Server) handleDeploymentRecord(w http.ResponseWriter, r *http.Request) 
 	}
 	org := r.PathValue("org")
 	now := s.now().UTC().Truncate(time.Second)
-	s.mu.Lock()
-	if !s.knownArtifactLocked(org, rec.Digest, rec.GitHubRepository) {
-		s.mu.Unlock()
-		writeErrorDoc(w, http.StatusNotFound, "Not Found", docs)
+	if !s.lockKnownArtifact(w, org, rec.Digest, rec.GitHubRepository, docs) {
 		return
 	}
 	stored := s.upsertDeploymentLocked(s.metadataLocked(org), rec, now)
@@ -226,10 +236,7 @@ func (s *Server) handleStorageRecord(w http.ResponseWriter, r *http.Request) {
 	}
 	org := r.PathValue("org")
 	now := s.now().UTC().Truncate(time.Second)
-	s.mu.Lock()
-	if !s.knownArtifactLocked(org, rec.Digest, rec.GitHubRepository) {
-		s.mu.Unlock()
-		writeErrorDoc(w, http.StatusNotFound, "Not Found", docs)
+	if !s.lockKnownArtifact(w, org, rec.Digest, rec.GitHubRepository, docs) {
 		return
 	}
 	m := s.metadataLocked(org)

@@ -269,14 +269,9 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	page := 1
-	if v := q.Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "Invalid page")
-			return
-		}
-		page = n
+	page, ok := pageOf(w, q)
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	var all []map[string]any

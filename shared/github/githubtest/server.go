@@ -502,16 +502,30 @@ func writeFault(w http.ResponseWriter, f *faultState) int {
 // perPageOf reads per_page as GitHub's lists do: default 30, at most 100;
 // anything but a positive number answers 400 (and false).
 func perPageOf(w http.ResponseWriter, q url.Values) (int, bool) {
-	v := q.Get("per_page")
+	n, ok := positiveParam(w, q, "per_page", 30)
+	return min(n, 100), ok
+}
+
+// pageOf reads page as GitHub's paged lists do: default 1; anything but a
+// positive number answers 400 (and false).
+func pageOf(w http.ResponseWriter, q url.Values) (int, bool) {
+	return positiveParam(w, q, "page", 1)
+}
+
+// positiveParam reads the query parameter name: absent when it is not
+// given; anything but a positive number answers 400 Invalid <name> (and
+// false).
+func positiveParam(w http.ResponseWriter, q url.Values, name string, absent int) (int, bool) {
+	v := q.Get(name)
 	if v == "" {
-		return 30, true
+		return absent, true
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		writeError(w, http.StatusBadRequest, "Invalid per_page")
+		writeError(w, http.StatusBadRequest, "Invalid "+name)
 		return 0, false
 	}
-	return min(n, 100), true
+	return n, true
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) int {
