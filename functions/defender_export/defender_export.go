@@ -26,16 +26,9 @@ const (
 
 // Register adds the function to the handler.
 func Register(srv *invocation.Server, d *app.Deps) {
-	tri, err := d.Triage()
-	if err != nil {
-		d.Logger.Error("defender_export disabled: cannot build triage", "error", err)
-		srv.HandleTrigger(Function, func(context.Context, *invocation.Invocation) error {
-			return fmt.Errorf("defender_export: %w", err)
-		})
-		return
-	}
-	h := &Handler{Inventory: d.Inventory(tri)}
-	srv.HandleTrigger(Function, h.Handle)
+	ing, err := d.TriageInventory()
+	h := &Handler{Inventory: ing}
+	app.RegisterTrigger(srv, d.Logger, Function, h.Handle, err)
 }
 
 // Handler handles one Event Hub batch.

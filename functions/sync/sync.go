@@ -41,14 +41,7 @@ const (
 // Register adds the function to the handler.
 func Register(srv *invocation.Server, d *app.Deps) {
 	h, err := New(d)
-	if err != nil {
-		d.Logger.Error("sync disabled", "error", err)
-		srv.HandleTrigger(Function, func(context.Context, *invocation.Invocation) error {
-			return fmt.Errorf("sync: %w", err)
-		})
-		return
-	}
-	srv.HandleTrigger(Function, h.Handle)
+	app.RegisterTrigger(srv, d.Logger, Function, h.Handle, err)
 }
 
 // BackfillSlice is how long one invocation backfills before handing the

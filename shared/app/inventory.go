@@ -1,6 +1,8 @@
 package app
 
 import (
+	"fmt"
+
 	"github.com/runtimelink/runtimelink/shared/inventory"
 	"github.com/runtimelink/runtimelink/shared/queue"
 )
@@ -20,4 +22,14 @@ func (d *Deps) Inventory(findings inventory.FindingWriter) *inventory.Inventory 
 		inv.ClusterFindingsRepository = d.Config.ClusterFindingsRepository
 	}
 	return inv
+}
+
+// TriageInventory is the inventory whose findings go to triage (Triage and
+// Inventory together), as the event-driven functions use it.
+func (d *Deps) TriageInventory() (*inventory.Inventory, error) {
+	tri, err := d.Triage()
+	if err != nil {
+		return nil, fmt.Errorf("cannot build triage: %w", err)
+	}
+	return d.Inventory(tri), nil
 }
