@@ -53,12 +53,11 @@ func Register(srv *invocation.Server, d *app.Deps) {
 	if d.Config != nil {
 		h.TokenSecret = d.Config.Secrets.DeploymentsToken
 	}
-	tri, err := d.Triage()
+	ing, err := d.TriageInventory()
 	if err != nil {
-		d.Logger.Error("deployments disabled: cannot build triage", "error", err)
-	} else {
-		h.Inventory = d.Inventory(tri)
+		d.Logger.Error("deployments disabled", "error", err)
 	}
+	h.Inventory = ing
 	if d.HasDatabase() {
 		h.Jobs = d.State()
 	}
