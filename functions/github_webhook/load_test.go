@@ -7,17 +7,16 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	githubwebhook "github.com/runtimelink/runtimelink/functions/github_webhook"
+	"github.com/runtimelink/runtimelink/shared/proctest"
 )
 
 // The load test is off by default so `make test` stays fast; `make bench`
@@ -130,18 +129,6 @@ func (l latencies) pct(p float64) time.Duration {
 	return s[i]
 }
 
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // TestWebhookLoad offers each rate of deliveries (open loop: request i
 // leaves at start + i/rate whatever the answers before it) to the real
 // function over HTTP on the emulator, each rate on a fresh database, and
@@ -162,7 +149,7 @@ func TestWebhookLoad(t *testing.T) {
 		}
 		rates = append(rates, r)
 	}
-	t.Logf("machine: %d CPUs, GOMAXPROCS %d; load average at start %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage())
+	t.Logf("machine: %d CPUs, GOMAXPROCS %d; load average at start %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), proctest.LoadAverage())
 	for _, rate := range rates {
 		t.Run(fmt.Sprintf("%d_per_s", rate), func(t *testing.T) { webhookLoad(t, rate) })
 	}
@@ -187,10 +174,10 @@ func webhookLoad(t *testing.T, rate int) {
 		e.post(d)
 	}
 	runtime.GC()
-	rssBefore := procStatusKB("VmRSS")
-	peakReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
-	cpuBefore := processCPU()
-	loadBefore := loadAverage()
+	rssBefore := proctest.StatusKB("VmRSS")
+	peakReset := proctest.ResetPeakRSS()
+	cpuBefore := proctest.CPU()
+	loadBefore := proctest.LoadAverage()
 
 	answers := make([]loadAnswer, total)
 	var wg sync.WaitGroup
@@ -220,8 +207,8 @@ func webhookLoad(t *testing.T, rate int) {
 	offered := time.Since(start)
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpuBefore
-	peak := procStatusKB("VmHWM")
+	cpu := proctest.CPU() - cpuBefore
+	peak := proctest.StatusKB("VmHWM")
 
 	statuses := map[int]int{}
 	var admitted, refused latencies
@@ -235,7 +222,7 @@ func webhookLoad(t *testing.T, rate int) {
 		}
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-	t.Logf("load average before %s, after %s", loadBefore, loadAverage())
+	t.Logf("load average before %s, after %s", loadBefore, proctest.LoadAverage())
 	t.Logf("offered %d requests at %d/s over %s (%.0f/s); all answered after %s",
 		total, rate, offered.Round(time.Millisecond), float64(total)/offered.Seconds(), elapsed.Round(time.Millisecond))
 	t.Logf("answers by status (0 = connection error): %v", statuses)
@@ -275,15 +262,6 @@ func webhookLoad(t *testing.T, rate int) {
 	}
 }
 
-// processCPU is the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkWebhookLatency sends deliveries one after another (closed loop)
 // and reports the latency percentiles of the whole path: HTTP, signature,
 // dedupe read, handler (triage on the emulator), delivery record.
@@ -309,23 +287,6 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	b.ReportMetric(float64(lat.pct(99).Microseconds())/1000, "p99-ms")
 }
 
-// procStatusKB reads one "kB" field of /proc/self/status (VmRSS, VmHWM).
-func procStatusKB(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			var kb int64
-			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err == nil {
-				return kb
-			}
-		}
-	}
-	return -1
-}
-
 // BenchmarkUnsignedFlood: each op is 20 concurrent wrongly signed 25 MB
 // bodies (declared lengths), the attack of issue 14. It reports the
 // process's peak RSS (VmHWM, reset before the flood) and the answers. The
@@ -339,9 +300,8 @@ func BenchmarkUnsignedFlood(b *testing.B) {
 	const senders = 20
 	badSig := "sha256=" + strings.Repeat("0", 64)
 	runtime.GC()
-	before := procStatusKB("VmRSS")
-	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
-	peakReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+	before := proctest.StatusKB("VmRSS")
+	peakReset := proctest.ResetPeakRSS()
 	var mu sync.Mutex
 	statuses := map[string]int{}
 	b.ResetTimer()
@@ -371,12 +331,12 @@ func BenchmarkUnsignedFlood(b *testing.B) {
 		wg.Wait()
 	}
 	b.StopTimer()
-	peak := procStatusKB("VmHWM")
+	peak := proctest.StatusKB("VmHWM")
 	if !peakReset {
 		b.Logf("VmHWM could not be reset: the peak includes set-up")
 	}
 	b.ReportMetric(float64(before)/1024, "RSS-before-MB")
 	b.ReportMetric(float64(peak)/1024, "peak-RSS-MB")
 	b.Logf("load average %s; %d×%d bodies of %d MB: answers %v; RSS before %d MB, peak %d MB",
-		loadAverage(), b.N, senders, githubwebhook.MaxPayloadBytes>>20, statuses, before/1024, peak/1024)
+		proctest.LoadAverage(), b.N, senders, githubwebhook.MaxPayloadBytes>>20, statuses, before/1024, peak/1024)
 }

@@ -137,6 +137,16 @@ func benchFinding(ws []model.Workload, i int) model.Finding {
 	}
 }
 
+// toggleSensitiveData adds the sensitive-data factor to w, or takes it
+// off when w has it: the runtime change before each benchmark run.
+func toggleSensitiveData(w *model.Workload) {
+	if slices.ContainsFunc(w.Risks, func(r model.Risk) bool { return r.Factor == model.RiskSensitiveData }) {
+		w.Risks = w.Risks[:len(w.Risks)-1]
+	} else {
+		w.Risks = append(w.Risks, model.Risk{Factor: model.RiskSensitiveData, Source: "defender-assessment:bench"})
+	}
+}
+
 // benchSizes reads a comma-separated list of sizes from env, or def.
 func benchSizes(b *testing.B, env string, def []int) []int {
 	s := os.Getenv(env)
@@ -218,11 +228,7 @@ func BenchmarkReprioritize(b *testing.B) {
 			var peak, live, base uint64
 			for range b.N {
 				b.StopTimer()
-				if slices.ContainsFunc(w.Risks, func(r model.Risk) bool { return r.Factor == model.RiskSensitiveData }) {
-					w.Risks = w.Risks[:len(w.Risks)-1]
-				} else {
-					w.Risks = append(w.Risks, model.Risk{Factor: model.RiskSensitiveData, Source: "defender-assessment:bench"})
-				}
+				toggleSensitiveData(&w)
 				if _, err := store.Workloads.Put(ctx, &w); err != nil {
 					b.Fatal(err)
 				}

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/runtimelink/runtimelink/shared/mapping"
 	"github.com/runtimelink/runtimelink/shared/model"
+	"github.com/runtimelink/runtimelink/shared/proctest"
 	"github.com/runtimelink/runtimelink/shared/scoring"
 )
 
@@ -457,12 +456,7 @@ func BenchmarkReprioritizeInProcess(b *testing.B) {
 				b.StopTimer()
 				m.mu.Lock()
 				for _, i := range moved {
-					w := &m.ws[i]
-					if slices.ContainsFunc(w.Risks, func(r model.Risk) bool { return r.Factor == model.RiskSensitiveData }) {
-						w.Risks = w.Risks[:len(w.Risks)-1]
-					} else {
-						w.Risks = append(w.Risks, model.Risk{Factor: model.RiskSensitiveData, Source: "defender-assessment:bench"})
-					}
+					toggleSensitiveData(&m.ws[i])
 				}
 				m.mu.Unlock()
 				runtime.GC()
@@ -491,7 +485,7 @@ func BenchmarkReprioritizeInProcess(b *testing.B) {
 			b.ReportMetric(float64(pages+reads)/float64(scanned), "requests/finding")
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 			b.ReportMetric(float64(live)/(1<<20), "run-live-MB")
-			b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
+			b.ReportMetric(float64(proctest.StatusKB("VmHWM"))/(1<<10), "peak-rss-MB")
 			b.ReportMetric(float64(m.heldBytes())/(1<<20), "store-held-MB")
 		})
 	}
@@ -501,20 +495,4 @@ func liveHeap() uint64 {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
-}
-
-// peakRSS is the process's resident high-water mark (VmHWM), 0 when
-// /proc does not say.
-func peakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
