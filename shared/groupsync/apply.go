@@ -92,7 +92,7 @@ type labelChecker interface {
 // GitHub requests within the budget, then the record of what was applied.
 // A failure records what was applied before it.
 func (s *Syncer) apply(ctx context.Context, loaded, g *model.Group, actual *remediation.Issue, actions []remediation.Action, api *countingAPI) (*remediation.Issue, error) {
-	repo := issueRepo(g)
+	repo := g.IssueRepository()
 	if actual != nil && !actual.Recorded && actual.Repository != "" {
 		repo = actual.Repository // GitHub's answer: where the issue is now
 	}

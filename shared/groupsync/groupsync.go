@@ -315,7 +315,7 @@ func (s *Syncer) actual(ctx context.Context, g *model.Group, api IssueAPI, retry
 		return rec, nil
 	}
 	if n := g.Synced.IssueNumber; n != 0 {
-		i, err := api.Get(ctx, issueRepo(g), n)
+		i, err := api.Get(ctx, g.IssueRepository(), n)
 		if errors.Is(err, github.ErrIssueGone) {
 			s.log().Warn("the group's issue is gone; it will be found by marker or opened again",
 				"repository", g.Repository, "groupId", g.ID, "issue", n)
@@ -376,9 +376,6 @@ func toActual(i *github.Issue, notes []string) *remediation.Issue {
 		Labels: slices.Clone(i.Labels), Assignees: slices.Clone(i.Assignees), Notes: slices.Clone(notes),
 	}
 }
-
-// issueRepo is where the group's issue lives (model.Group.IssueRepository).
-func issueRepo(g *model.Group) string { return g.IssueRepository() }
 
 func sortedFindings(fs []model.Finding) []model.Finding {
 	out := slices.Clone(fs)

@@ -291,16 +291,3 @@ func DefenderRecords(t testing.TB) []string {
 	}
 	return out
 }
-
-// Testdata is sampletest.Testdata.
-//
-// Deprecated: use sampletest.Testdata.
-func Testdata(t testing.TB, parts ...string) []byte {
-	t.Helper()
-	return sampletest.Testdata(t, parts...)
-}
-
-// Root is sampletest.Root.
-//
-// Deprecated: use sampletest.Root.
-func Root(t testing.TB) string { t.Helper(); return sampletest.Root(t) }
