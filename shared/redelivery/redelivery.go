@@ -114,6 +114,10 @@ type Stats struct {
 	Unrecorded int `json:"unrecorded"`
 	// Redelivered were asked for now; Already had been asked for this
 	// very delivery before; GaveUp reached MaxAttempts.
+	// Refused were answered 400 or 413: the webhook refused the payload
+	// itself (malformed, too large), so the same bytes would be refused
+	// again; they are logged, not redelivered.
+	Refused     int  `json:"refused"`
 	Redelivered int  `json:"redelivered"`
 	Already     int  `json:"alreadyRedelivered"`
 	GaveUp      int  `json:"gaveUp"`
@@ -134,10 +138,7 @@ type lost struct {
 // did not finish, so the next run reads it again.
 func (r *Redeliverer) Run(ctx context.Context, o Options) (Stats, error) {
 	o = o.withDefaults()
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := r.logger()
 	now := r.now()
 	deadline := now.Add(o.MaxRuntime)
 	var st Stats
@@ -197,7 +198,7 @@ func (r *Redeliverer) Run(ctx context.Context, o Options) (Stats, error) {
 	}
 	st.Watermark = through
 	log.Info("redeliver summary", "from", st.From, "watermark", st.Watermark, "pages", st.Pages, "listed", st.Listed,
-		"failed", st.Failed, "unrecorded", st.Unrecorded, "redelivered", st.Redelivered, "alreadyRedelivered", st.Already,
+		"failed", st.Failed, "unrecorded", st.Unrecorded, "refused", st.Refused, "redelivered", st.Redelivered, "alreadyRedelivered", st.Already,
 		"gaveUp", st.GaveUp, "errors", st.Errors, "complete", st.Complete)
 	return st, errors.Join(errs...)
 }
@@ -231,7 +232,9 @@ func (r *Redeliverer) read(ctx context.Context, from time.Time, st *Stats) ([]De
 // find groups the deliveries by guid and returns the lost ones, oldest
 // first. A guid is done when any of its deliveries was answered 202 (the
 // webhook ignores the event and records nothing) or when the webhook
-// recorded it; otherwise its newest delivery is to be redelivered.
+// recorded it; a guid whose newest answer is 400 or 413 is refused for
+// good (a redelivery sends the same payload); otherwise its newest
+// delivery is to be redelivered.
 func (r *Redeliverer) find(ctx context.Context, deliveries []Delivery, st *Stats) ([]lost, error) {
 	type guid struct {
 		latest     Delivery
@@ -271,6 +274,12 @@ func (r *Redeliverer) find(ctx context.Context, deliveries []Delivery, st *Stats
 			continue
 		}
 		g := byGUID[k]
+		if !g.ok && refusedForGood(g.latest.StatusCode) {
+			st.Refused++
+			r.logger().Warn("webhook delivery refused by the webhook; not redelivered",
+				"guid", k, "event", g.latest.Event, "deliveryId", g.latest.ID, "statusCode", g.latest.StatusCode)
+			continue
+		}
 		if g.ok {
 			st.Unrecorded++
 		} else {
@@ -282,6 +291,19 @@ func (r *Redeliverer) find(ctx context.Context, deliveries []Delivery, st *Stats
 		return cmp.Or(a.latest.DeliveredAt.Compare(b.latest.DeliveredAt), cmp.Compare(a.latest.ID, b.latest.ID))
 	})
 	return out, nil
+}
+
+func (r *Redeliverer) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
+}
+
+// refusedForGood: answers of the webhook to the payload itself, which a
+// redelivery (the same bytes) would get again.
+func refusedForGood(status int) bool {
+	return status == 400 || status == 413 // Bad Request, Content Too Large
 }
 
 // recorded asks the state which guids were processed, a few at a time.
@@ -324,10 +346,7 @@ var errAsked = errors.New("already asked")
 // counts towards MaxAttempts, a throttled one is taken back.
 func (r *Redeliverer) redeliver(ctx context.Context, l lost, o Options, st *Stats) error {
 	d := l.latest
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := r.logger()
 	var attempt int
 	_, _, err := r.State.UpdateRedelivery(ctx, d.GUID, func(rec *model.Redelivery, _ bool) error {
 		for _, a := range rec.Attempts {

@@ -119,6 +119,21 @@ func TestRun(t *testing.T) {
 			wantMark:  t0.Add(-time.Minute),
 		},
 		{
+			// The webhook refused the payload itself; the same bytes
+			// would be refused again. A 401 (a secret being rotated) and
+			// a 400 followed by a 503 are still redelivered.
+			name: "a payload the webhook refused is not redelivered",
+			log: []Delivery{delivery(4, "d", 503, time.Minute), delivery(3, "c", 401, 2*time.Minute),
+				delivery(2, "b", 413, 3*time.Minute), delivery(1, "a", 400, 4*time.Minute), delivery(0, "d", 400, 5*time.Minute)},
+			wantAsked: []int64{3, 4},
+			wantMark:  t0.Add(-time.Minute),
+			check: func(t *testing.T, st Stats) {
+				if st.Refused != 2 || st.Failed != 2 || st.Redelivered != 2 {
+					t.Errorf("stats %+v", st)
+				}
+			},
+		},
+		{
 			name:      "the newest delivery of a guid is the one redelivered",
 			log:       []Delivery{delivery(9, "a", 503, time.Minute), delivery(5, "a", 503, 5*time.Minute)},
 			records:   map[string][]model.RedeliveryAttempt{"a": {{DeliveryID: 5}}},
