@@ -129,17 +129,26 @@ func (c *Container[T]) limit(ctx context.Context, doc *T) error {
 	return nil
 }
 
-func (c *Container[T]) prepare(ctx context.Context, doc *T) (id, pk string, body []byte, err error) {
-	id, pk = c.keys(doc)
-	if id == "" {
-		return "", "", nil, fmt.Errorf("write %s: empty id", c.name)
-	}
+// hashed is what every write does first, once: cap doc's text (limit)
+// and hash its content, for the comparison with what is stored and for
+// the write itself (prepare).
+func (c *Container[T]) hashed(ctx context.Context, doc *T) (string, error) {
 	if err := c.limit(ctx, doc); err != nil {
-		return "", "", nil, err
+		return "", err
 	}
 	h, err := ContentHash(doc)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("hash %s %s: %w", c.name, id, err)
+		id, _ := c.keys(doc)
+		return "", fmt.Errorf("hash %s %s: %w", c.name, id, err)
+	}
+	return h, nil
+}
+
+// prepare encodes doc, whose content hash (hashed) is h, for a write.
+func (c *Container[T]) prepare(doc *T, h string) (id, pk string, body []byte, err error) {
+	id, pk = c.keys(doc)
+	if id == "" {
+		return "", "", nil, fmt.Errorf("write %s: empty id", c.name)
 	}
 	m := meta(doc)
 	m.ContentHash = h
@@ -156,7 +165,15 @@ func (c *Container[T]) prepare(ctx context.Context, doc *T) (id, pk string, body
 // created=false, and no error, when one does: creates on deterministic ids
 // are idempotent.
 func (c *Container[T]) Create(ctx context.Context, doc *T) (bool, error) {
-	id, pk, body, err := c.prepare(ctx, doc)
+	h, err := c.hashed(ctx, doc)
+	if err != nil {
+		return false, err
+	}
+	return c.create(ctx, doc, h)
+}
+
+func (c *Container[T]) create(ctx context.Context, doc *T, h string) (bool, error) {
+	id, pk, body, err := c.prepare(doc, h)
 	if err != nil {
 		return false, err
 	}
@@ -177,7 +194,8 @@ func (c *Container[T]) Create(ctx context.Context, doc *T) (bool, error) {
 func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
 	docID, docPK := c.keys(doc)
 	etag := meta(doc).ETag
-	if err := c.limit(ctx, doc); err != nil {
+	newHash, err := c.hashed(ctx, doc)
+	if err != nil {
 		return false, err
 	}
 	cur, err := c.Get(ctx, docPK, docID)
@@ -191,10 +209,6 @@ func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
 	case err != nil:
 		return false, err
 	}
-	newHash, err := ContentHash(doc)
-	if err != nil {
-		return false, fmt.Errorf("hash %s %s: %w", c.name, docID, err)
-	}
 	if cur != nil && meta(cur).ContentHash == newHash {
 		*meta(doc) = *meta(cur)
 		return false, nil
@@ -203,13 +217,13 @@ func (c *Container[T]) Put(ctx context.Context, doc *T) (bool, error) {
 		if cur == nil {
 			return false, fmt.Errorf("replace %s %s: %w", c.name, docID, ErrPreconditionFailed)
 		}
-		return true, c.replace(ctx, doc, etag)
+		return true, c.replace(ctx, doc, etag, newHash)
 	}
-	return true, c.upsert(ctx, doc)
+	return true, c.upsert(ctx, doc, newHash)
 }
 
-func (c *Container[T]) upsert(ctx context.Context, doc *T) error {
-	id, pk, body, err := c.prepare(ctx, doc)
+func (c *Container[T]) upsert(ctx context.Context, doc *T, h string) error {
+	id, pk, body, err := c.prepare(doc, h)
 	if err != nil {
 		return err
 	}
@@ -221,8 +235,8 @@ func (c *Container[T]) upsert(ctx context.Context, doc *T) error {
 	return nil
 }
 
-func (c *Container[T]) replace(ctx context.Context, doc *T, etag string) error {
-	id, pk, body, err := c.prepare(ctx, doc)
+func (c *Container[T]) replace(ctx context.Context, doc *T, etag, h string) error {
+	id, pk, body, err := c.prepare(doc, h)
 	if err != nil {
 		return err
 	}
@@ -247,21 +261,17 @@ func (c *Container[T]) replace(ctx context.Context, doc *T, etag string) error {
 // back to Update. written reports whether it wrote.
 func (c *Container[T]) Save(ctx context.Context, doc *T, exists bool) (written bool, err error) {
 	m := meta(doc)
+	id, _ := c.keys(doc)
+	h, err := c.hashed(ctx, doc)
+	if err != nil {
+		return false, err
+	}
 	if !exists {
-		created, err := c.Create(ctx, doc)
+		created, err := c.create(ctx, doc, h)
 		if err == nil && !created {
-			id, _ := c.keys(doc)
 			return false, fmt.Errorf("create %s %s: %w", c.name, id, ErrPreconditionFailed)
 		}
 		return created, err
-	}
-	id, _ := c.keys(doc)
-	if err := c.limit(ctx, doc); err != nil {
-		return false, err
-	}
-	h, err := ContentHash(doc)
-	if err != nil {
-		return false, fmt.Errorf("hash %s %s: %w", c.name, id, err)
 	}
 	if h == m.ContentHash {
 		return false, nil
@@ -269,7 +279,7 @@ func (c *Container[T]) Save(ctx context.Context, doc *T, exists bool) (written b
 	if m.ETag == "" {
 		return false, fmt.Errorf("replace %s %s: no ETag read", c.name, id)
 	}
-	return true, c.replace(ctx, doc, m.ETag)
+	return true, c.replace(ctx, doc, m.ETag, h)
 }
 
 // Update is an ETag-guarded read-modify-write. fn gets the current document
@@ -304,21 +314,18 @@ func (c *Container[T]) Update(ctx context.Context, partitionKey, id string, fn f
 		if gotID, gotPK := c.keys(cur); gotID != id || gotPK != partitionKey {
 			return nil, false, fmt.Errorf("update %s %s: callback changed the id or partition key", c.name, id)
 		}
-		if err := c.limit(ctx, cur); err != nil {
-			return nil, false, err
-		}
-		newHash, err := ContentHash(cur)
+		newHash, err := c.hashed(ctx, cur)
 		if err != nil {
-			return nil, false, fmt.Errorf("hash %s %s: %w", c.name, id, err)
+			return nil, false, err
 		}
 		if exists && newHash == oldHash {
 			return cur, false, nil
 		}
 		if exists || etag != "" {
-			err = c.replace(ctx, cur, etag)
+			err = c.replace(ctx, cur, etag, newHash)
 		} else {
 			var created bool
-			created, err = c.Create(ctx, cur)
+			created, err = c.create(ctx, cur, newHash)
 			if err == nil && !created {
 				err = ErrPreconditionFailed // someone created it first: merge into theirs
 			}
